@@ -1,0 +1,101 @@
+/*
+ * lmul_simd: L-Mul, the multiplication-free floating-point product of
+ * Luo & Sun, "Addition is All You Need for Energy-efficient Language Models"
+ * (2024), with hand-written AVX2 / AVX-512 kernels chosen at run time.
+ *
+ * The numerical contract is SPEC.md: every function gives the same bits on
+ * every instruction set. C99, usable from C++.
+ */
+#ifndef LMUL_SIMD_H
+#define LMUL_SIMD_H
+
+#include <stdint.h>
+
+#define LMUL_SIMD_VERSION_MAJOR 0
+#define LMUL_SIMD_VERSION_MINOR 1
+#define LMUL_SIMD_VERSION_PATCH 0
+
+#if defined(_WIN32) && defined(LMUL_BUILDING)
+#  define LMUL_API __declspec(dllexport)
+#elif defined(_WIN32)
+#  define LMUL_API __declspec(dllimport)
+#elif defined(__GNUC__)
+#  define LMUL_API __attribute__((visibility("default")))
+#else
+#  define LMUL_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes: every function that can fail returns one. */
+typedef enum lmul_status {
+    LMUL_OK = 0,
+    LMUL_ERR_K = -1,           /* mantissa bits k outside 1..P of the container */
+    LMUL_ERR_ARG = -2,         /* a negative length, a NULL pointer, a bad enum */
+    LMUL_ERR_ISA = -3,         /* an instruction set this CPU or build lacks */
+    LMUL_ERR_DIM = -4,         /* a leading dimension too small for the matrix */
+    LMUL_ERR_NOMEM = -5        /* workspace could not be allocated */
+} lmul_status;
+
+/* Instruction-set levels, lowest first. */
+typedef enum lmul_isa {
+    LMUL_ISA_SCALAR = 0,       /* portable C */
+    LMUL_ISA_AVX2 = 1,         /* AVX2 + FMA + F16C */
+    LMUL_ISA_AVX512 = 2        /* AVX-512 F/BW/VL/DQ */
+} lmul_isa;
+
+/* Library version as a string "MAJOR.MINOR.PATCH". */
+LMUL_API const char *lmul_version(void);
+
+/* A status code as a message. */
+LMUL_API const char *lmul_strerror(int status);
+
+/*
+ * Instruction set. At load the best level the CPU and OS support is chosen
+ * (CPUID and XGETBV), lowered by the environment variable LMUL_SIMD_ISA
+ * (scalar, avx2, avx512) if set. lmul_set_isa() changes it at run time;
+ * asking for a level the machine lacks returns LMUL_ERR_ISA and changes
+ * nothing. The setting is process-wide; do not change it while another
+ * thread computes.
+ */
+LMUL_API lmul_isa lmul_get_isa(void);
+LMUL_API lmul_isa lmul_best_isa(void);          /* what the CPU and OS support */
+LMUL_API int lmul_set_isa(lmul_isa isa);
+LMUL_API const char *lmul_isa_name(lmul_isa isa);
+LMUL_API int lmul_isa_from_name(const char *name, lmul_isa *isa);
+/* What applying LMUL_SIMD_ISA at load returned (LMUL_OK if it was unset). */
+LMUL_API int lmul_isa_env_status(void);
+
+/* Default k (the format's own mantissa width) and the largest valid k. */
+#define LMUL_F64_MANTISSA 52
+#define LMUL_F32_MANTISSA 23
+#define LMUL_F16_MANTISSA 10
+
+/*
+ * Elementwise L-Mul: z[i] = lmul(x[i], y[i]; k) for i in 0..n-1.
+ *
+ * Strides are in BYTES (as NumPy's), may be zero (broadcast), negative, or
+ * not a multiple of the element size; pointers need no alignment. z may be
+ * x or y (same pointer and stride); other overlaps are undefined.
+ * k: 1..52 for double, 1..23 for float and for float16 (float16 is computed
+ * in the float32 container, SPEC.md section 2).
+ * Returns LMUL_OK, LMUL_ERR_K or LMUL_ERR_ARG (n < 0, or NULL with n > 0).
+ */
+LMUL_API int lmul_dmul(int64_t n, const double *x, int64_t x_stride,
+                       const double *y, int64_t y_stride,
+                       double *z, int64_t z_stride, int k);
+LMUL_API int lmul_smul(int64_t n, const float *x, int64_t x_stride,
+                       const float *y, int64_t y_stride,
+                       float *z, int64_t z_stride, int k);
+/* float16 as raw IEEE binary16 bit patterns. */
+LMUL_API int lmul_hmul(int64_t n, const uint16_t *x, int64_t x_stride,
+                       const uint16_t *y, int64_t y_stride,
+                       uint16_t *z, int64_t z_stride, int k);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LMUL_SIMD_H */

@@ -1,0 +1,76 @@
+"""Build: the C library liblmul_simd (no Python dependency; C callers link
+against it) and the Cython ufunc module that uses it.
+
+The kernels of each instruction set are compiled with per-function target
+attributes, never with -m flags, so the scalar and AVX2 code cannot contain
+AVX-512 instructions and the library runs on any x86-64 (or other) CPU.
+"""
+import os
+import shutil
+import sys
+from glob import glob
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LIB_NAME = "lmul_simd.liblmul_simd"
+LIB_SOURCES = sorted(glob("src/liblmul/**/*.c", recursive=True))
+SHARED_SUFFIX = ".dylib" if sys.platform == "darwin" else ".so"
+C_FLAGS = ["-O3", "-std=c11", "-fvisibility=hidden", "-Wall", "-Wextra",
+           "-Wno-unused-function"]
+
+
+class BuildExt(build_ext):
+    """Builds the plain C shared library first, then links the extensions
+    against it with an rpath of their own directory."""
+
+    def get_ext_filename(self, fullname):
+        # called with the dotted name or only its last part, by setuptools version
+        if fullname.split(".")[-1] == LIB_NAME.split(".")[-1]:
+            return os.path.join(*fullname.split(".")[:-1], "liblmul_simd" + SHARED_SUFFIX)
+        return super().get_ext_filename(fullname)
+
+    def get_export_symbols(self, ext):
+        return [] if ext.name == LIB_NAME else super().get_export_symbols(ext)
+
+    def build_extension(self, ext):
+        if ext.name != LIB_NAME:
+            lib_dir = os.path.dirname(self.get_ext_fullpath(LIB_NAME))
+            ext.library_dirs.append(lib_dir)
+        super().build_extension(ext)
+
+
+class BuildPy(build_py):
+    """Ships the public header inside the package (lmul_simd.get_include())."""
+
+    def run(self):
+        super().run()
+        target = os.path.join(self.build_lib, "lmul_simd", "include")
+        os.makedirs(target, exist_ok=True)
+        for header in glob(os.path.join(HERE, "include", "*.h")):
+            shutil.copy(header, target)
+
+
+def extensions():
+    import numpy
+    from Cython.Build import cythonize
+
+    library = Extension(
+        LIB_NAME, sources=LIB_SOURCES, include_dirs=["include"],
+        define_macros=[("LMUL_BUILDING", "1")], extra_compile_args=C_FLAGS,
+        extra_link_args=["-Wl,-soname,liblmul_simd" + SHARED_SUFFIX] if sys.platform != "darwin" else [],
+    )
+    rpath = "@loader_path" if sys.platform == "darwin" else "$ORIGIN"
+    core = Extension(
+        "lmul_simd._core", sources=["src/lmul_simd/_core.pyx"],
+        include_dirs=["include", "src/lmul_simd", numpy.get_include()],
+        libraries=["lmul_simd"], extra_link_args=["-Wl,-rpath," + rpath],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
+        extra_compile_args=["-O2"],
+    )
+    return [library] + cythonize([core], language_level=3)
+
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt, "build_py": BuildPy})

@@ -1,0 +1,71 @@
+/* Types shared by the frame (portable loops, dispatch) and the kernels. */
+#ifndef LMUL_INTERNAL_H
+#define LMUL_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lmul_simd.h"
+
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#  define LMUL_X86 1
+#  define LMUL_TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
+#  define LMUL_TARGET_AVX512 \
+     __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
+#else
+#  define LMUL_X86 0
+#endif
+
+/* The IEEE container an L-Mul is computed in (SPEC.md section 2). */
+typedef struct lmul_container {
+    int P;                  /* mantissa bits */
+    uint64_t bias;          /* bit pattern of 1.0 */
+    uint64_t sign;          /* the sign bit */
+    uint64_t inf;           /* bit pattern of +infinity */
+    uint64_t qnan;          /* canonical quiet NaN */
+} lmul_container;
+
+extern const lmul_container lmul_container_f32;
+extern const lmul_container lmul_container_f64;
+
+/*
+ * Everything that depends on k, computed once per call. Fields are 64-bit;
+ * float32 kernels use their low 32 bits.
+ */
+typedef struct lmul_params {
+    int round_shift;        /* P - k: mantissa bits rounded away (0: none) */
+    uint64_t round_add;     /* 2^(shift-1) - 1: round-half-down addend */
+    uint64_t round_mask;    /* clears the rounded-away bits */
+    uint64_t offset;        /* 2^(P - l(k)) in units of the last mantissa bit */
+} lmul_params;
+
+/* Fills p for container c and k; LMUL_ERR_K if k is outside 1..P. */
+int lmul_params_init(lmul_params *p, const lmul_container *c, int k);
+
+/* Contiguous elementwise microkernels: z[i] = lmul(x[i], y[i]) for n elements.
+ * z may equal x or y. Pointers need no alignment beyond the element's. */
+typedef void (*lmul_smul_ker_ft)(int64_t n, const float *x, const float *y,
+                                 float *z, const lmul_params *p);
+typedef void (*lmul_dmul_ker_ft)(int64_t n, const double *x, const double *y,
+                                 double *z, const lmul_params *p);
+typedef void (*lmul_hmul_ker_ft)(int64_t n, const uint16_t *x, const uint16_t *y,
+                                 uint16_t *z, const lmul_params *p);
+
+/* What one instruction-set level provides (registered in config/). */
+typedef struct lmul_kernels {
+    lmul_isa isa;
+    lmul_smul_ker_ft smul;
+    lmul_dmul_ker_ft dmul;
+    lmul_hmul_ker_ft hmul;
+} lmul_kernels;
+
+extern const lmul_kernels lmul_kernels_scalar;
+#if LMUL_X86
+extern const lmul_kernels lmul_kernels_avx2;
+extern const lmul_kernels lmul_kernels_avx512;
+#endif
+
+/* The kernels of the instruction set in use (frame/lmul_dispatch.c). */
+const lmul_kernels *lmul_active_kernels(void);
+
+#endif /* LMUL_INTERNAL_H */

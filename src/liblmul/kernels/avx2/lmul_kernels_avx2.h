@@ -1,0 +1,11 @@
+#ifndef LMUL_KERNELS_AVX2_H
+#define LMUL_KERNELS_AVX2_H
+#include "../../frame/lmul_internal.h"
+
+void lmul_smul_avx2_8(int64_t n, const float *x, const float *y, float *z,
+                      const lmul_params *p);
+void lmul_dmul_avx2_4(int64_t n, const double *x, const double *y, double *z,
+                      const lmul_params *p);
+void lmul_hmul_avx2_8(int64_t n, const uint16_t *x, const uint16_t *y,
+                      uint16_t *z, const lmul_params *p);
+#endif

@@ -1,0 +1,11 @@
+#ifndef LMUL_KERNELS_SCALAR_H
+#define LMUL_KERNELS_SCALAR_H
+#include "../../frame/lmul_internal.h"
+
+void lmul_smul_scalar_1(int64_t n, const float *x, const float *y, float *z,
+                        const lmul_params *p);
+void lmul_dmul_scalar_1(int64_t n, const double *x, const double *y, double *z,
+                        const lmul_params *p);
+void lmul_hmul_scalar_1(int64_t n, const uint16_t *x, const uint16_t *y,
+                        uint16_t *z, const lmul_params *p);
+#endif

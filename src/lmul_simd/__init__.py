@@ -1,0 +1,23 @@
+"""lmul_simd: L-Mul, the multiplication-free floating-point product of
+Luo & Sun (2024), as NumPy ufuncs over hand-written AVX2 / AVX-512 kernels.
+
+    >>> import numpy as np, lmul_simd
+    >>> lmul_simd.multiply(np.float32([1.5, 3.0]), np.float32(2.0))
+    array([3.25, 6.5 ], dtype=float32)
+    >>> lmul_simd.multiply_k(3)(np.float32(1.1), np.float32(1.1))  # 3 mantissa bits
+    np.float32(1.375)
+"""
+from ._isa import available_isas, best_isa, get_isa, set_isa, use_isa
+from ._ufuncs import lmul, multiply, multiply_k
+from . import reference
+
+__version__ = "0.1.0"
+
+__all__ = ["multiply", "multiply_k", "lmul", "get_isa", "set_isa", "best_isa",
+           "available_isas", "use_isa", "reference", "get_include", "__version__"]
+
+
+def get_include():
+    """Directory holding lmul_simd.h, for C and Cython callers."""
+    import os
+    return os.path.join(os.path.dirname(__file__), "include")

@@ -1,0 +1,41 @@
+/* What the Cython glue cannot express: a ufunc type resolver that refuses
+ * inputs whose container is too narrow for the ufunc's k. */
+#ifndef LMUL_UFUNC_SUPPORT_H
+#define LMUL_UFUNC_SUPPORT_H
+
+#include <Python.h>
+#include <numpy/arrayobject.h>
+#include <numpy/ufuncobject.h>
+
+/* Used by the ufuncs whose k exceeds the 23 bits of the float32 container:
+ * they only have float64 loops, and NumPy would otherwise cast float16 and
+ * float32 inputs up to float64 silently, computing a k the format lacks. */
+static int lmul_float64_container_resolver(PyUFuncObject *ufunc,
+                                           NPY_CASTING casting,
+                                           PyArrayObject **operands,
+                                           PyObject *type_tup,
+                                           PyArray_Descr **out_dtypes)
+{
+    PyArray_Descr *format = PyArray_ResultType(ufunc->nin, operands, 0, NULL);
+    if (format == NULL)
+        return -1;
+    const int narrow = format->type_num == NPY_HALF || format->type_num == NPY_FLOAT;
+    if (narrow) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: k = %ld mantissa bits is out of range 1..23 for %S "
+                     "inputs (computed in the float32 container); cast them to "
+                     "float64 to use k up to 52",
+                     ufunc->name, (long)(intptr_t)ufunc->data[0], (PyObject *)format);
+    }
+    Py_DECREF(format);
+    if (narrow)
+        return -1;
+    return PyUFunc_DefaultTypeResolver(ufunc, casting, operands, type_tup, out_dtypes);
+}
+
+static void lmul_use_float64_container_resolver(PyObject *ufunc)
+{
+    ((PyUFuncObject *)ufunc)->type_resolver = &lmul_float64_container_resolver;
+}
+
+#endif
