@@ -7,13 +7,13 @@ Luo & Sun (2024), as NumPy ufuncs over hand-written AVX2 / AVX-512 kernels.
     >>> lmul_simd.multiply_k(3)(np.float32(1.1), np.float32(1.1))  # 3 mantissa bits
     np.float32(1.375)
 """
+from ._api import backend, lmul, multiply, multiply_k
 from ._isa import available_isas, best_isa, get_isa, set_isa, use_isa
-from ._ufuncs import lmul, multiply, multiply_k
 from . import reference
 
 __version__ = "0.1.0"
 
-__all__ = ["multiply", "multiply_k", "lmul", "get_isa", "set_isa", "best_isa",
+__all__ = ["multiply", "multiply_k", "lmul", "backend", "get_isa", "set_isa", "best_isa",
            "available_isas", "use_isa", "reference", "get_include", "__version__"]
 
 

@@ -1,18 +1,12 @@
-"""The L-Mul ufuncs: `multiply` (each format's own k) and one cached ufunc
-per k (`multiply_k(k)`), since k cannot be a ufunc keyword."""
-import functools
+"""The public elementwise API, the same whichever backend computes it."""
 import operator
 
-from . import _core
+from ._backend import load
 
-__all__ = ["multiply", "multiply_k", "lmul"]
+_backend = load()
 
-multiply = _core.make_multiply()
-
-
-@functools.lru_cache(maxsize=None)
-def _multiply_k(k):
-    return _core.make_multiply_k(k)
+backend = _backend.name
+multiply = _backend.multiply
 
 
 def multiply_k(k):
@@ -27,7 +21,7 @@ def multiply_k(k):
         k = operator.index(k)
     except TypeError:
         raise TypeError(f"mantissa bits k must be an integer, got {k!r}") from None
-    return _multiply_k(k)
+    return _backend.multiply_k(k)
 
 
 def lmul(x1, x2, k=None, **kwargs):
