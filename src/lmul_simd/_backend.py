@@ -10,9 +10,17 @@ import os
 BACKENDS = {"c": "lmul_simd._c_backend"}
 
 
+def get(name):
+    """The backend module called `name` (imported on first use)."""
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}: choose one of "
+                         f"{', '.join(sorted(BACKENDS))}")
+    return importlib.import_module(BACKENDS[name])
+
+
 def load():
     requested = os.environ.get("LMUL_SIMD_BACKEND", "").strip().lower()
-    if requested and requested not in BACKENDS:
-        raise ImportError(f"LMUL_SIMD_BACKEND={requested!r}: choose one of "
-                          f"{', '.join(sorted(BACKENDS))}")
-    return importlib.import_module(BACKENDS[requested or "c"])
+    try:
+        return get(requested or "c")
+    except ValueError as error:
+        raise ImportError(f"LMUL_SIMD_BACKEND={requested!r}: {error}") from None
