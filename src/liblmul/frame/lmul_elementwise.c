@@ -77,11 +77,30 @@ static void fill_broadcast(void *buf, const char *src, int64_t n, size_t elsize)
         memcpy((char *)buf + i * elsize, src, elsize);
 }
 
+/* An output of stride 0 is a reduction (NumPy's multiply.reduce passes
+ * z == x, both of stride 0): each step must read what the last one wrote. */
+static void run_serial(contig_call_ft call, const lmul_kernels *ks, size_t elsize,
+                       int64_t n, const char *x, int64_t sx, const char *y,
+                       int64_t sy, char *z, const lmul_params *p)
+{
+    _Alignas(8) char bx[sizeof(double)], by[sizeof(double)], bz[sizeof(double)];
+    for (int64_t i = 0; i < n; i++) {
+        memcpy(bx, x + i * sx, elsize);
+        memcpy(by, y + i * sy, elsize);
+        call(ks, 1, bx, by, bz, p);
+        memcpy(z, bz, elsize);
+    }
+}
+
 static void run_strided(contig_call_ft call, size_t elsize, int64_t n,
                         const char *x, int64_t sx, const char *y, int64_t sy,
                         char *z, int64_t sz, const lmul_params *p)
 {
     const lmul_kernels *ks = lmul_active_kernels();
+    if (sz == 0) {
+        run_serial(call, ks, elsize, n, x, sx, y, sy, z, p);
+        return;
+    }
     if (is_direct(x, sx, elsize) && is_direct(y, sy, elsize)
         && is_direct(z, sz, elsize)) {
         call(ks, n, x, y, z, p);
