@@ -25,7 +25,7 @@ static inline __m256i round32(__m256i mag, const lmul_params *p)
 /* L-Mul of 8 float32 bit patterns; magnitudes are below 2^31, so signed
  * compares order them; t may not be, so it is ordered with min/max_epu32. */
 LMUL_TARGET_AVX2
-static inline __m256i lmul32(__m256i x, __m256i y, const lmul_params *p,
+static inline __m256i lmul32_full(__m256i x, __m256i y, const lmul_params *p,
                              int rounding)
 {
     const __m256i sign_bit = _mm256_set1_epi32((int)0x80000000u);
@@ -61,6 +61,57 @@ static inline __m256i lmul32(__m256i x, __m256i y, const lmul_params *p,
                               _mm256_set1_epi32(0x7FC00000), nan);
 }
 
+
+/*
+ * The common case in two integer adds: when both operands are normal (after
+ * rounding) and R lies in the normal range, x + y + (offset - bias) modulo
+ * 2^32 is the whole result, the carry out of bit 31 making the sign the XOR
+ * of the signs. R outside the range shows in the sum as a zero, subnormal,
+ * infinite or NaN pattern or as a wrong sign, so any such lane (or any
+ * special operand) sends the vector to the full computation.
+ */
+LMUL_TARGET_AVX2
+static inline __m256i special32(__m256i v)   /* exponent field all zeros or ones */
+{
+    const __m256i exponent = _mm256_set1_epi32(0x7F800000);
+    const __m256i e = _mm256_and_si256(v, exponent);
+    return _mm256_or_si256(_mm256_cmpeq_epi32(e, _mm256_setzero_si256()),
+                           _mm256_cmpeq_epi32(e, exponent));
+}
+
+/* special32(a) | special32(b) in fewer steps: the exponent fields are
+ * non-negative, so their min finds a zero field and their max a full one. */
+LMUL_TARGET_AVX2
+static inline __m256i special32_pair(__m256i a, __m256i b)
+{
+    const __m256i exponent = _mm256_set1_epi32(0x7F800000);
+    const __m256i ea = _mm256_and_si256(a, exponent);
+    const __m256i eb = _mm256_and_si256(b, exponent);
+    return _mm256_or_si256(
+        _mm256_cmpeq_epi32(_mm256_min_epi32(ea, eb), _mm256_setzero_si256()),
+        _mm256_cmpeq_epi32(_mm256_max_epi32(ea, eb), exponent));
+}
+
+LMUL_TARGET_AVX2
+static inline __m256i lmul32(__m256i x, __m256i y, const lmul_params *p,
+                             int rounding)
+{
+    __m256i xr = x, yr = y;
+    __m256i bad = special32_pair(x, y);
+    if (rounding) {   /* on the signed patterns: a finite value's carry stops at inf */
+        xr = round32(x, p);
+        yr = round32(y, p);
+        bad = _mm256_or_si256(bad, special32_pair(xr, yr));
+    }
+    const __m256i r = _mm256_add_epi32(_mm256_add_epi32(xr, yr),
+                                       _mm256_set1_epi32((int)(p->offset - 0x3F800000u)));
+    const __m256i sign_flip = _mm256_xor_si256(r, _mm256_xor_si256(x, y));
+    bad = _mm256_or_si256(_mm256_or_si256(bad, special32(r)), sign_flip);
+    if (_mm256_movemask_ps(_mm256_castsi256_ps(bad)) == 0)   /* sign bits only */
+        return r;
+    return lmul32_full(x, y, p, rounding);
+}
+
 LMUL_TARGET_AVX2
 static inline __m256i round64(__m256i mag, const lmul_params *p)
 {
@@ -77,7 +128,7 @@ static inline __m256i round64(__m256i mag, const lmul_params *p)
  * signed 64-bit compares: flipping the top bit of both sides orders them
  * as unsigned. */
 LMUL_TARGET_AVX2
-static inline __m256i lmul64(__m256i x, __m256i y, const lmul_params *p,
+static inline __m256i lmul64_full(__m256i x, __m256i y, const lmul_params *p,
                              int rounding)
 {
     const __m256i sign_bit = _mm256_set1_epi64x((long long)0x8000000000000000u);
@@ -114,6 +165,38 @@ static inline __m256i lmul64(__m256i x, __m256i y, const lmul_params *p,
     mag = _mm256_blendv_epi8(mag, inf, _mm256_or_si256(x_inf, y_inf));
     return _mm256_blendv_epi8(_mm256_or_si256(mag, sign),
                               _mm256_set1_epi64x(0x7FF8000000000000), nan);
+}
+
+
+LMUL_TARGET_AVX2
+static inline __m256i special64(__m256i v)
+{
+    const __m256i exponent = _mm256_set1_epi64x(0x7FF0000000000000);
+    const __m256i e = _mm256_and_si256(v, exponent);
+    return _mm256_or_si256(_mm256_cmpeq_epi64(e, _mm256_setzero_si256()),
+                           _mm256_cmpeq_epi64(e, exponent));
+}
+
+/* The common case in two integer adds, as lmul32. */
+LMUL_TARGET_AVX2
+static inline __m256i lmul64(__m256i x, __m256i y, const lmul_params *p,
+                             int rounding)
+{
+    __m256i xr = x, yr = y;
+    __m256i bad = _mm256_or_si256(special64(x), special64(y));
+    if (rounding) {
+        xr = round64(x, p);
+        yr = round64(y, p);
+        bad = _mm256_or_si256(bad, _mm256_or_si256(special64(xr), special64(yr)));
+    }
+    const __m256i r = _mm256_add_epi64(
+        _mm256_add_epi64(xr, yr),
+        _mm256_set1_epi64x((long long)(p->offset - 0x3FF0000000000000u)));
+    const __m256i sign_flip = _mm256_xor_si256(r, _mm256_xor_si256(x, y));
+    bad = _mm256_or_si256(_mm256_or_si256(bad, special64(r)), sign_flip);
+    if (_mm256_movemask_pd(_mm256_castsi256_pd(bad)) == 0)
+        return r;
+    return lmul64_full(x, y, p, rounding);
 }
 
 /* The last n < lanes elements, through a zero-padded block of 32 bytes. */

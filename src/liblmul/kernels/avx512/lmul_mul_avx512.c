@@ -21,9 +21,10 @@ static inline __m512i round32(__m512i mag, const lmul_params *p)
     return _mm512_and_si512(sum, _mm512_set1_epi32((int)p->round_mask));
 }
 
-/* L-Mul of 16 float32 bit patterns; `rounding` is a constant at each call. */
+/* L-Mul of 16 float32 bit patterns, every case of the spec; `rounding` is a
+ * constant at each call. */
 LMUL_TARGET_AVX512
-static inline __m512i lmul32(__m512i x, __m512i y, const lmul_params *p,
+static inline __m512i lmul32_full(__m512i x, __m512i y, const lmul_params *p,
                              int rounding)
 {
     const __m512i sign_bit = _mm512_set1_epi32((int)0x80000000u);
@@ -57,6 +58,39 @@ static inline __m512i lmul32(__m512i x, __m512i y, const lmul_params *p,
                                  _mm512_set1_epi32(0x7FC00000));
 }
 
+
+/*
+ * The common case in two integer adds: when both operands are normal (after
+ * rounding) and R lies in the normal range, x + y + (offset - bias) modulo
+ * 2^32 is the whole result, the carry out of bit 31 making the sign the XOR
+ * of the signs. R outside the range shows in the sum as a zero, subnormal,
+ * infinite or NaN pattern or as a wrong sign, so any such lane (or any
+ * special operand) sends the vector to the full computation.
+ */
+#define SPECIAL_CLASSES 0xBF  /* QNaN, +-0, +-inf, denormal, SNaN: all but negative finite */
+
+LMUL_TARGET_AVX512
+static inline __m512i lmul32(__m512i x, __m512i y, const lmul_params *p,
+                             int rounding)
+{
+    __m512i xr = x, yr = y;
+    __mmask16 bad = _mm512_fpclass_ps_mask(_mm512_castsi512_ps(x), SPECIAL_CLASSES)
+                  | _mm512_fpclass_ps_mask(_mm512_castsi512_ps(y), SPECIAL_CLASSES);
+    if (rounding) {   /* on the signed patterns: a finite value's carry stops at inf */
+        xr = round32(x, p);
+        yr = round32(y, p);
+        bad |= _mm512_fpclass_ps_mask(_mm512_castsi512_ps(xr), 0x18)
+             | _mm512_fpclass_ps_mask(_mm512_castsi512_ps(yr), 0x18);
+    }
+    const __m512i r = _mm512_add_epi32(_mm512_add_epi32(xr, yr),
+                                       _mm512_set1_epi32((int)(p->offset - 0x3F800000u)));
+    bad |= _mm512_fpclass_ps_mask(_mm512_castsi512_ps(r), SPECIAL_CLASSES)
+         | _mm512_movepi32_mask(_mm512_ternarylogic_epi32(r, x, y, 0x96));
+    if (bad == 0)
+        return r;
+    return lmul32_full(x, y, p, rounding);
+}
+
 LMUL_TARGET_AVX512
 static inline __m512i round64(__m512i mag, const lmul_params *p)
 {
@@ -69,9 +103,9 @@ static inline __m512i round64(__m512i mag, const lmul_params *p)
     return _mm512_and_si512(sum, _mm512_set1_epi64((long long)p->round_mask));
 }
 
-/* L-Mul of 8 float64 bit patterns, the same steps as lmul32. */
+/* L-Mul of 8 float64 bit patterns, the same steps as lmul32_full. */
 LMUL_TARGET_AVX512
-static inline __m512i lmul64(__m512i x, __m512i y, const lmul_params *p,
+static inline __m512i lmul64_full(__m512i x, __m512i y, const lmul_params *p,
                              int rounding)
 {
     const __m512i sign_bit = _mm512_set1_epi64((long long)0x8000000000000000u);
@@ -102,6 +136,31 @@ static inline __m512i lmul64(__m512i x, __m512i y, const lmul_params *p,
     mag = _mm512_mask_mov_epi64(mag, x_inf | y_inf, inf);
     return _mm512_mask_mov_epi64(_mm512_or_si512(mag, sign), nan,
                                  _mm512_set1_epi64(0x7FF8000000000000));
+}
+
+
+/* The common case in two integer adds, as lmul32. */
+LMUL_TARGET_AVX512
+static inline __m512i lmul64(__m512i x, __m512i y, const lmul_params *p,
+                             int rounding)
+{
+    __m512i xr = x, yr = y;
+    __mmask8 bad = _mm512_fpclass_pd_mask(_mm512_castsi512_pd(x), SPECIAL_CLASSES)
+                 | _mm512_fpclass_pd_mask(_mm512_castsi512_pd(y), SPECIAL_CLASSES);
+    if (rounding) {
+        xr = round64(x, p);
+        yr = round64(y, p);
+        bad |= _mm512_fpclass_pd_mask(_mm512_castsi512_pd(xr), 0x18)
+             | _mm512_fpclass_pd_mask(_mm512_castsi512_pd(yr), 0x18);
+    }
+    const __m512i r = _mm512_add_epi64(
+        _mm512_add_epi64(xr, yr),
+        _mm512_set1_epi64((long long)(p->offset - 0x3FF0000000000000u)));
+    bad |= _mm512_fpclass_pd_mask(_mm512_castsi512_pd(r), SPECIAL_CLASSES)
+         | _mm512_movepi64_mask(_mm512_ternarylogic_epi64(r, x, y, 0x96));
+    if (bad == 0)
+        return r;
+    return lmul64_full(x, y, p, rounding);
 }
 
 LMUL_TARGET_AVX512
