@@ -72,6 +72,9 @@ LMUL_API int lmul_isa_env_status(void);
 #define LMUL_F64_MANTISSA 52
 #define LMUL_F32_MANTISSA 23
 #define LMUL_F16_MANTISSA 10
+#define LMUL_BF16_MANTISSA 7
+#define LMUL_E4M3_MANTISSA 3
+#define LMUL_E5M2_MANTISSA 2
 
 /*
  * Elementwise L-Mul: z[i] = lmul(x[i], y[i]; k) for i in 0..n-1.
@@ -93,6 +96,20 @@ LMUL_API int lmul_smul(int64_t n, const float *x, int64_t x_stride,
 LMUL_API int lmul_hmul(int64_t n, const uint16_t *x, int64_t x_stride,
                        const uint16_t *y, int64_t y_stride,
                        uint16_t *z, int64_t z_stride, int k);
+
+/* bfloat16 as raw bit patterns, bfloat16 result (float32 container, k 1..23;
+ * the result is the container's, rounded to nearest even). */
+LMUL_API int lmul_bmul(int64_t n, const uint16_t *x, int64_t x_stride,
+                       const uint16_t *y, int64_t y_stride,
+                       uint16_t *z, int64_t z_stride, int k);
+/* float8 e4m3fn / e5m2 as raw bytes, float32 results (SPEC.md section 4):
+ * the product of two float8 numbers is rarely a float8 number. k 1..23. */
+LMUL_API int lmul_e4m3mul(int64_t n, const uint8_t *x, int64_t x_stride,
+                          const uint8_t *y, int64_t y_stride,
+                          float *z, int64_t z_stride, int k);
+LMUL_API int lmul_e5m2mul(int64_t n, const uint8_t *x, int64_t x_stride,
+                          const uint8_t *y, int64_t y_stride,
+                          float *z, int64_t z_stride, int k);
 
 #ifdef __cplusplus
 }

@@ -17,7 +17,8 @@ LMUL_OK, LMUL_ERR_K, LMUL_ERR_ARG, LMUL_ERR_ISA = 0, -1, -2, -3
 def lib():
     path = next(Path(lmul_simd.__file__).parent.glob("liblmul_simd.*"))
     library = ctypes.CDLL(str(path))
-    for name in ("lmul_smul", "lmul_dmul", "lmul_hmul"):
+    for name in ("lmul_smul", "lmul_dmul", "lmul_hmul", "lmul_bmul",
+                 "lmul_e4m3mul", "lmul_e5m2mul"):
         fn = getattr(library, name)
         fn.restype = ctypes.c_int
         fn.argtypes = [ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64,
@@ -47,19 +48,20 @@ def test_set_isa_status_codes(lib):
     assert lib.lmul_set_isa(lib.lmul_get_isa()) == LMUL_OK
 
 
-@pytest.mark.parametrize("name,dtype,k_max", [("lmul_smul", np.float32, 23),
-                                              ("lmul_dmul", np.float64, 52),
-                                              ("lmul_hmul", np.float16, 23)])
-def test_bad_k_and_arguments(lib, name, dtype, k_max):
+@pytest.mark.parametrize("name,dtype,out_dtype,k_max", [
+    ("lmul_smul", np.float32, np.float32, 23), ("lmul_dmul", np.float64, np.float64, 52),
+    ("lmul_hmul", np.float16, np.float16, 23), ("lmul_bmul", np.uint16, np.uint16, 23),
+    ("lmul_e4m3mul", np.uint8, np.float32, 23), ("lmul_e5m2mul", np.uint8, np.float32, 23)])
+def test_bad_k_and_arguments(lib, name, dtype, out_dtype, k_max):
     fn = getattr(lib, name)
     x = np.ones(4, dtype)
-    z = np.zeros(4, dtype)
-    s = x.itemsize
+    z = np.zeros(4, out_dtype)
+    s, t = x.itemsize, z.itemsize
     for k in (0, k_max + 1, -5):
-        assert fn(4, ptr(x), s, ptr(x), s, ptr(z), s, k) == LMUL_ERR_K
-    assert fn(-1, ptr(x), s, ptr(x), s, ptr(z), s, 3) == LMUL_ERR_ARG
-    assert fn(4, None, s, ptr(x), s, ptr(z), s, 3) == LMUL_ERR_ARG
-    assert fn(0, None, s, None, s, None, s, 3) == LMUL_OK
+        assert fn(4, ptr(x), s, ptr(x), s, ptr(z), t, k) == LMUL_ERR_K
+    assert fn(-1, ptr(x), s, ptr(x), s, ptr(z), t, 3) == LMUL_ERR_ARG
+    assert fn(4, None, s, ptr(x), s, ptr(z), t, 3) == LMUL_ERR_ARG
+    assert fn(0, None, s, None, s, None, t, 3) == LMUL_OK
     assert not z.any(), "a failed call wrote its output"
 
 

@@ -2,7 +2,8 @@
 """Thin glue: the C library's elementwise loops as NumPy ufuncs, and its
 instruction-set control."""
 cimport numpy as cnp
-from libc.stdint cimport int64_t, intptr_t, uint16_t
+import numpy as np
+from libc.stdint cimport int64_t, intptr_t, uint8_t, uint16_t
 from libc.stdlib cimport malloc
 from libc.string cimport strdup
 
@@ -27,6 +28,12 @@ cdef extern from "lmul_simd.h" nogil:
                   int64_t ys, double *z, int64_t zs, int k)
     int lmul_hmul(int64_t n, const uint16_t *x, int64_t xs, const uint16_t *y,
                   int64_t ys, uint16_t *z, int64_t zs, int k)
+    int lmul_bmul(int64_t n, const uint16_t *x, int64_t xs, const uint16_t *y,
+                  int64_t ys, uint16_t *z, int64_t zs, int k)
+    int lmul_e4m3mul(int64_t n, const uint8_t *x, int64_t xs, const uint8_t *y,
+                     int64_t ys, float *z, int64_t zs, int k)
+    int lmul_e5m2mul(int64_t n, const uint8_t *x, int64_t xs, const uint8_t *y,
+                     int64_t ys, float *z, int64_t zs, int k)
 
 cdef extern from "numpy/ndarraytypes.h":
     int NPY_HALF
@@ -56,6 +63,68 @@ cdef void f16_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
     lmul_hmul(dims[0], <const uint16_t *>args[0], steps[0],
               <const uint16_t *>args[1], steps[1], <uint16_t *>args[2], steps[2],
               <int><intptr_t>data)
+
+cdef void bf16_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
+                    void *data) noexcept nogil:
+    lmul_bmul(dims[0], <const uint16_t *>args[0], steps[0],
+              <const uint16_t *>args[1], steps[1], <uint16_t *>args[2], steps[2],
+              <int><intptr_t>data)
+
+cdef void e4m3_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
+                    void *data) noexcept nogil:
+    lmul_e4m3mul(dims[0], <const uint8_t *>args[0], steps[0],
+                 <const uint8_t *>args[1], steps[1], <float *>args[2], steps[2],
+                 <int><intptr_t>data)
+
+cdef void e5m2_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
+                    void *data) noexcept nogil:
+    lmul_e5m2mul(dims[0], <const uint8_t *>args[0], steps[0],
+                 <const uint8_t *>args[1], steps[1], <float *>args[2], steps[2],
+                 <int><intptr_t>data)
+
+
+cdef class _NarrowFormat:
+    """An ml_dtypes format: its type number, the result's, its loop, its k."""
+    cdef int typenum, result_typenum, mantissa_bits
+    cdef cnp.PyUFuncGenericFunction loop
+
+
+cdef _NarrowFormat narrow_format(dtype, result_typenum, cnp.PyUFuncGenericFunction loop,
+                                 int mantissa_bits):
+    cdef _NarrowFormat f = _NarrowFormat()
+    f.typenum = dtype.num
+    f.result_typenum = result_typenum
+    f.loop = loop
+    f.mantissa_bits = mantissa_bits
+    return f
+
+
+def _narrow_formats():
+    import ml_dtypes
+    return [
+        narrow_format(np.dtype(ml_dtypes.bfloat16), np.dtype(ml_dtypes.bfloat16).num,
+                      <cnp.PyUFuncGenericFunction>bf16_loop, 7),
+        narrow_format(np.dtype(ml_dtypes.float8_e4m3fn), cnp.NPY_FLOAT,
+                      <cnp.PyUFuncGenericFunction>e4m3_loop, 3),
+        narrow_format(np.dtype(ml_dtypes.float8_e5m2), cnp.NPY_FLOAT,
+                      <cnp.PyUFuncGenericFunction>e5m2_loop, 2),
+    ]
+
+
+NARROW_FORMATS = _narrow_formats()
+
+
+cdef register_narrow_loops(ufunc, k):
+    """Adds the ml_dtypes loops (bfloat16 -> bfloat16, float8 -> float32) to
+    a ufunc; k None means each format's own mantissa width."""
+    cdef _NarrowFormat f
+    cdef int types[3]
+    for f in NARROW_FORMATS:
+        types[0] = types[1] = f.typenum
+        types[2] = f.result_typenum
+        loop_k = f.mantissa_bits if k is None else k
+        cnp.PyUFunc_RegisterLoopForType(ufunc, f.typenum, f.loop, types,
+                                        <void *><intptr_t>loop_k)
 
 # ---------------------------------------------------------------- ufuncs
 
@@ -87,9 +156,11 @@ cdef object new_ufunc(str name, str doc, list loops):
 
 def make_multiply():
     """The ufunc with each format's own k (float16 10, float32 23, float64 52)."""
-    return new_ufunc("multiply", MULTIPLY_DOC, [
+    ufunc = new_ufunc("multiply", MULTIPLY_DOC, [
         (NPY_HALF, 10), (cnp.NPY_FLOAT, FLOAT32_MANTISSA),
         (cnp.NPY_DOUBLE, FLOAT64_MANTISSA)])
+    register_narrow_loops(ufunc, None)
+    return ufunc
 
 
 def make_multiply_k(int k):
@@ -103,16 +174,20 @@ def make_multiply_k(int k):
         ufunc = new_ufunc(name, doc, [(cnp.NPY_DOUBLE, k)])
         lmul_use_float64_container_resolver(ufunc)
         return ufunc
-    return new_ufunc(name, doc, [(NPY_HALF, k), (cnp.NPY_FLOAT, k),
-                                 (cnp.NPY_DOUBLE, k)])
+    ufunc = new_ufunc(name, doc, [(NPY_HALF, k), (cnp.NPY_FLOAT, k),
+                                  (cnp.NPY_DOUBLE, k)])
+    register_narrow_loops(ufunc, k)
+    return ufunc
 
 
 MULTIPLY_DOC = """multiply(x1, x2, /, out=None, *, where=True, casting='same_kind', order='K', dtype=None, subok=True)
 
 L-Mul product of x1 and x2, elementwise: (1 + x_m + y_m + 2^-l(k)) * 2^(x_e + y_e),
 computed by one integer addition of the bit patterns (Luo & Sun, 2024).
-k is the format's own mantissa width: float16 10, float32 23, float64 52.
-float16 is computed in the float32 container and rounded back.
+k is the format's own mantissa width: float16 10, float32 23, float64 52,
+bfloat16 7, float8_e4m3fn 3, float8_e5m2 2 (ml_dtypes formats).
+float16 and bfloat16 are computed in the float32 container and rounded back;
+float8 products are float32.
 Subnormal inputs count as zero; results below the normal range flush to zero.
 """
 

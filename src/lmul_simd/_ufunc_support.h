@@ -19,7 +19,9 @@ static int lmul_float64_container_resolver(PyUFuncObject *ufunc,
     PyArray_Descr *format = PyArray_ResultType(ufunc->nin, operands, 0, NULL);
     if (format == NULL)
         return -1;
-    const int narrow = format->type_num == NPY_HALF || format->type_num == NPY_FLOAT;
+    const int narrow = PyDataType_ELSIZE(format) < 8
+        && (format->type_num == NPY_HALF || format->type_num == NPY_FLOAT
+            || format->type_num >= NPY_USERDEF);   /* bfloat16, float8 */
     if (narrow) {
         PyErr_Format(PyExc_ValueError,
                      "%s: k = %ld mantissa bits is out of range 1..23 for %S "

@@ -10,6 +10,11 @@ const lmul_container lmul_container_f64 = {
     52, 0x3FF0000000000000u, 0x8000000000000000u, 0x7FF0000000000000u,
     0x7FF8000000000000u};
 
+const lmul_fp8_format lmul_fp8_e4m3fn = {
+    3, 20, 120u << 23, 0x7Fu, 240u << 23, 0x1p-9f};   /* no infinity; 0x7F is NaN */
+const lmul_fp8_format lmul_fp8_e5m2 = {
+    2, 21, 112u << 23, 0x7Cu, 224u << 23, 0x1p-16f};
+
 const char *lmul_version(void)
 {
     return LMUL_STR(LMUL_SIMD_VERSION_MAJOR) "." LMUL_STR(LMUL_SIMD_VERSION_MINOR)

@@ -9,26 +9,46 @@
 #include "lmul_internal.h"
 
 #define CHUNK 1024   /* elements per buffered run: 8 KiB for double */
+#define MAX_ELEMENT 8
 
-typedef void (*contig_call_ft)(const lmul_kernels *ks, int64_t n, const void *x,
-                               const void *y, void *z, const lmul_params *p);
+/* One elementwise operation: which kernel, element sizes, parameters. */
+typedef struct ew_op ew_op;
+struct ew_op {
+    void (*call)(const lmul_kernels *ks, int64_t n, const void *x, const void *y,
+                 void *z, const ew_op *op);
+    size_t in_size, out_size;
+    lmul_params params;
+    const lmul_fp8_format *fp8;
+};
 
 static void call_smul(const lmul_kernels *ks, int64_t n, const void *x,
-                      const void *y, void *z, const lmul_params *p)
+                      const void *y, void *z, const ew_op *op)
 {
-    ks->smul(n, x, y, z, p);
+    ks->smul(n, x, y, z, &op->params);
 }
 
 static void call_dmul(const lmul_kernels *ks, int64_t n, const void *x,
-                      const void *y, void *z, const lmul_params *p)
+                      const void *y, void *z, const ew_op *op)
 {
-    ks->dmul(n, x, y, z, p);
+    ks->dmul(n, x, y, z, &op->params);
 }
 
 static void call_hmul(const lmul_kernels *ks, int64_t n, const void *x,
-                      const void *y, void *z, const lmul_params *p)
+                      const void *y, void *z, const ew_op *op)
 {
-    ks->hmul(n, x, y, z, p);
+    ks->hmul(n, x, y, z, &op->params);
+}
+
+static void call_bmul(const lmul_kernels *ks, int64_t n, const void *x,
+                      const void *y, void *z, const ew_op *op)
+{
+    ks->bmul(n, x, y, z, &op->params);
+}
+
+static void call_f8mul(const lmul_kernels *ks, int64_t n, const void *x,
+                       const void *y, void *z, const ew_op *op)
+{
+    ks->f8mul(n, x, y, z, &op->params, op->fp8);
 }
 
 static int is_direct(const void *ptr, int64_t stride, size_t elsize)
@@ -79,91 +99,116 @@ static void fill_broadcast(void *buf, const char *src, int64_t n, size_t elsize)
 
 /* An output of stride 0 is a reduction (NumPy's multiply.reduce passes
  * z == x, both of stride 0): each step must read what the last one wrote. */
-static void run_serial(contig_call_ft call, const lmul_kernels *ks, size_t elsize,
-                       int64_t n, const char *x, int64_t sx, const char *y,
-                       int64_t sy, char *z, const lmul_params *p)
+static void run_serial(const ew_op *op, const lmul_kernels *ks, int64_t n,
+                       const char *x, int64_t sx, const char *y, int64_t sy,
+                       char *z)
 {
-    _Alignas(8) char bx[sizeof(double)], by[sizeof(double)], bz[sizeof(double)];
+    _Alignas(8) char bx[MAX_ELEMENT], by[MAX_ELEMENT], bz[MAX_ELEMENT];
     for (int64_t i = 0; i < n; i++) {
-        memcpy(bx, x + i * sx, elsize);
-        memcpy(by, y + i * sy, elsize);
-        call(ks, 1, bx, by, bz, p);
-        memcpy(z, bz, elsize);
+        memcpy(bx, x + i * sx, op->in_size);
+        memcpy(by, y + i * sy, op->in_size);
+        op->call(ks, 1, bx, by, bz, op);
+        memcpy(z, bz, op->out_size);
     }
 }
 
-static void run_strided(contig_call_ft call, size_t elsize, int64_t n,
-                        const char *x, int64_t sx, const char *y, int64_t sy,
-                        char *z, int64_t sz, const lmul_params *p)
+static void run_strided(const ew_op *op, int64_t n, const char *x, int64_t sx,
+                        const char *y, int64_t sy, char *z, int64_t sz)
 {
     const lmul_kernels *ks = lmul_active_kernels();
+    const size_t in = op->in_size, out = op->out_size;
     if (sz == 0) {
-        run_serial(call, ks, elsize, n, x, sx, y, sy, z, p);
+        run_serial(op, ks, n, x, sx, y, sy, z);
         return;
     }
-    if (is_direct(x, sx, elsize) && is_direct(y, sy, elsize)
-        && is_direct(z, sz, elsize)) {
-        call(ks, n, x, y, z, p);
+    if (is_direct(x, sx, in) && is_direct(y, sy, in) && is_direct(z, sz, out)) {
+        op->call(ks, n, x, y, z, op);
         return;
     }
-    _Alignas(64) char bx[CHUNK * sizeof(double)];
-    _Alignas(64) char by[CHUNK * sizeof(double)];
-    _Alignas(64) char bz[CHUNK * sizeof(double)];
+    _Alignas(64) char bx[CHUNK * MAX_ELEMENT];
+    _Alignas(64) char by[CHUNK * MAX_ELEMENT];
+    _Alignas(64) char bz[CHUNK * MAX_ELEMENT];
     if (sx == 0)
-        fill_broadcast(bx, x, n, elsize);
+        fill_broadcast(bx, x, n, in);
     if (sy == 0)
-        fill_broadcast(by, y, n, elsize);
-    const int z_direct = is_direct(z, sz, elsize);
+        fill_broadcast(by, y, n, in);
+    const int z_direct = is_direct(z, sz, out);
     for (int64_t start = 0; start < n; start += CHUNK) {
         const int64_t m = n - start < CHUNK ? n - start : CHUNK;
-        const void *xr = operand_run(bx, x, sx, start, m, elsize);
-        const void *yr = operand_run(by, y, sy, start, m, elsize);
+        const void *xr = operand_run(bx, x, sx, start, m, in);
+        const void *yr = operand_run(by, y, sy, start, m, in);
         void *zr = z_direct ? (void *)(z + start * sz) : (void *)bz;
-        call(ks, m, xr, yr, zr, p);
+        op->call(ks, m, xr, yr, zr, op);
         if (!z_direct)
-            scatter(z + start * sz, sz, bz, m, elsize);
+            scatter(z + start * sz, sz, bz, m, out);
     }
 }
 
-static int elementwise(const lmul_container *c, contig_call_ft call,
-                       size_t elsize, int64_t n, const void *x, int64_t sx,
-                       const void *y, int64_t sy, void *z, int64_t sz, int k)
+/* Validates, then runs. Conversions to and from the narrow formats may raise
+ * floating-point flags in hardware (inexact, overflow); the flags the caller
+ * sees are left as they were: L-Mul itself signals nothing. */
+static int elementwise(ew_op *op, const lmul_container *c, int64_t n,
+                       const void *x, int64_t sx, const void *y, int64_t sy,
+                       void *z, int64_t sz, int k)
 {
-    lmul_params p;
-    const int status = lmul_params_init(&p, c, k);
+    const int status = lmul_params_init(&op->params, c, k);
     if (status != LMUL_OK)
         return status;
     if (n < 0 || (n > 0 && (x == NULL || y == NULL || z == NULL)))
         return LMUL_ERR_ARG;
-    if (n > 0)
-        run_strided(call, elsize, n, x, sx, y, sy, z, sz, &p);
+    if (n == 0)
+        return LMUL_OK;
+    fexcept_t flags;
+    fegetexceptflag(&flags, FE_ALL_EXCEPT);
+    run_strided(op, n, x, sx, y, sy, z, sz);
+    fesetexceptflag(&flags, FE_ALL_EXCEPT);
     return LMUL_OK;
 }
 
 int lmul_smul(int64_t n, const float *x, int64_t x_stride, const float *y,
               int64_t y_stride, float *z, int64_t z_stride, int k)
 {
-    return elementwise(&lmul_container_f32, call_smul, sizeof(float), n,
-                       x, x_stride, y, y_stride, z, z_stride, k);
+    ew_op op = {call_smul, sizeof(float), sizeof(float), {0}, NULL};
+    return elementwise(&op, &lmul_container_f32, n, x, x_stride, y, y_stride,
+                       z, z_stride, k);
 }
 
 int lmul_dmul(int64_t n, const double *x, int64_t x_stride, const double *y,
               int64_t y_stride, double *z, int64_t z_stride, int k)
 {
-    return elementwise(&lmul_container_f64, call_dmul, sizeof(double), n,
-                       x, x_stride, y, y_stride, z, z_stride, k);
+    ew_op op = {call_dmul, sizeof(double), sizeof(double), {0}, NULL};
+    return elementwise(&op, &lmul_container_f64, n, x, x_stride, y, y_stride,
+                       z, z_stride, k);
 }
 
-/* float16 conversions in hardware may raise floating-point flags (overflow,
- * underflow, inexact); the flags the caller sees are left as they were. */
 int lmul_hmul(int64_t n, const uint16_t *x, int64_t x_stride, const uint16_t *y,
               int64_t y_stride, uint16_t *z, int64_t z_stride, int k)
 {
-    fexcept_t flags;
-    fegetexceptflag(&flags, FE_ALL_EXCEPT);
-    const int status = elementwise(&lmul_container_f32, call_hmul,
-                                   sizeof(uint16_t), n, x, x_stride, y,
-                                   y_stride, z, z_stride, k);
-    fesetexceptflag(&flags, FE_ALL_EXCEPT);
-    return status;
+    ew_op op = {call_hmul, sizeof(uint16_t), sizeof(uint16_t), {0}, NULL};
+    return elementwise(&op, &lmul_container_f32, n, x, x_stride, y, y_stride,
+                       z, z_stride, k);
+}
+
+int lmul_bmul(int64_t n, const uint16_t *x, int64_t x_stride, const uint16_t *y,
+              int64_t y_stride, uint16_t *z, int64_t z_stride, int k)
+{
+    ew_op op = {call_bmul, sizeof(uint16_t), sizeof(uint16_t), {0}, NULL};
+    return elementwise(&op, &lmul_container_f32, n, x, x_stride, y, y_stride,
+                       z, z_stride, k);
+}
+
+int lmul_e4m3mul(int64_t n, const uint8_t *x, int64_t x_stride, const uint8_t *y,
+                 int64_t y_stride, float *z, int64_t z_stride, int k)
+{
+    ew_op op = {call_f8mul, sizeof(uint8_t), sizeof(float), {0}, &lmul_fp8_e4m3fn};
+    return elementwise(&op, &lmul_container_f32, n, x, x_stride, y, y_stride,
+                       z, z_stride, k);
+}
+
+int lmul_e5m2mul(int64_t n, const uint8_t *x, int64_t x_stride, const uint8_t *y,
+                 int64_t y_stride, float *z, int64_t z_stride, int k)
+{
+    ew_op op = {call_f8mul, sizeof(uint8_t), sizeof(float), {0}, &lmul_fp8_e5m2};
+    return elementwise(&op, &lmul_container_f32, n, x, x_stride, y, y_stride,
+                       z, z_stride, k);
 }

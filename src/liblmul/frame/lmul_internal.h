@@ -42,6 +42,13 @@ typedef struct lmul_params {
 /* Fills p for container c and k; LMUL_ERR_K if k is outside 1..P. */
 int lmul_params_init(lmul_params *p, const lmul_container *c, int k);
 
+/* Rounding to k bits in the float32 container changes nothing for a format
+ * with at most k mantissa bits: only otherwise do narrow kernels pay for it. */
+static inline int lmul_rounding_needed(const lmul_params *p, int format_mantissa_bits)
+{
+    return p->round_shift > 23 - format_mantissa_bits;
+}
+
 /* Contiguous elementwise microkernels: z[i] = lmul(x[i], y[i]) for n elements.
  * z may equal x or y. Pointers need no alignment beyond the element's. */
 typedef void (*lmul_smul_ker_ft)(int64_t n, const float *x, const float *y,
@@ -51,12 +58,41 @@ typedef void (*lmul_dmul_ker_ft)(int64_t n, const double *x, const double *y,
 typedef void (*lmul_hmul_ker_ft)(int64_t n, const uint16_t *x, const uint16_t *y,
                                  uint16_t *z, const lmul_params *p);
 
+/* bfloat16 in and out, as bit patterns. */
+typedef void (*lmul_bmul_ker_ft)(int64_t n, const uint16_t *x, const uint16_t *y,
+                                 uint16_t *z, const lmul_params *p);
+
+/*
+ * A float8 format, decoded exactly into the float32 container. With m the
+ * 7 magnitude bits: m >= special_from is infinity or NaN, (m << shift) +
+ * special_add; m below 1 << mantissa_bits is subnormal, m * subnormal_unit;
+ * otherwise (m << shift) + normal_add.
+ */
+typedef struct lmul_fp8_format {
+    int mantissa_bits;
+    int shift;                  /* 23 - mantissa_bits */
+    uint32_t normal_add;        /* (127 - bias) << 23 */
+    uint32_t special_from;
+    uint32_t special_add;       /* puts the top exponent field at 255 */
+    float subnormal_unit;       /* 2^(1 - bias - mantissa_bits) */
+} lmul_fp8_format;
+
+extern const lmul_fp8_format lmul_fp8_e4m3fn;
+extern const lmul_fp8_format lmul_fp8_e5m2;
+
+/* float8 in (either format), float32 out. */
+typedef void (*lmul_f8mul_ker_ft)(int64_t n, const uint8_t *x, const uint8_t *y,
+                                  float *z, const lmul_params *p,
+                                  const lmul_fp8_format *f);
+
 /* What one instruction-set level provides (registered in config/). */
 typedef struct lmul_kernels {
     lmul_isa isa;
     lmul_smul_ker_ft smul;
     lmul_dmul_ker_ft dmul;
     lmul_hmul_ker_ft hmul;
+    lmul_bmul_ker_ft bmul;
+    lmul_f8mul_ker_ft f8mul;
 } lmul_kernels;
 
 extern const lmul_kernels lmul_kernels_scalar;

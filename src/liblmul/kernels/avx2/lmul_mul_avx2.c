@@ -279,11 +279,12 @@ void lmul_dmul_avx2_4(int64_t n, const double *x, const double *y, double *z,
 
 /* float16: exact widening to float32, round-to-nearest-even narrowing. */
 LMUL_TARGET_AVX2
-static inline __m128i hmul8(__m128i x, __m128i y, const lmul_params *p)
+static inline __m128i hmul8(__m128i x, __m128i y, const lmul_params *p,
+                            int rounding)
 {
     const __m256i xs = _mm256_castps_si256(_mm256_cvtph_ps(x));
     const __m256i ys = _mm256_castps_si256(_mm256_cvtph_ps(y));
-    const __m256i r = lmul32(xs, ys, p, p->round_shift != 0);
+    const __m256i r = lmul32(xs, ys, p, rounding);
     return _mm256_cvtps_ph(_mm256_castsi256_ps(r), _MM_FROUND_TO_NEAREST_INT);
 }
 
@@ -291,10 +292,11 @@ LMUL_TARGET_AVX2
 void lmul_hmul_avx2_8(int64_t n, const uint16_t *x, const uint16_t *y,
                       uint16_t *z, const lmul_params *p)
 {
+    const int rounding = lmul_rounding_needed(p, LMUL_F16_MANTISSA);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         const __m128i r = hmul8(_mm_loadu_si128((const __m128i *)(x + i)),
-                                _mm_loadu_si128((const __m128i *)(y + i)), p);
+                                _mm_loadu_si128((const __m128i *)(y + i)), p, rounding);
         _mm_storeu_si128((__m128i *)(z + i), r);
     }
     if (i < n) {
@@ -302,8 +304,85 @@ void lmul_hmul_avx2_8(int64_t n, const uint16_t *x, const uint16_t *y,
         const size_t bytes = (size_t)(n - i) * sizeof(uint16_t);
         tail_load(&a, &b, x + i, y + i, bytes);
         const __m128i r = hmul8(_mm256_castsi256_si128(a),
-                                _mm256_castsi256_si128(b), p);
+                                _mm256_castsi256_si128(b), p, rounding);
         tail_store(z + i, _mm256_castsi128_si256(r), bytes);
+    }
+}
+
+/* bfloat16: the top half of a float32; narrowed back to nearest even. */
+LMUL_TARGET_AVX2
+static inline __m128i bmul8(__m128i x, __m128i y, const lmul_params *p,
+                            int rounding)
+{
+    const __m256i xs = _mm256_slli_epi32(_mm256_cvtepu16_epi32(x), 16);
+    const __m256i ys = _mm256_slli_epi32(_mm256_cvtepu16_epi32(y), 16);
+    const __m256i r = lmul32(xs, ys, p, rounding);
+    const __m256i lowest_kept = _mm256_and_si256(_mm256_srli_epi32(r, 16),
+                                                 _mm256_set1_epi32(1));
+    const __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(
+        _mm256_add_epi32(r, _mm256_set1_epi32(0x7FFF)), lowest_kept), 16);
+    return _mm_packus_epi32(_mm256_castsi256_si128(rounded),
+                            _mm256_extracti128_si256(rounded, 1));
+}
+
+LMUL_TARGET_AVX2
+void lmul_bmul_avx2_8(int64_t n, const uint16_t *x, const uint16_t *y,
+                      uint16_t *z, const lmul_params *p)
+{
+    const int rounding = lmul_rounding_needed(p, LMUL_BF16_MANTISSA);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m128i r = bmul8(_mm_loadu_si128((const __m128i *)(x + i)),
+                                _mm_loadu_si128((const __m128i *)(y + i)), p, rounding);
+        _mm_storeu_si128((__m128i *)(z + i), r);
+    }
+    if (i < n) {
+        __m256i a, b;
+        const size_t bytes = (size_t)(n - i) * sizeof(uint16_t);
+        tail_load(&a, &b, x + i, y + i, bytes);
+        const __m128i r = bmul8(_mm256_castsi256_si128(a),
+                                _mm256_castsi256_si128(b), p, rounding);
+        tail_store(z + i, _mm256_castsi128_si256(r), bytes);
+    }
+}
+
+/* float8 -> float32 bits, exactly: see lmul_fp8_format. */
+LMUL_TARGET_AVX2
+static inline __m256i decode_fp8(__m128i bytes, const lmul_fp8_format *f)
+{
+    const __m256i v = _mm256_cvtepu8_epi32(bytes);
+    const __m256i m = _mm256_and_si256(v, _mm256_set1_epi32(0x7F));
+    const __m256i sign = _mm256_slli_epi32(_mm256_xor_si256(v, m), 24);
+    const __m256i shifted = _mm256_sll_epi32(m, _mm_cvtsi32_si128(f->shift));
+    const __m256i subnormal = _mm256_castps_si256(_mm256_mul_ps(
+        _mm256_cvtepi32_ps(m), _mm256_set1_ps(f->subnormal_unit)));
+    __m256i bits = _mm256_add_epi32(shifted, _mm256_set1_epi32((int)f->normal_add));
+    bits = _mm256_blendv_epi8(
+        bits, subnormal, _mm256_cmpgt_epi32(_mm256_set1_epi32(1 << f->mantissa_bits), m));
+    bits = _mm256_blendv_epi8(
+        bits, _mm256_add_epi32(shifted, _mm256_set1_epi32((int)f->special_add)),
+        _mm256_cmpgt_epi32(m, _mm256_set1_epi32((int)f->special_from - 1)));
+    return _mm256_or_si256(bits, sign);
+}
+
+LMUL_TARGET_AVX2
+void lmul_f8mul_avx2_8(int64_t n, const uint8_t *x, const uint8_t *y, float *z,
+                       const lmul_params *p, const lmul_fp8_format *f)
+{
+    const int rounding = lmul_rounding_needed(p, f->mantissa_bits);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256i r = lmul32(
+            decode_fp8(_mm_loadl_epi64((const __m128i *)(x + i)), f),
+            decode_fp8(_mm_loadl_epi64((const __m128i *)(y + i)), f), p, rounding);
+        _mm256_storeu_si256((__m256i *)(z + i), r);
+    }
+    if (i < n) {
+        __m256i a, b;
+        tail_load(&a, &b, x + i, y + i, (size_t)(n - i));
+        const __m256i r = lmul32(decode_fp8(_mm256_castsi256_si128(a), f),
+                                 decode_fp8(_mm256_castsi256_si128(b), f), p, rounding);
+        tail_store(z + i, r, (size_t)(n - i) * sizeof(float));
     }
 }
 

@@ -8,4 +8,8 @@ void lmul_dmul_avx512_8(int64_t n, const double *x, const double *y, double *z,
                         const lmul_params *p);
 void lmul_hmul_avx512_16(int64_t n, const uint16_t *x, const uint16_t *y,
                          uint16_t *z, const lmul_params *p);
+void lmul_bmul_avx512_16(int64_t n, const uint16_t *x, const uint16_t *y,
+                      uint16_t *z, const lmul_params *p);
+void lmul_f8mul_avx512_16(int64_t n, const uint8_t *x, const uint8_t *y, float *z,
+                       const lmul_params *p, const lmul_fp8_format *f);
 #endif

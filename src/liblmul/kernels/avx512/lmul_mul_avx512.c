@@ -222,11 +222,12 @@ void lmul_dmul_avx512_8(int64_t n, const double *x, const double *y, double *z,
 /* float16 widens exactly to float32 and narrows back with round-to-nearest-even,
  * exceptions suppressed. */
 LMUL_TARGET_AVX512
-static inline __m256i hmul16(__m256i x, __m256i y, const lmul_params *p)
+static inline __m256i hmul16(__m256i x, __m256i y, const lmul_params *p,
+                             int rounding)
 {
     const __m512i xs = _mm512_castps_si512(_mm512_cvtph_ps(x));
     const __m512i ys = _mm512_castps_si512(_mm512_cvtph_ps(y));
-    const __m512i r = lmul32(xs, ys, p, p->round_shift != 0);
+    const __m512i r = lmul32(xs, ys, p, rounding);
     return _mm512_cvtps_ph(_mm512_castsi512_ps(r),
                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
@@ -235,17 +236,95 @@ LMUL_TARGET_AVX512
 void lmul_hmul_avx512_16(int64_t n, const uint16_t *x, const uint16_t *y,
                          uint16_t *z, const lmul_params *p)
 {
+    const int rounding = lmul_rounding_needed(p, LMUL_F16_MANTISSA);
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         const __m256i r = hmul16(_mm256_loadu_si256((const __m256i *)(x + i)),
-                                 _mm256_loadu_si256((const __m256i *)(y + i)), p);
+                                 _mm256_loadu_si256((const __m256i *)(y + i)),
+                                 p, rounding);
         _mm256_storeu_si256((__m256i *)(z + i), r);
     }
     if (i < n) {
         const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
         const __m256i r = hmul16(_mm256_maskz_loadu_epi16(m, x + i),
-                                 _mm256_maskz_loadu_epi16(m, y + i), p);
+                                 _mm256_maskz_loadu_epi16(m, y + i), p, rounding);
         _mm256_mask_storeu_epi16(z + i, m, r);
+    }
+}
+
+/* bfloat16: the top half of a float32; narrowed back to nearest even. */
+LMUL_TARGET_AVX512
+static inline __m256i bmul16(__m256i x, __m256i y, const lmul_params *p,
+                             int rounding)
+{
+    const __m512i xs = _mm512_slli_epi32(_mm512_cvtepu16_epi32(x), 16);
+    const __m512i ys = _mm512_slli_epi32(_mm512_cvtepu16_epi32(y), 16);
+    const __m512i r = lmul32(xs, ys, p, rounding);
+    const __m512i lowest_kept = _mm512_and_si512(_mm512_srli_epi32(r, 16),
+                                                 _mm512_set1_epi32(1));
+    const __m512i rounded = _mm512_add_epi32(
+        _mm512_add_epi32(r, _mm512_set1_epi32(0x7FFF)), lowest_kept);
+    return _mm512_cvtepi32_epi16(_mm512_srli_epi32(rounded, 16));
+}
+
+LMUL_TARGET_AVX512
+void lmul_bmul_avx512_16(int64_t n, const uint16_t *x, const uint16_t *y,
+                         uint16_t *z, const lmul_params *p)
+{
+    const int rounding = lmul_rounding_needed(p, LMUL_BF16_MANTISSA);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256i r = bmul16(_mm256_loadu_si256((const __m256i *)(x + i)),
+                                 _mm256_loadu_si256((const __m256i *)(y + i)),
+                                 p, rounding);
+        _mm256_storeu_si256((__m256i *)(z + i), r);
+    }
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        const __m256i r = bmul16(_mm256_maskz_loadu_epi16(m, x + i),
+                                 _mm256_maskz_loadu_epi16(m, y + i), p, rounding);
+        _mm256_mask_storeu_epi16(z + i, m, r);
+    }
+}
+
+/* float8 -> float32 bits, exactly: see lmul_fp8_format. */
+LMUL_TARGET_AVX512
+static inline __m512i decode_fp8(__m128i bytes, const lmul_fp8_format *f)
+{
+    const __m512i v = _mm512_cvtepu8_epi32(bytes);
+    const __m512i m = _mm512_and_si512(v, _mm512_set1_epi32(0x7F));
+    const __m512i sign = _mm512_slli_epi32(_mm512_xor_si512(v, m), 24);
+    const __m512i shifted = _mm512_sll_epi32(m, _mm_cvtsi32_si128(f->shift));
+    const __m512i subnormal = _mm512_castps_si512(_mm512_mul_ps(
+        _mm512_cvtepi32_ps(m), _mm512_set1_ps(f->subnormal_unit)));
+    __m512i bits = _mm512_add_epi32(shifted, _mm512_set1_epi32((int)f->normal_add));
+    bits = _mm512_mask_mov_epi32(
+        bits, _mm512_cmplt_epu32_mask(m, _mm512_set1_epi32(1 << f->mantissa_bits)),
+        subnormal);
+    bits = _mm512_mask_add_epi32(
+        bits, _mm512_cmpge_epu32_mask(m, _mm512_set1_epi32((int)f->special_from)),
+        shifted, _mm512_set1_epi32((int)f->special_add));
+    return _mm512_or_si512(bits, sign);
+}
+
+LMUL_TARGET_AVX512
+void lmul_f8mul_avx512_16(int64_t n, const uint8_t *x, const uint8_t *y, float *z,
+                          const lmul_params *p, const lmul_fp8_format *f)
+{
+    const int rounding = lmul_rounding_needed(p, f->mantissa_bits);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512i r = lmul32(
+            decode_fp8(_mm_loadu_si128((const __m128i *)(x + i)), f),
+            decode_fp8(_mm_loadu_si128((const __m128i *)(y + i)), f), p, rounding);
+        _mm512_storeu_si512(z + i, r);
+    }
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        const __m512i r = lmul32(decode_fp8(_mm_maskz_loadu_epi8(m, x + i), f),
+                                 decode_fp8(_mm_maskz_loadu_epi8(m, y + i), f),
+                                 p, rounding);
+        _mm512_mask_storeu_epi32(z + i, m, r);
     }
 }
 

@@ -1,8 +1,12 @@
-/* IEEE binary16 <-> binary32 bit conversions, round-to-nearest-even. */
+/* Narrow formats <-> binary32 bit conversions: IEEE binary16, bfloat16 and
+ * float8, exact widening, round-to-nearest-even narrowing. */
 #ifndef LMUL_HALF_SCALAR_H
 #define LMUL_HALF_SCALAR_H
 
 #include <stdint.h>
+#include <string.h>
+
+#include "../../frame/lmul_internal.h"
 
 /* Exact: every float16 value, subnormals included, is a float32 value. */
 static inline uint32_t lmul_half_to_float_bits(uint16_t h)
@@ -42,6 +46,32 @@ static inline uint16_t lmul_float_bits_to_half(uint32_t f)
     const uint32_t half = 1u << (shift - 1);
     return sign | (uint16_t)((mantissa + half - 1 + ((mantissa >> shift) & 1u))
                              >> shift);
+}
+
+/* bfloat16 is the top half of a float32. Narrowing rounds to nearest even;
+ * L-Mul's NaNs are canonical (0x7FC00000), so they need no special case. */
+static inline uint32_t lmul_bfloat16_to_float_bits(uint16_t b)
+{
+    return (uint32_t)b << 16;
+}
+
+static inline uint16_t lmul_float_bits_to_bfloat16(uint32_t f)
+{
+    return (uint16_t)((f + 0x7FFFu + ((f >> 16) & 1u)) >> 16);
+}
+
+static inline uint32_t lmul_fp8_to_float_bits(uint8_t v, const lmul_fp8_format *f)
+{
+    const uint32_t m = v & 0x7Fu, sign = (uint32_t)(v & 0x80u) << 24;
+    uint32_t bits;
+    if (m >= f->special_from)
+        bits = (m << f->shift) + f->special_add;
+    else if (m < (1u << f->mantissa_bits)) {
+        const float value = (float)m * f->subnormal_unit;
+        memcpy(&bits, &value, sizeof bits);
+    } else
+        bits = (m << f->shift) + f->normal_add;
+    return sign | bits;
 }
 
 #endif /* LMUL_HALF_SCALAR_H */

@@ -38,3 +38,25 @@ void lmul_hmul_scalar_1(int64_t n, const uint16_t *x, const uint16_t *y,
         z[i] = lmul_float_bits_to_half(zb);
     }
 }
+
+void lmul_bmul_scalar_1(int64_t n, const uint16_t *x, const uint16_t *y,
+                        uint16_t *z, const lmul_params *p)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const uint32_t xb = lmul_bfloat16_to_float_bits(x[i]);
+        const uint32_t yb = lmul_bfloat16_to_float_bits(y[i]);
+        const uint32_t zb = (uint32_t)lmul_bits_scalar(xb, yb, &lmul_container_f32, p);
+        z[i] = lmul_float_bits_to_bfloat16(zb);
+    }
+}
+
+void lmul_f8mul_scalar_1(int64_t n, const uint8_t *x, const uint8_t *y, float *z,
+                         const lmul_params *p, const lmul_fp8_format *f)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const uint32_t xb = lmul_fp8_to_float_bits(x[i], f);
+        const uint32_t yb = lmul_fp8_to_float_bits(y[i], f);
+        const uint32_t zb = (uint32_t)lmul_bits_scalar(xb, yb, &lmul_container_f32, p);
+        memcpy(z + i, &zb, sizeof zb);
+    }
+}
