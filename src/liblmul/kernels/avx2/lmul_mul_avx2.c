@@ -277,73 +277,78 @@ void lmul_dmul_avx2_4(int64_t n, const double *x, const double *y, double *z,
         dmul_loop(n, x, y, z, p, 0);
 }
 
-/* float16: exact widening to float32, round-to-nearest-even narrowing. */
+/* The 16-bit formats widen exactly into the float32 container and narrow
+ * back with round-to-nearest-even. float16 converts in hardware (F16C);
+ * bfloat16 is the top half of a float32. */
 LMUL_TARGET_AVX2
-static inline __m128i hmul8(__m128i x, __m128i y, const lmul_params *p,
-                            int rounding)
+static inline __m256i widen_f16(__m128i h)
 {
-    const __m256i xs = _mm256_castps_si256(_mm256_cvtph_ps(x));
-    const __m256i ys = _mm256_castps_si256(_mm256_cvtph_ps(y));
-    const __m256i r = lmul32(xs, ys, p, rounding);
-    return _mm256_cvtps_ph(_mm256_castsi256_ps(r), _MM_FROUND_TO_NEAREST_INT);
+    return _mm256_castps_si256(_mm256_cvtph_ps(h));
+}
+
+LMUL_TARGET_AVX2
+static inline __m128i narrow_f16(__m256i f)
+{
+    return _mm256_cvtps_ph(_mm256_castsi256_ps(f), _MM_FROUND_TO_NEAREST_INT);
+}
+
+LMUL_TARGET_AVX2
+static inline __m256i widen_bf16(__m128i b)
+{
+    return _mm256_slli_epi32(_mm256_cvtepu16_epi32(b), 16);
+}
+
+LMUL_TARGET_AVX2
+static inline __m128i narrow_bf16(__m256i f)
+{
+    const __m256i lowest_kept = _mm256_and_si256(_mm256_srli_epi32(f, 16),
+                                                 _mm256_set1_epi32(1));
+    const __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(
+        _mm256_add_epi32(f, _mm256_set1_epi32(0x7FFF)), lowest_kept), 16);
+    return _mm_packus_epi32(_mm256_castsi256_si128(rounded),
+                            _mm256_extracti128_si256(rounded, 1));
+}
+
+typedef __m256i (*widen16_ft)(__m128i);
+typedef __m128i (*narrow16_ft)(__m256i);
+
+/* Inlined into each caller with constant widen/narrow, so no call remains. */
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) void mul16_loop(
+    int64_t n, const uint16_t *x, const uint16_t *y, uint16_t *z,
+    const lmul_params *p, int format_mantissa_bits, widen16_ft widen,
+    narrow16_ft narrow)
+{
+    const int rounding = lmul_rounding_needed(p, format_mantissa_bits);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256i r = lmul32(widen(_mm_loadu_si128((const __m128i *)(x + i))),
+                                 widen(_mm_loadu_si128((const __m128i *)(y + i))),
+                                 p, rounding);
+        _mm_storeu_si128((__m128i *)(z + i), narrow(r));
+    }
+    if (i < n) {
+        __m256i a, b;
+        const size_t bytes = (size_t)(n - i) * sizeof(uint16_t);
+        tail_load(&a, &b, x + i, y + i, bytes);
+        const __m256i r = lmul32(widen(_mm256_castsi256_si128(a)),
+                                 widen(_mm256_castsi256_si128(b)), p, rounding);
+        tail_store(z + i, _mm256_castsi128_si256(narrow(r)), bytes);
+    }
 }
 
 LMUL_TARGET_AVX2
 void lmul_hmul_avx2_8(int64_t n, const uint16_t *x, const uint16_t *y,
                       uint16_t *z, const lmul_params *p)
 {
-    const int rounding = lmul_rounding_needed(p, LMUL_F16_MANTISSA);
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        const __m128i r = hmul8(_mm_loadu_si128((const __m128i *)(x + i)),
-                                _mm_loadu_si128((const __m128i *)(y + i)), p, rounding);
-        _mm_storeu_si128((__m128i *)(z + i), r);
-    }
-    if (i < n) {
-        __m256i a, b;
-        const size_t bytes = (size_t)(n - i) * sizeof(uint16_t);
-        tail_load(&a, &b, x + i, y + i, bytes);
-        const __m128i r = hmul8(_mm256_castsi256_si128(a),
-                                _mm256_castsi256_si128(b), p, rounding);
-        tail_store(z + i, _mm256_castsi128_si256(r), bytes);
-    }
-}
-
-/* bfloat16: the top half of a float32; narrowed back to nearest even. */
-LMUL_TARGET_AVX2
-static inline __m128i bmul8(__m128i x, __m128i y, const lmul_params *p,
-                            int rounding)
-{
-    const __m256i xs = _mm256_slli_epi32(_mm256_cvtepu16_epi32(x), 16);
-    const __m256i ys = _mm256_slli_epi32(_mm256_cvtepu16_epi32(y), 16);
-    const __m256i r = lmul32(xs, ys, p, rounding);
-    const __m256i lowest_kept = _mm256_and_si256(_mm256_srli_epi32(r, 16),
-                                                 _mm256_set1_epi32(1));
-    const __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(
-        _mm256_add_epi32(r, _mm256_set1_epi32(0x7FFF)), lowest_kept), 16);
-    return _mm_packus_epi32(_mm256_castsi256_si128(rounded),
-                            _mm256_extracti128_si256(rounded, 1));
+    mul16_loop(n, x, y, z, p, LMUL_F16_MANTISSA, widen_f16, narrow_f16);
 }
 
 LMUL_TARGET_AVX2
 void lmul_bmul_avx2_8(int64_t n, const uint16_t *x, const uint16_t *y,
                       uint16_t *z, const lmul_params *p)
 {
-    const int rounding = lmul_rounding_needed(p, LMUL_BF16_MANTISSA);
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        const __m128i r = bmul8(_mm_loadu_si128((const __m128i *)(x + i)),
-                                _mm_loadu_si128((const __m128i *)(y + i)), p, rounding);
-        _mm_storeu_si128((__m128i *)(z + i), r);
-    }
-    if (i < n) {
-        __m256i a, b;
-        const size_t bytes = (size_t)(n - i) * sizeof(uint16_t);
-        tail_load(&a, &b, x + i, y + i, bytes);
-        const __m128i r = bmul8(_mm256_castsi256_si128(a),
-                                _mm256_castsi256_si128(b), p, rounding);
-        tail_store(z + i, _mm256_castsi128_si256(r), bytes);
-    }
+    mul16_loop(n, x, y, z, p, LMUL_BF16_MANTISSA, widen_bf16, narrow_bf16);
 }
 
 /* float8 -> float32 bits, exactly: see lmul_fp8_format. */

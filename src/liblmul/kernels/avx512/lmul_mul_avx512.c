@@ -219,72 +219,76 @@ void lmul_dmul_avx512_8(int64_t n, const double *x, const double *y, double *z,
         dmul_loop(n, x, y, z, p, 0);
 }
 
-/* float16 widens exactly to float32 and narrows back with round-to-nearest-even,
- * exceptions suppressed. */
+/* The 16-bit formats widen exactly into the float32 container and narrow
+ * back with round-to-nearest-even. float16 converts in hardware (exceptions
+ * suppressed); bfloat16 is the top half of a float32. */
 LMUL_TARGET_AVX512
-static inline __m256i hmul16(__m256i x, __m256i y, const lmul_params *p,
-                             int rounding)
+static inline __m512i widen_f16(__m256i h)
 {
-    const __m512i xs = _mm512_castps_si512(_mm512_cvtph_ps(x));
-    const __m512i ys = _mm512_castps_si512(_mm512_cvtph_ps(y));
-    const __m512i r = lmul32(xs, ys, p, rounding);
-    return _mm512_cvtps_ph(_mm512_castsi512_ps(r),
+    return _mm512_castps_si512(_mm512_cvtph_ps(h));
+}
+
+LMUL_TARGET_AVX512
+static inline __m256i narrow_f16(__m512i f)
+{
+    return _mm512_cvtps_ph(_mm512_castsi512_ps(f),
                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
+LMUL_TARGET_AVX512
+static inline __m512i widen_bf16(__m256i b)
+{
+    return _mm512_slli_epi32(_mm512_cvtepu16_epi32(b), 16);
+}
+
+LMUL_TARGET_AVX512
+static inline __m256i narrow_bf16(__m512i f)
+{
+    const __m512i lowest_kept = _mm512_and_si512(_mm512_srli_epi32(f, 16),
+                                                 _mm512_set1_epi32(1));
+    const __m512i rounded = _mm512_add_epi32(
+        _mm512_add_epi32(f, _mm512_set1_epi32(0x7FFF)), lowest_kept);
+    return _mm512_cvtepi32_epi16(_mm512_srli_epi32(rounded, 16));
+}
+
+typedef __m512i (*widen16_ft)(__m256i);
+typedef __m256i (*narrow16_ft)(__m512i);
+
+/* Inlined into each caller with constant widen/narrow, so no call remains. */
+LMUL_TARGET_AVX512
+static inline __attribute__((always_inline)) void mul16_loop(
+    int64_t n, const uint16_t *x, const uint16_t *y, uint16_t *z,
+    const lmul_params *p, int format_mantissa_bits, widen16_ft widen,
+    narrow16_ft narrow)
+{
+    const int rounding = lmul_rounding_needed(p, format_mantissa_bits);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512i r = lmul32(widen(_mm256_loadu_si256((const __m256i *)(x + i))),
+                                 widen(_mm256_loadu_si256((const __m256i *)(y + i))),
+                                 p, rounding);
+        _mm256_storeu_si256((__m256i *)(z + i), narrow(r));
+    }
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        const __m512i r = lmul32(widen(_mm256_maskz_loadu_epi16(m, x + i)),
+                                 widen(_mm256_maskz_loadu_epi16(m, y + i)), p, rounding);
+        _mm256_mask_storeu_epi16(z + i, m, narrow(r));
+    }
 }
 
 LMUL_TARGET_AVX512
 void lmul_hmul_avx512_16(int64_t n, const uint16_t *x, const uint16_t *y,
                          uint16_t *z, const lmul_params *p)
 {
-    const int rounding = lmul_rounding_needed(p, LMUL_F16_MANTISSA);
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        const __m256i r = hmul16(_mm256_loadu_si256((const __m256i *)(x + i)),
-                                 _mm256_loadu_si256((const __m256i *)(y + i)),
-                                 p, rounding);
-        _mm256_storeu_si256((__m256i *)(z + i), r);
-    }
-    if (i < n) {
-        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
-        const __m256i r = hmul16(_mm256_maskz_loadu_epi16(m, x + i),
-                                 _mm256_maskz_loadu_epi16(m, y + i), p, rounding);
-        _mm256_mask_storeu_epi16(z + i, m, r);
-    }
-}
-
-/* bfloat16: the top half of a float32; narrowed back to nearest even. */
-LMUL_TARGET_AVX512
-static inline __m256i bmul16(__m256i x, __m256i y, const lmul_params *p,
-                             int rounding)
-{
-    const __m512i xs = _mm512_slli_epi32(_mm512_cvtepu16_epi32(x), 16);
-    const __m512i ys = _mm512_slli_epi32(_mm512_cvtepu16_epi32(y), 16);
-    const __m512i r = lmul32(xs, ys, p, rounding);
-    const __m512i lowest_kept = _mm512_and_si512(_mm512_srli_epi32(r, 16),
-                                                 _mm512_set1_epi32(1));
-    const __m512i rounded = _mm512_add_epi32(
-        _mm512_add_epi32(r, _mm512_set1_epi32(0x7FFF)), lowest_kept);
-    return _mm512_cvtepi32_epi16(_mm512_srli_epi32(rounded, 16));
+    mul16_loop(n, x, y, z, p, LMUL_F16_MANTISSA, widen_f16, narrow_f16);
 }
 
 LMUL_TARGET_AVX512
 void lmul_bmul_avx512_16(int64_t n, const uint16_t *x, const uint16_t *y,
                          uint16_t *z, const lmul_params *p)
 {
-    const int rounding = lmul_rounding_needed(p, LMUL_BF16_MANTISSA);
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        const __m256i r = bmul16(_mm256_loadu_si256((const __m256i *)(x + i)),
-                                 _mm256_loadu_si256((const __m256i *)(y + i)),
-                                 p, rounding);
-        _mm256_storeu_si256((__m256i *)(z + i), r);
-    }
-    if (i < n) {
-        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
-        const __m256i r = bmul16(_mm256_maskz_loadu_epi16(m, x + i),
-                                 _mm256_maskz_loadu_epi16(m, y + i), p, rounding);
-        _mm256_mask_storeu_epi16(z + i, m, r);
-    }
+    mul16_loop(n, x, y, z, p, LMUL_BF16_MANTISSA, widen_bf16, narrow_bf16);
 }
 
 /* float8 -> float32 bits, exactly: see lmul_fp8_format. */
