@@ -7,7 +7,9 @@
 
 #include "lmul_simd.h"
 
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+/* LMUL_PORTABLE_ONLY builds the scalar level alone, as on a non-x86 CPU. */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) \
+    && !defined(LMUL_PORTABLE_ONLY)
 #  define LMUL_X86 1
 #  define LMUL_TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
 #  define LMUL_TARGET_AVX512 \
