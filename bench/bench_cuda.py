@@ -169,34 +169,69 @@ def bench_gemm(fw, n, dtype, with_zeros=False):
     return result
 
 
+SWEEP_TILES = [(128, 128, 8, 8, 8), (128, 128, 8, 8, 8, 0, 2), (128, 128, 8, 8, 8, 0, 4),
+               (128, 128, 16, 8, 8, 0, 4), (128, 64, 8, 8, 4, 0, 4), (64, 128, 8, 4, 8, 0, 4),
+               (64, 64, 8, 4, 4, 0, 4), (128, 128, 8, 8, 8, 168, 4)]
+
+
+def sweep_gemm_tiles(fw, n=GEMM_SIZE):
+    """float32 n^3 GEMM time of each tile shape and register cap."""
+    from lmul_simd.cuda import _gemm
+    c = reference.FLOAT32
+    a, b = fw.randn((n, n), np.float32), fw.randn((n, n), np.float32)
+    a_bits, b_bits = (cuda.as_cuda_array(t).view(np.uint32).reshape((1, n, n))
+                      for t in (a, b))
+    out = cuda.device_array((1, n, n), np.float32)
+    rows = []
+    for shape in SWEEP_TILES:
+        tiles = _gemm.Tiles(*shape)
+        ms = time_ms(lambda: _gemm.launch_gemm(c, c.P, a_bits, b_bits, out, tiles),
+                     burst=3, repeats=3)
+        check_gemm(fw, a, b, out.copy_to_host()[0])
+        compiled = next(iter(_gemm.gemm_kernel(c, tiles).overloads.values()))
+        rows.append({"tiles": tiles._asdict(), "ms": ms,
+                     "TFLOPs": 2.0 * n**3 / ms / 1e9,
+                     "registers": compiled.regs_per_thread,
+                     "local_bytes": compiled.local_mem_per_thread})
+        print(f"sweep {shape}: {ms:.2f} ms, {compiled.regs_per_thread} registers, "
+              f"{compiled.local_mem_per_thread} local bytes", flush=True)
+    return rows
+
+
 def kernel_resources(out_dir):
-    """Registers, local memory and shared memory of the compiled kernels;
-    PTX and SASS of the float32 GEMM saved under out_dir when given."""
+    """Registers, local memory (spills) and shared memory of the compiled
+    kernels; PTX and SASS of the float32 GEMM saved under out_dir if given."""
     from lmul_simd.cuda import _elementwise, _gemm
     report = {}
     for c in (reference.FLOAT32, reference.FLOAT64):
         for name, kernel in (("gemm", _gemm.gemm_kernel(c, _gemm.tiles_for(c))),
                              ("elementwise", _elementwise.elementwise_kernel(c))):
-            for sig in kernel.overloads:
+            for compiled in kernel.overloads.values():
                 report[f"{name}_{c.dtype.name}"] = {
-                    "registers": kernel.get_regs_per_thread(sig),
-                    "local_bytes": kernel.get_local_mem_per_thread(sig),
-                    "shared_bytes": kernel.get_shared_mem_per_block(sig)}
-                if out_dir and c is reference.FLOAT32 and name == "gemm":
-                    with open(f"{out_dir}/gemm_f32.ptx", "w") as f:
-                        f.write(kernel.inspect_asm(sig))
-                    try:
-                        with open(f"{out_dir}/gemm_f32.sass", "w") as f:
-                            f.write(kernel.inspect_sass(sig))
-                    except Exception as exc:  # nvdisasm missing
-                        report["sass_error"] = str(exc)
+                    "registers": compiled.regs_per_thread,
+                    "local_bytes": compiled.local_mem_per_thread,
+                    "shared_bytes": compiled.shared_mem_per_block}
+            if out_dir and c is reference.FLOAT32 and name == "gemm":
+                save_assembly(kernel, f"{out_dir}/gemm_f32", report)
     return report
+
+
+def save_assembly(kernel, stem, report):
+    with open(f"{stem}.ptx", "w") as f:
+        f.write("\n".join(kernel.inspect_asm().values()))
+    try:
+        with open(f"{stem}.sass", "w") as f:
+            f.write("\n".join(kernel.inspect_sass().values()))
+    except Exception as exc:  # nvdisasm missing
+        report["sass_error"] = str(exc)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="JSON file for the results")
     parser.add_argument("--sass", help="folder for the GEMM kernel's PTX and SASS")
+    parser.add_argument("--sweep", action="store_true",
+                        help="also time the float32 GEMM over tile shapes")
     args = parser.parse_args()
     reason = lcuda.unavailable_reason()
     if reason is not None or SIMULATOR:
@@ -217,7 +252,12 @@ def main():
         "gemm_float64": bench_gemm(fw, GEMM64_SIZE, np.float64),
     }
     results["gemm_float32"]["target"] = 0.25
-    results["kernels"] = kernel_resources(args.sass)
+    if args.sweep:
+        results["gemm_float32_tile_sweep"] = sweep_gemm_tiles(fw)
+    try:
+        results["kernels"] = kernel_resources(args.sass)
+    except Exception as exc:  # diagnostics only: keep the figures
+        results["kernels"] = {"error": repr(exc)}
     with open(args.out, "w") as f:
         json.dump(results, f, indent=2)
     e, g, d = (results[k] for k in ("elementwise_float32", "gemm_float32", "gemm_float64"))

@@ -140,11 +140,15 @@ def random_operands(dtype, M, K, N, seed):
 
 def sprinkle_specials(x, seed):
     """A copy of x with zeros, subnormals, extreme exponents, infinities and
-    NaNs at random places: every tile that holds one takes the general path."""
+    NaNs at random places: every tile that holds one takes the general path.
+    The huge values are far below the format's maximum, so that sums of
+    their products do not overflow the float32 accumulator where the float64
+    reference sum S stays finite."""
     rng = np.random.default_rng(seed)
     x = x.copy()
     info = np.finfo(x.dtype)
-    specials = np.array([0.0, -0.0, info.smallest_subnormal, info.max / 3,
+    huge = x.dtype.type(2.0) ** (info.maxexp // 2 + 8)   # products stay finite
+    specials = np.array([0.0, -0.0, info.smallest_subnormal, huge, -huge,
                          info.smallest_normal * 5, np.inf, -np.inf, np.nan],
                         dtype=x.dtype)
     places = rng.random(x.shape) < 0.03

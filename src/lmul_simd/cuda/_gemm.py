@@ -18,6 +18,7 @@ accumulated in the container's float (float32, or float64).
 import functools
 from typing import NamedTuple
 
+import numpy as np
 from numba import cuda
 
 from ._bits import SIMULATOR, primitives
@@ -30,14 +31,16 @@ class Tiles(NamedTuple):
     BK: int    # inner-dimension step held in shared memory
     TM: int    # output rows per thread
     TN: int    # output columns per thread
+    registers: int = 0   # cap on registers per thread (0: the compiler's choice)
+    unroll: int = 1      # K-steps of the fast path written out: 1, 2 or 4
 
     @property
     def threads(self):
         return (self.BM // self.TM) * (self.BN // self.TN)
 
 
-GPU_TILES = {32: Tiles(128, 128, 8, 8, 8), 64: Tiles(64, 64, 8, 4, 4)}
-SIMULATOR_TILES = Tiles(8, 8, 4, 2, 2)   # the simulator runs a Python thread per thread
+GPU_TILES = {32: Tiles(128, 128, 8, 8, 8, unroll=4), 64: Tiles(64, 64, 8, 4, 4, unroll=4)}
+SIMULATOR_TILES = Tiles(8, 8, 4, 2, 2, unroll=2)   # the simulator runs a Python thread per thread
 
 
 def tiles_for(c):
@@ -60,7 +63,8 @@ def gemm_kernel(c, tiles):
     (Bb, K, N) container uints (Ba, Bb: 1 or batch), out (batch, M, N) floats,
     fold = offset - bias and unfold = bias - offset modulo 2^width."""
     U, F = c.uint.type, c.dtype.type
-    BM, BN, BK, TM, TN = tiles
+    BM, BN, BK, TM, TN, _, UNROLL = tiles
+    assert UNROLL in (1, 2, 4) and BK % UNROLL == 0
     THREADS = tiles.threads
     TY, TX = BM // TM, BN // TN
     A_STRIDE = BM + 4          # transposed A tile, padded against bank conflicts
@@ -82,28 +86,42 @@ def gemm_kernel(c, tiles):
         tame = (mag >= TAME_LO) & (mag < TAME_HI)
         return U(U(v & SIGN) | mag), tame
 
-    def tile_loader(ROWS, COLS, K_AXIS, TRANSPOSED):
-        """Device function: src[z, r0:r0+ROWS, c0:c0+COLS] prepared, `fold`
-        added, into tile[row, col] (tile[col, row] if TRANSPOSED); True if any
-        operand is not tame. Past the K end it pads with 0, past M or N with
-        1.0 (tame: a ragged M or N keeps the fast path)."""
+    def tile_io(ROWS, COLS, K_AXIS, TRANSPOSED):
+        """(fetch, stash) device functions for one operand's tile.
+
+        fetch(src, z, r0, c0, staged): this thread's share of
+        src[z, r0:r0+ROWS, c0:c0+COLS] into registers; 0 past the K end, 1.0
+        past M or N (tame: a ragged M or N keeps the fast path).
+        stash(staged, tile, shift, add, mask, fold): those operands prepared,
+        `fold` added, into tile[row, col] (tile[col, row] if TRANSPOSED);
+        True if any of them is not tame."""
         LOADS = ROWS * COLS // THREADS
         assert LOADS * THREADS == ROWS * COLS
 
         @cuda.jit(device=True)
-        def load(src, z, r0, c0, tile, shift, add, mask, fold):
-            wild = False
+        def position(r):
+            idx = cuda.threadIdx.x + r * THREADS
+            row = idx // COLS
+            return row, idx - row * COLS
+
+        @cuda.jit(device=True)
+        def fetch(src, z, r0, c0, staged):
             for r in range(LOADS):
-                idx = cuda.threadIdx.x + r * THREADS
-                row = idx // COLS
-                col = idx - row * COLS
+                row, col = position(r)
                 row_out, col_out = r0 + row >= src.shape[1], c0 + col >= src.shape[2]
                 v = PAD
                 if (col_out if K_AXIS == 2 else row_out):
                     v = ZERO
                 elif not (row_out | col_out):
                     v = src[z, r0 + row, c0 + col]
-                bits, tame = prepare(v, shift, add, mask)
+                staged[r] = v
+
+        @cuda.jit(device=True)
+        def stash(staged, tile, shift, add, mask, fold):
+            wild = False
+            for r in range(LOADS):
+                row, col = position(r)
+                bits, tame = prepare(staged[r], shift, add, mask)
                 if TRANSPOSED:
                     tile[col, row] = wrap_add(bits, fold)
                 else:
@@ -111,24 +129,39 @@ def gemm_kernel(c, tiles):
                 wild = wild | (not tame)
             return wild
 
-        return load
+        return LOADS, fetch, stash
 
-    load_a_tile = tile_loader(BM, BK, 2, True)     # sA[k, m]: a column per k
-    load_b_tile = tile_loader(BK, BN, 1, False)    # sB[k, n]
+    A_LOADS, fetch_a, stash_a = tile_io(BM, BK, 2, True)    # sA[k, m]: a column per k
+    B_LOADS, fetch_b, stash_b = tile_io(BK, BN, 1, False)   # sB[k, n]
+
+    @cuda.jit(device=True)
+    def tame_step(sA, sB, acc, ra, rb, kk, ty, tx):
+        for i in range(TM):
+            ra[i] = sA[kk, ty + i * TY]
+        for j in range(TN):
+            rb[j] = sB[kk, tx + j * TX]
+        for i in range(TM):
+            for j in range(TN):
+                acc[i, j] += as_float(wrap_add(ra[i], rb[j]))
 
     @cuda.jit(device=True)
     def accumulate_tame(sA, sB, acc, ra, rb, ty, tx):
-        for kk in range(BK):
-            for i in range(TM):
-                ra[i] = sA[kk, ty + i * TY]
-            for j in range(TN):
-                rb[j] = sB[kk, tx + j * TX]
-            for i in range(TM):
-                for j in range(TN):
-                    acc[i, j] += as_float(wrap_add(ra[i], rb[j]))
+        """UNROLL steps written out per iteration (the compiler keeps a loop
+        of BK long steps rolled): their shared-memory addresses become
+        constant offsets from one base."""
+        for kk in range(0, BK, UNROLL):
+            tame_step(sA, sB, acc, ra, rb, kk, ty, tx)
+            if UNROLL >= 2:
+                tame_step(sA, sB, acc, ra, rb, kk + 1, ty, tx)
+            if UNROLL == 4:
+                tame_step(sA, sB, acc, ra, rb, kk + 2, ty, tx)
+                tame_step(sA, sB, acc, ra, rb, kk + 3, ty, tx)
 
     @cuda.jit(device=True)
-    def accumulate_general(sA, sB, acc, ra, rb, ty, tx, offset, unfold):
+    def accumulate_general(sA, sB, acc, ra, rb, products, ty, tx, offset, unfold):
+        """The products go through a scratch array first: the compiler may
+        keep their long loop rolled, while the short one that adds them into
+        acc unrolls, so acc stays in registers."""
         for kk in range(BK):
             for i in range(TM):
                 ra[i] = sA[kk, ty + i * TY]
@@ -136,14 +169,24 @@ def gemm_kernel(c, tiles):
                 rb[j] = wrap_add(sB[kk, tx + j * TX], unfold)
             for i in range(TM):
                 for j in range(TN):
-                    acc[i, j] += as_float(lmul_bits(ra[i], rb[j], ZERO, ZERO,
-                                                    ALL_ONES, offset))
+                    products[i, j] = lmul_bits(ra[i], rb[j], ZERO, ZERO, ALL_ONES, offset)
+            for i in range(TM):
+                for j in range(TN):
+                    acc[i, j] += as_float(products[i, j])
 
-    @cuda.jit
+    jit_options = {"max_registers": tiles.registers} if tiles.registers else {}
+
+    @cuda.jit(**jit_options)
     def gemm(a, b, out, shift, add, mask, offset, fold, unfold):
-        sA = cuda.shared.array((BK, A_STRIDE), U)
-        sB = cuda.shared.array((BK, BN), U)
+        """Two shared-memory buffers: while one K-step is accumulated, the
+        next one's operands are in flight from global memory to registers,
+        then prepared into the other buffer; one barrier per K-step."""
+        sA = cuda.shared.array((2, BK, A_STRIDE), U)
+        sB = cuda.shared.array((2, BK, BN), U)
+        staged_a = cuda.local.array(A_LOADS, U)
+        staged_b = cuda.local.array(B_LOADS, U)
         acc = cuda.local.array((TM, TN), F)
+        products = cuda.local.array((TM, TN), U)
         ra = cuda.local.array(TM, U)
         rb = cuda.local.array(TN, U)
         z = cuda.blockIdx.z
@@ -154,14 +197,28 @@ def gemm_kernel(c, tiles):
         for i in range(TM):
             for j in range(TN):
                 acc[i, j] = 0
+        fetch_a(a, za, m0, 0, staged_a)
+        fetch_b(b, zb, 0, n0, staged_b)
+        wild = stash_a(staged_a, sA[0], shift, add, mask, ZERO)
+        wild = stash_b(staged_b, sB[0], shift, add, mask, fold) | wild
+        wild = cuda.syncthreads_or(np.int32(wild))
+        cur = 0
         for k0 in range(0, a.shape[2], BK):
-            wild = load_a_tile(a, za, m0, k0, sA, shift, add, mask, ZERO)
-            wild = load_b_tile(b, zb, k0, n0, sB, shift, add, mask, fold) | wild
-            if cuda.syncthreads_or(wild):
-                accumulate_general(sA, sB, acc, ra, rb, ty, tx, offset, unfold)
+            more = k0 + BK < a.shape[2]
+            if more:
+                fetch_a(a, za, m0, k0 + BK, staged_a)
+                fetch_b(b, zb, k0 + BK, n0, staged_b)
+            if wild:
+                accumulate_general(sA[cur], sB[cur], acc, ra, rb, products, ty, tx,
+                                   offset, unfold)
             else:
-                accumulate_tame(sA, sB, acc, ra, rb, ty, tx)
-            cuda.syncthreads()
+                accumulate_tame(sA[cur], sB[cur], acc, ra, rb, ty, tx)
+            next_wild = False
+            if more:
+                next_wild = stash_a(staged_a, sA[1 - cur], shift, add, mask, ZERO)
+                next_wild = stash_b(staged_b, sB[1 - cur], shift, add, mask, fold) | next_wild
+            wild = cuda.syncthreads_or(np.int32(next_wild))
+            cur = 1 - cur
         for i in range(TM):
             for j in range(TN):
                 row, col = m0 + ty + i * TY, n0 + tx + j * TX
@@ -171,13 +228,13 @@ def gemm_kernel(c, tiles):
     return gemm
 
 
-def launch_gemm(c, k, a_bits, b_bits, out):
+def launch_gemm(c, k, a_bits, b_bits, out, tiles=None):
     """out (batch, M, N) floats <- L-Mul GEMM of a_bits (Ba, M, K) and
     b_bits (Bb, K, N) container bit patterns, all device arrays."""
     batch, M, N = out.shape
     if batch == 0 or M == 0 or N == 0:
         return
-    tiles = tiles_for(c)
+    tiles = tiles or tiles_for(c)
     shift, add, mask, offset = rounding_params(c, k)
     modulus = 1 << c.width
     fold = c.uint.type((int(offset) - c.bias) % modulus)
