@@ -1,28 +1,29 @@
 """L-Mul on bit patterns (SPEC.md section 3) as scalar @njit functions.
 
-One source serves both containers: `make_lmul_bits(container)` closes over
+One source serves both containers: `make_container_ops(container)` closes over
 the container's constants, so Numba sees them as compile-time constants (and
 caches one version per container). The steps mirror the branch-free lanes of
 the C kernels: every case is a compare and a select, never a jump, except the
 rounding step, which is skipped when k == P (a constant in each ufunc loop).
 """
+from types import SimpleNamespace
+
 import numpy as np
 from numba import njit
 
+from .. import reference
 from ..reference import FLOAT32, FLOAT64
 
 
-@njit(cache=True, inline="always")
-def l_of_k(k):
-    """The offset exponent l(k) of the paper: k for k <= 3, 3 for k == 4, else 4."""
-    if k <= 3:
-        return k
-    return 3 if k == 4 else 4
+l_of_k = njit(cache=True, inline="always")(reference.l_of_k)
 
 
-def make_lmul_bits(c):
-    """An @njit function lmul_bits(x, y, k) of two container bit patterns
-    (np.uint32 or np.uint64) returning the result's bit pattern.
+def make_container_ops(c):
+    """The @njit bit operations of container `c` (reference.FLOAT32 or
+    FLOAT64), closed over its constants:
+
+    lmul_bits(x, y, k): L-Mul of two bit patterns (np.uint32 or np.uint64);
+    round_magnitude(mag, k): |x| rounded to k bits, subnormals made zero.
     k must already be valid (1..P); the result is undefined otherwise."""
     U = c.uint.type
     P = c.P
@@ -43,6 +44,14 @@ def make_lmul_bits(c):
         return U(U(mag + round_add + lowest_kept) & round_mask)
 
     @njit(cache=True, inline="always")
+    def round_magnitude(mag, k):
+        """Step 1 of SPEC.md section 3 on a magnitude: DAZ, then rounding of
+        finite values (NaN and infinity stay as they are)."""
+        rounded = round_to_k(mag, k)
+        rounded = mag if mag >= INF else rounded
+        return ZERO if mag < MIN_NORMAL else rounded
+
+    @njit(cache=True, inline="always")
     def lmul_bits(x, y, k):
         offset = ONE << U(P - l_of_k(k))
         sign = U((x ^ y) & SIGN)
@@ -59,11 +68,13 @@ def make_lmul_bits(c):
         mag = INF if x_inf | y_inf else mag
         return QUIET_NAN if nan else U(mag | sign)
 
-    return lmul_bits
+    return SimpleNamespace(lmul_bits=lmul_bits, round_magnitude=round_magnitude)
 
 
-lmul32_bits = make_lmul_bits(FLOAT32)
-lmul64_bits = make_lmul_bits(FLOAT64)
+OPS32 = make_container_ops(FLOAT32)
+OPS64 = make_container_ops(FLOAT64)
+lmul32_bits = OPS32.lmul_bits
+lmul64_bits = OPS64.lmul_bits
 
 # ------------------------------------------------------------ float16 <-> float32
 _U16, _U32 = np.uint16, np.uint32

@@ -1,0 +1,109 @@
+"""The elementwise API as real np.ufuncs whose inner loops Numba compiles.
+
+`numba.vectorize` makes a DUFunc (not an np.ufunc) and has no float16 type,
+so the loops are compiled with Numba's ufunc builder and assembled into one
+np.ufunc here: the float16 loop is compiled on uint16 bit patterns and
+registered under NumPy's half type code. This leans on
+numba.np.ufunc.ufuncbuilder (the same calls `numba.vectorize` makes).
+"""
+import numpy as np
+from numba.np.ufunc import _internal
+from numba.np.ufunc.ufuncbuilder import (
+    UFuncBuilder, _build_element_wise_ufunc_wrapper,
+    _compile_element_wise_function, _finalize_ufunc_signature)
+
+from ._bits import lmul16_bits, lmul32_bits, lmul64_bits
+
+FLOAT32_MANTISSA, FLOAT64_MANTISSA = 23, 52
+
+_TYPENUM = {np.dtype(t): np.dtype(t).num for t in (np.float16, np.float32, np.float64)}
+_NUMBA_TYPE = {np.float16: "uint16", np.float32: "float32", np.float64: "float64"}
+
+
+def _compiled_loop(kernel, dtype):
+    """(type numbers, loop pointer, keep-alive) of `kernel` for inputs and
+    output of `dtype`; float16 loops work on the uint16 bit patterns."""
+    nb_func = UFuncBuilder(kernel, cache=True).nb_func
+    t = _NUMBA_TYPE[dtype]
+    cres, args, ret = _compile_element_wise_function(
+        nb_func, nb_func.targetoptions, f"{t}({t}, {t})")
+    signature = _finalize_ufunc_signature(cres, args, ret)
+    _, pointer, env = _build_element_wise_ufunc_wrapper(cres, signature)
+    return [_TYPENUM[np.dtype(dtype)]] * 3, int(pointer), (cres.library, env)
+
+
+def _new_ufunc(name, doc, kernels):
+    """An np.ufunc of two inputs with one loop per (dtype, kernel), in order."""
+    loops = [_compiled_loop(kernel, dtype) for dtype, kernel in kernels]
+    typenums, pointers, keepalive = (list(column) for column in zip(*loops))
+    return _internal.fromfunc(name, doc, pointers, typenums, 2, 1,
+                              [None] * len(loops), keepalive, _internal.PyUFunc_None)
+
+
+def _lmul_kernels(k):
+    """Loop bodies computing L-Mul with k mantissa bits (k a constant)."""
+    def lmul_float16_bits(x, y):
+        return lmul16_bits(x, y, k)
+
+    def lmul_float32(x, y):
+        bits = lmul32_bits(np.float32(x).view(np.uint32),
+                           np.float32(y).view(np.uint32), k)
+        return np.uint32(bits).view(np.float32)
+
+    def lmul_float64(x, y):
+        bits = lmul64_bits(np.float64(x).view(np.uint64),
+                           np.float64(y).view(np.uint64), k)
+        return np.uint64(bits).view(np.float64)
+
+    return lmul_float16_bits, lmul_float32, lmul_float64
+
+
+def _refusing_kernel(name, k):
+    """A loop body for float16/float32 inputs of a ufunc whose k the float32
+    container cannot hold: it raises (NumPy would otherwise cast them to
+    float64 silently, computing a k their format lacks)."""
+    message = (f"{name}: k = {k} mantissa bits is out of range 1..23 for float16 "
+               f"and float32 inputs (computed in the float32 container); cast "
+               f"them to float64 to use k up to 52")
+
+    def refuse_narrow(x, y):
+        raise ValueError(message)
+
+    return refuse_narrow
+
+
+def make_multiply():
+    """The ufunc with each format's own k (float16 10, float32 23, float64 52)."""
+    f16, _, _ = _lmul_kernels(10)
+    _, f32, _ = _lmul_kernels(FLOAT32_MANTISSA)
+    _, _, f64 = _lmul_kernels(FLOAT64_MANTISSA)
+    return _new_ufunc("multiply", MULTIPLY_DOC, [
+        (np.float16, f16), (np.float32, f32), (np.float64, f64)])
+
+
+def make_multiply_k(k):
+    """The ufunc with operands rounded to k mantissa bits (1 <= k <= 52)."""
+    if not 1 <= k <= FLOAT64_MANTISSA:
+        raise ValueError(f"mantissa bits k={k} is out of range 1..52 "
+                         f"(1..23 for float16 and float32 inputs)")
+    name = f"multiply_k{k}"
+    f16, f32, f64 = _lmul_kernels(k)
+    if k > FLOAT32_MANTISSA:
+        f16 = f32 = _refusing_kernel(name, k)
+    return _new_ufunc(name, MULTIPLY_K_DOC.format(k=k), [
+        (np.float16, f16), (np.float32, f32), (np.float64, f64)])
+
+
+MULTIPLY_DOC = """multiply(x1, x2, /, out=None, *, where=True, casting='same_kind', order='K', dtype=None, subok=True)
+
+L-Mul product of x1 and x2, elementwise (Numba backend; the same bits as the C
+backend). k is the format's own mantissa width: float16 10, float32 23,
+float64 52. float16 is computed in the float32 container and rounded back.
+Subnormal inputs count as zero; results below the normal range flush to zero.
+"""
+
+MULTIPLY_K_DOC = """multiply_k{k}(x1, x2, /, out=None, *, where=True, casting='same_kind', order='K', dtype=None, subok=True)
+
+L-Mul product of x1 and x2 with both operands first rounded to k={k} mantissa
+bits (round-to-nearest-even), elementwise (Numba backend). See multiply.
+"""
