@@ -61,80 +61,91 @@ def make_gemm(c, ops):
         offset = S(1) << S(P - l_of_k(k))
         return S(S(bits & MAG) - BIAS + offset), S(bits & SIGN)
 
-    @njit(cache=True, inline="always")
-    def fold_b(bits):
-        """|B| (ZERO_SENTINEL for zeros) and B's sign bit."""
-        mag = S(bits & MAG)
-        return (ZERO_SENTINEL if mag == 0 else mag), S(bits & SIGN)
+    @njit(cache=True, parallel=True)
+    def panels(b_bits):
+        """B's bits cut into column panels of NC (the last one padded with
+        zeros): (batch, panel, K, NC), each panel row contiguous."""
+        batch, K, N = b_bits.shape
+        n_panels = (N + NC - 1) // NC
+        out = np.zeros((batch, n_panels, K, NC), dtype=S)
+        for t in prange(batch * n_panels * K):
+            bi, jb, kk = t // (n_panels * K), (t // K) % n_panels, t % K
+            for j in range(min(NC, N - jb * NC)):
+                out[bi, jb, kk, j] = S(b_bits[bi, kk, jb * NC + j])
+        return out
 
     @njit(cache=True, parallel=True)
-    def pack_b(b_bits):
-        """B's folded magnitudes and sign bits (see fold_b)."""
-        flat = b_bits.reshape(-1)
-        mag = np.empty(flat.size, dtype=S)
-        sign = np.empty(flat.size, dtype=S)
+    def magnitudes_and_signs(b_panels):
+        """|B| (ZERO_SENTINEL for zeros, so that any folded |A| plus it
+        flushes to zero) and B's sign bits."""
+        flat = b_panels.reshape(-1)
+        mag, sign = np.empty_like(flat), np.empty_like(flat)
         for i in prange(flat.size):
-            mag[i], sign[i] = fold_b(flat[i])
-        return mag.reshape(b_bits.shape), sign.reshape(b_bits.shape)
+            m = S(flat[i] & S(MAG))
+            mag[i] = ZERO_SENTINEL if m == 0 else m
+            sign[i] = S(flat[i] & S(SIGN))
+        return mag.reshape(b_panels.shape), sign.reshape(b_panels.shape)
 
     @njit(cache=True, inline="always")
     def as_float(bits):
         return S(bits).view(FLOAT)
 
     @njit(cache=True)
-    def fast_update(acc, a_row, b_mag, b_sign, k, k0, k1, j0, j1):
-        """acc[j] += lmul(a_row[kk], B[kk, j]) for kk in k0..k1, j in j0..j1:
+    def fast_update(acc, a_row, b_mag, b_sign, k, k0, k1):
+        """acc[j] += lmul(a_row[kk], B[kk, j]) for kk in k0..k1 over a panel:
         an integer add, the signs, a flush-to-zero select and a float add."""
         for kk in range(k0, k1):
             if U(a_row[kk] & MAG) == 0:
                 continue           # a zero operand: every product is zero
             a_mag, a_sign = fold_a(a_row[kk], k)
-            for j in range(j0, j1):
-                r = S(a_mag + b_mag[kk, j])
-                p = as_float(S(r ^ b_sign[kk, j] ^ a_sign))
+            mag_row, sign_row = b_mag[kk], b_sign[kk]
+            for j in range(NC):
+                r = S(a_mag + mag_row[j])
+                p = as_float(S(r ^ sign_row[j] ^ a_sign))
                 acc[j] += p if r >= MIN_NORMAL else FLOAT(0)
 
     @njit(cache=True)
-    def general_update(acc, a_row, b_bits, k, k0, k1, j0, j1):
+    def general_update(acc, a_row, b_bits, k, k0, k1):
         """The same sums with the full elementwise rules for every product."""
         for kk in range(k0, k1):
-            a = a_row[kk]
-            for j in range(j0, j1):
-                acc[j] += as_float(lmul_bits(a, b_bits[kk, j], k))
+            a, b_row = a_row[kk], b_bits[kk]
+            for j in range(NC):
+                acc[j] += as_float(lmul_bits(a, U(b_row[j]), k))
 
     @njit(cache=True, parallel=True)
-    def blocked_gemm(a_bits, b_bits, b_mag, b_sign, k, fast, out):
-        """out[b] += the L-Mul products of a_bits[b] @ b_bits[b], in tasks of
-        ROWS_PER_TASK rows; B's KC x NC panels are reused across the rows."""
+    def blocked_gemm(a_bits, b_first, b_second, k, fast, out):
+        """out[b, i, panel] += the L-Mul products of row i of a_bits[b] with
+        a panel of B (fast: magnitudes and signs; else: the bits), in tasks
+        of ROWS_PER_TASK rows; each KC x NC block of B is reused by the rows."""
         batch, M, K = a_bits.shape
-        N = out.shape[2]
+        n_panels = out.shape[2]
         row_blocks = (M + ROWS_PER_TASK - 1) // ROWS_PER_TASK
         for task in prange(batch * row_blocks):
             bi, i0 = task // row_blocks, (task % row_blocks) * ROWS_PER_TASK
-            for j0 in range(0, N, NC):
-                j1 = min(j0 + NC, N)
+            for jb in range(n_panels):
                 for k0 in range(0, K, KC):
                     k1 = min(k0 + KC, K)
                     for i in range(i0, min(i0 + ROWS_PER_TASK, M)):
                         if fast:
-                            fast_update(out[bi, i], a_bits[bi, i], b_mag[bi],
-                                        b_sign[bi], k, k0, k1, j0, j1)
+                            fast_update(out[bi, i, jb], a_bits[bi, i],
+                                        b_first[bi, jb], b_second[bi, jb], k, k0, k1)
                         else:
-                            general_update(out[bi, i], a_bits[bi, i], b_bits[bi],
-                                           k, k0, k1, j0, j1)
+                            general_update(out[bi, i, jb], a_bits[bi, i],
+                                           b_first[bi, jb], k, k0, k1)
 
     @njit(cache=True)
     def gemm(a, b, k):
         """(batch, M, K) @ (batch, K, N) container arrays -> (batch, M, N)."""
         a_bits, b_bits = rounded_bits(a, k), rounded_bits(b, k)
-        out = np.zeros((a.shape[0], a.shape[1], b.shape[2]), dtype=FLOAT)
+        batch, M, N = a.shape[0], a.shape[1], b.shape[2]
+        out = np.zeros((batch, M, (N + NC - 1) // NC, NC), dtype=FLOAT)
+        b_panels = panels(b_bits)
         if fast_path_holds(a_bits, b_bits, k):
-            b_mag, b_sign = pack_b(b_bits)
-            blocked_gemm(a_bits, b_bits, b_mag, b_sign, k, True, out)
+            b_mag, b_sign = magnitudes_and_signs(b_panels)
+            blocked_gemm(a_bits, b_mag, b_sign, k, True, out)
         else:
-            unused = np.empty((0, 0, 0), dtype=S)
-            blocked_gemm(a_bits, b_bits, unused, unused, k, False, out)
-        return out
+            blocked_gemm(a_bits, b_panels, b_panels, k, False, out)
+        return out.reshape(batch, M, -1)[:, :, :N]
 
     return gemm
 
