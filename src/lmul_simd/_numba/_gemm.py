@@ -1,11 +1,12 @@
 """L-Mul GEMM in Numba: C = sum_k lmul(A[i,k], B[k,j]) (SPEC.md section 5).
 
-The operands are packed once, in parallel: DAZ and rounding to k bits, the
-bias and the 2^-l(k) offset folded into A, and B's zeros made a sentinel
-that lands below the normal range. When no product can overflow and no
-operand is infinite or NaN (the usual case), a product is then an integer
-add, an xor for the sign, a compare (flush to zero) and a float add into the
-accumulator; otherwise every product takes the full elementwise rules.
+The operands are packed once, in parallel: DAZ and rounding to k bits, B cut
+into contiguous column panels. When no operand is infinite or NaN and no
+product can overflow (the usual case), the bias and the 2^-l(k) offset are
+folded into A and zeros become sentinels chosen from the data so that any
+sum with them lands below the normal range; a product is then an integer
+add, two xors for the sign, a compare (flush to zero) and a float add.
+Otherwise every product takes the full elementwise rules.
 The loops are blocked (KC x NC panels of B stay in cache) and run as a
 `prange` over (batch, block of rows) tasks. Accumulation is in the container:
 float32 for float32 and narrower inputs, float64 for float64.
@@ -27,8 +28,6 @@ def make_gemm(c, ops):
     SIGN, MAG, INF = U(c.sign_bit), U(c.sign_bit - 1), U(c.inf)
     MIN_NORMAL, BIAS, P = S(c.smallest_normal), S(c.bias), c.P
     OVERFLOW_AT = U(c.bias + c.inf)
-    # |B| of a zero: with any folded |A| the sum stays below MIN_NORMAL
-    ZERO_SENTINEL = S(-(1 << (c.width - 2)))
     round_magnitude, lmul_bits = ops.round_magnitude, ops.lmul_bits
 
     @njit(cache=True, parallel=True)
@@ -42,24 +41,11 @@ def make_gemm(c, ops):
         return out.reshape(x.shape)
 
     @njit(cache=True)
-    def fast_path_holds(a_bits, b_bits, k):
-        """No operand infinite or NaN and no product beyond the normal range."""
-        a_max = U(0)
-        for v in a_bits.reshape(-1):
-            a_max = max(a_max, U(v & MAG))
-        b_max = U(0)
-        for v in b_bits.reshape(-1):
-            b_max = max(b_max, U(v & MAG))
-        if a_max >= INF or b_max >= INF:
-            return False
-        offset = U(1) << U(P - l_of_k(k))
-        return U(a_max + b_max + offset) < OVERFLOW_AT
-
-    @njit(cache=True, inline="always")
-    def fold_a(bits, k):
-        """|A| - bias + offset (a signed integer) and A's sign bit."""
-        offset = S(1) << S(P - l_of_k(k))
-        return S(S(bits & MAG) - BIAS + offset), S(bits & SIGN)
+    def max_magnitude(bits):
+        largest = U(0)
+        for v in bits.reshape(-1):
+            largest = max(largest, U(v & MAG))
+        return largest
 
     @njit(cache=True, parallel=True)
     def panels(b_bits):
@@ -75,49 +61,64 @@ def make_gemm(c, ops):
         return out
 
     @njit(cache=True, parallel=True)
-    def magnitudes_and_signs(b_panels):
-        """|B| (ZERO_SENTINEL for zeros, so that any folded |A| plus it
-        flushes to zero) and B's sign bits."""
-        flat = b_panels.reshape(-1)
-        mag, sign = np.empty_like(flat), np.empty_like(flat)
+    def fold(bits, subtract, zero):
+        """(|x| - subtract, or `zero` for zeros) and the sign bits."""
+        flat = bits.reshape(-1)
+        mag = np.empty(flat.size, dtype=S)
+        sign = np.empty(flat.size, dtype=S)
         for i in prange(flat.size):
-            m = S(flat[i] & S(MAG))
-            mag[i] = ZERO_SENTINEL if m == 0 else m
-            sign[i] = S(flat[i] & S(SIGN))
-        return mag.reshape(b_panels.shape), sign.reshape(b_panels.shape)
+            m = S(S(flat[i]) & S(MAG))
+            mag[i] = zero if m == 0 else S(m - subtract)
+            sign[i] = S(S(flat[i]) & S(SIGN))
+        return mag.reshape(bits.shape), sign.reshape(bits.shape)
 
     @njit(cache=True, inline="always")
     def as_float(bits):
         return S(bits).view(FLOAT)
 
-    @njit(cache=True)
-    def fast_update(acc, a_row, b_mag, b_sign, k, k0, k1):
-        """acc[j] += lmul(a_row[kk], B[kk, j]) for kk in k0..k1 over a panel:
-        an integer add, the signs, a flush-to-zero select and a float add."""
-        for kk in range(k0, k1):
-            if U(a_row[kk] & MAG) == 0:
-                continue           # a zero operand: every product is zero
-            a_mag, a_sign = fold_a(a_row[kk], k)
-            mag_row, sign_row = b_mag[kk], b_sign[kk]
-            for j in range(NC):
-                r = S(a_mag + mag_row[j])
-                p = as_float(S(r ^ sign_row[j] ^ a_sign))
-                acc[j] += p if r >= MIN_NORMAL else FLOAT(0)
+    @njit(cache=True, inline="always")
+    def product(a_mag, a_sign, b_mag, b_sign):
+        """A folded product: R = (|A| - bias + offset) + |B|, zero below normal."""
+        r = S(a_mag + b_mag)
+        p = as_float(S(r ^ b_sign ^ a_sign))
+        return p if r >= MIN_NORMAL else FLOAT(0)
 
     @njit(cache=True)
-    def general_update(acc, a_row, b_bits, k, k0, k1):
+    def fast_update(acc, a_mag, a_sign, b_mag, b_sign, k0, k1):
+        """acc[j] += product(A[kk], B[kk, j]) for kk in k0..k1 over a panel,
+        four kk at a time so that acc is loaded and stored once per four."""
+        kk = k0
+        while kk + 4 <= k1:
+            m0, m1, m2, m3 = b_mag[kk], b_mag[kk + 1], b_mag[kk + 2], b_mag[kk + 3]
+            s0, s1, s2, s3 = b_sign[kk], b_sign[kk + 1], b_sign[kk + 2], b_sign[kk + 3]
+            am0, am1, am2, am3 = a_mag[kk], a_mag[kk + 1], a_mag[kk + 2], a_mag[kk + 3]
+            as0, as1, as2, as3 = a_sign[kk], a_sign[kk + 1], a_sign[kk + 2], a_sign[kk + 3]
+            for j in range(NC):
+                acc[j] += ((product(am0, as0, m0[j], s0[j])
+                            + product(am1, as1, m1[j], s1[j]))
+                           + (product(am2, as2, m2[j], s2[j])
+                              + product(am3, as3, m3[j], s3[j])))
+            kk += 4
+        for kk in range(kk, k1):
+            am, as_, m, s = a_mag[kk], a_sign[kk], b_mag[kk], b_sign[kk]
+            for j in range(NC):
+                acc[j] += product(am, as_, m[j], s[j])
+
+    @njit(cache=True)
+    def general_update(acc, a_bits, b_bits, k, k0, k1):
         """The same sums with the full elementwise rules for every product."""
         for kk in range(k0, k1):
-            a, b_row = a_row[kk], b_bits[kk]
+            a, b_row = a_bits[kk], b_bits[kk]
             for j in range(NC):
-                acc[j] += as_float(lmul_bits(a, U(b_row[j]), k))
+                acc[j] += as_float(lmul_bits(U(a), U(b_row[j]), k))
 
     @njit(cache=True, parallel=True)
-    def blocked_gemm(a_bits, b_first, b_second, k, fast, out):
-        """out[b, i, panel] += the L-Mul products of row i of a_bits[b] with
-        a panel of B (fast: magnitudes and signs; else: the bits), in tasks
-        of ROWS_PER_TASK rows; each KC x NC block of B is reused by the rows."""
-        batch, M, K = a_bits.shape
+    def blocked_gemm(a_first, a_second, b_first, b_second, k, fast, out):
+        """out[b, i, panel] += the L-Mul products of row i of A[b] with a
+        panel of B (fast: folded magnitudes and signs; else: A's and B's
+        bits), in tasks of ROWS_PER_TASK rows; each KC x NC block of B is
+        reused by all the rows of a task."""
+        batch, M, K = a_first.shape
         n_panels = out.shape[2]
         row_blocks = (M + ROWS_PER_TASK - 1) // ROWS_PER_TASK
         for task in prange(batch * row_blocks):
@@ -127,10 +128,10 @@ def make_gemm(c, ops):
                     k1 = min(k0 + KC, K)
                     for i in range(i0, min(i0 + ROWS_PER_TASK, M)):
                         if fast:
-                            fast_update(out[bi, i, jb], a_bits[bi, i],
-                                        b_first[bi, jb], b_second[bi, jb], k, k0, k1)
+                            fast_update(out[bi, i, jb], a_first[bi, i], a_second[bi, i],
+                                        b_first[bi, jb], b_second[bi, jb], k0, k1)
                         else:
-                            general_update(out[bi, i, jb], a_bits[bi, i],
+                            general_update(out[bi, i, jb], a_first[bi, i],
                                            b_first[bi, jb], k, k0, k1)
 
     @njit(cache=True)
@@ -140,11 +141,20 @@ def make_gemm(c, ops):
         batch, M, N = a.shape[0], a.shape[1], b.shape[2]
         out = np.zeros((batch, M, (N + NC - 1) // NC, NC), dtype=FLOAT)
         b_panels = panels(b_bits)
-        if fast_path_holds(a_bits, b_bits, k):
-            b_mag, b_sign = magnitudes_and_signs(b_panels)
-            blocked_gemm(a_bits, b_mag, b_sign, k, True, out)
+        a_max, b_max = max_magnitude(a_bits), max_magnitude(b_bits)
+        offset = U(1) << U(P - l_of_k(k))
+        if a_max < INF and b_max < INF and U(a_max + b_max + offset) < OVERFLOW_AT:
+            # sentinels: any folded |A| + B's zero, and A's zero + any |B|
+            # (or B's zero), stay below MIN_NORMAL without integer overflow
+            a_shift = S(BIAS - S(offset))
+            b_zero = S(MIN_NORMAL - 1 - (S(a_max) - a_shift))
+            a_zero = S(MIN_NORMAL - 1 - max(S(b_max), b_zero))
+            a_mag, a_sign = fold(a_bits, a_shift, a_zero)
+            b_mag, b_sign = fold(b_panels, S(0), b_zero)
+            blocked_gemm(a_mag, a_sign, b_mag, b_sign, k, True, out)
         else:
-            blocked_gemm(a_bits, b_panels, b_panels, k, False, out)
+            a_signed = a_bits.view(S)
+            blocked_gemm(a_signed, a_signed, b_panels, b_panels, k, False, out)
         return out.reshape(batch, M, -1)[:, :, :N]
 
     return gemm
