@@ -117,28 +117,31 @@ def make_gemm(c, ops):
         """out[b, i, panel] += the L-Mul products of row i of A[b] with a
         panel of B (fast: folded magnitudes and signs; else: A's and B's
         bits), in tasks of ROWS_PER_TASK rows; each KC x NC block of B is
-        reused by all the rows of a task."""
-        batch, M, K = a_first.shape
-        n_panels = out.shape[2]
+        reused by all the rows of a task. A batch of 1 broadcasts."""
+        M, K = a_first.shape[1], a_first.shape[2]
+        batch, n_panels = out.shape[0], out.shape[2]
         row_blocks = (M + ROWS_PER_TASK - 1) // ROWS_PER_TASK
         for task in prange(batch * row_blocks):
             bi, i0 = task // row_blocks, (task % row_blocks) * ROWS_PER_TASK
+            ai = bi if a_first.shape[0] > 1 else 0
+            bj = bi if b_first.shape[0] > 1 else 0
             for jb in range(n_panels):
                 for k0 in range(0, K, KC):
                     k1 = min(k0 + KC, K)
                     for i in range(i0, min(i0 + ROWS_PER_TASK, M)):
                         if fast:
-                            fast_update(out[bi, i, jb], a_first[bi, i], a_second[bi, i],
-                                        b_first[bi, jb], b_second[bi, jb], k0, k1)
+                            fast_update(out[bi, i, jb], a_first[ai, i], a_second[ai, i],
+                                        b_first[bj, jb], b_second[bj, jb], k0, k1)
                         else:
-                            general_update(out[bi, i, jb], a_first[bi, i],
-                                           b_first[bi, jb], k, k0, k1)
+                            general_update(out[bi, i, jb], a_first[ai, i],
+                                           b_first[bj, jb], k, k0, k1)
 
     @njit(cache=True)
     def gemm(a, b, k):
-        """(batch, M, K) @ (batch, K, N) container arrays -> (batch, M, N)."""
+        """(batch, M, K) @ (batch, K, N) container arrays -> (batch, M, N);
+        an operand with a batch of 1 is broadcast."""
         a_bits, b_bits = rounded_bits(a, k), rounded_bits(b, k)
-        batch, M, N = a.shape[0], a.shape[1], b.shape[2]
+        batch, M, N = max(a.shape[0], b.shape[0]), a.shape[1], b.shape[2]
         out = np.zeros((batch, M, (N + NC - 1) // NC, NC), dtype=FLOAT)
         b_panels = panels(b_bits)
         a_max, b_max = max_magnitude(a_bits), max_magnitude(b_bits)

@@ -6,6 +6,8 @@ np.ufunc here: the float16 loop is compiled on uint16 bit patterns and
 registered under NumPy's half type code. This leans on
 numba.np.ufunc.ufuncbuilder (the same calls `numba.vectorize` makes).
 """
+import functools
+
 import numpy as np
 from numba.np.ufunc import _internal
 from numba.np.ufunc.ufuncbuilder import (
@@ -81,8 +83,10 @@ def make_multiply():
         (np.float16, f16), (np.float32, f32), (np.float64, f64)])
 
 
-def make_multiply_k(k):
-    """The ufunc with operands rounded to k mantissa bits (1 <= k <= 52)."""
+@functools.lru_cache(maxsize=None)
+def multiply_k(k):
+    """The ufunc with operands rounded to k mantissa bits (1 <= k <= 52),
+    made once per k and cached."""
     if not 1 <= k <= FLOAT64_MANTISSA:
         raise ValueError(f"mantissa bits k={k} is out of range 1..52 "
                          f"(1..23 for float16 and float32 inputs)")
