@@ -121,3 +121,17 @@ def lmul16_bits(x, y, k):
     """L-Mul of two float16 bit patterns in the float32 container."""
     bits = lmul32_bits(half_to_float_bits(x), half_to_float_bits(y), k)
     return float_to_half_bits(bits)
+
+
+@njit(cache=True, inline="always")
+def lmul_float32(x, y, k):
+    """L-Mul of two float32 values (k valid for the float32 container)."""
+    bits = lmul32_bits(np.float32(x).view(np.uint32), np.float32(y).view(np.uint32), k)
+    return np.uint32(bits).view(np.float32)
+
+
+@njit(cache=True, inline="always")
+def lmul_float64(x, y, k):
+    """L-Mul of two float64 values (k valid for the float64 container)."""
+    bits = lmul64_bits(np.float64(x).view(np.uint64), np.float64(y).view(np.uint64), k)
+    return np.uint64(bits).view(np.float64)

@@ -1,20 +1,23 @@
 """The elementwise API as real np.ufuncs whose inner loops Numba compiles.
 
-`numba.vectorize` makes a DUFunc (not an np.ufunc) and has no float16 type,
-so the loops are compiled with Numba's ufunc builder and assembled into one
-np.ufunc here: the float16 loop is compiled on uint16 bit patterns and
-registered under NumPy's half type code. This leans on
-numba.np.ufunc.ufuncbuilder (the same calls `numba.vectorize` makes).
+`numba.vectorize` does not fit: it makes a DUFunc (not an np.ufunc), has no
+float16 type, and its ufuncs reject `where=` under NumPy 2.4 ("An iterator
+operand was flagged as the ARRAYMASK, ..."). So the loops are compiled with
+Numba's ufunc builder (the calls `numba.vectorize` makes, from
+numba.np.ufunc.ufuncbuilder) and the ufunc is made by NumPy's own C API,
+PyUFunc_FromFuncAndData, through ctypes, exactly as the C backend's Cython
+glue makes its ufuncs. The float16 loop is compiled on uint16 bit patterns
+and registered under NumPy's half type code.
 """
+import ctypes
 import functools
 
 import numpy as np
-from numba.np.ufunc import _internal
 from numba.np.ufunc.ufuncbuilder import (
     UFuncBuilder, _build_element_wise_ufunc_wrapper,
     _compile_element_wise_function, _finalize_ufunc_signature)
 
-from ._bits import lmul16_bits, lmul32_bits, lmul64_bits
+from ._bits import lmul16_bits, lmul_float32, lmul_float64
 
 FLOAT32_MANTISSA, FLOAT64_MANTISSA = 23, 52
 
@@ -34,12 +37,38 @@ def _compiled_loop(kernel, dtype):
     return [_TYPENUM[np.dtype(dtype)]] * 3, int(pointer), (cres.library, env)
 
 
+_PY_UFUNC_NONE = -1          # the identity "None" of PyUFunc_FromFuncAndData
+_FROM_FUNC_AND_DATA_SLOT = 1  # its index in NumPy's ufunc C-API table
+_KEEPALIVE = []               # what the ufuncs point to; they live forever
+
+
+def _from_func_and_data():
+    """NumPy's PyUFunc_FromFuncAndData, callable from Python."""
+    get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+    get_pointer.restype = ctypes.c_void_p
+    get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    table = get_pointer(np._core._multiarray_umath._UFUNC_API, None)
+    slot = ctypes.cast(table, ctypes.POINTER(ctypes.c_void_p))[_FROM_FUNC_AND_DATA_SLOT]
+    prototype = ctypes.PYFUNCTYPE(
+        ctypes.py_object, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+        ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+        ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int)
+    return prototype(slot)
+
+
 def _new_ufunc(name, doc, kernels):
     """An np.ufunc of two inputs with one loop per (dtype, kernel), in order."""
     loops = [_compiled_loop(kernel, dtype) for dtype, kernel in kernels]
-    typenums, pointers, keepalive = (list(column) for column in zip(*loops))
-    return _internal.fromfunc(name, doc, pointers, typenums, 2, 1,
-                              [None] * len(loops), keepalive, _internal.PyUFunc_None)
+    n = len(loops)
+    functions = (ctypes.c_void_p * n)(*[pointer for _, pointer, _ in loops])
+    data = (ctypes.c_void_p * n)()
+    types = (ctypes.c_char * (3 * n))(*[t for typenums, _, _ in loops for t in typenums])
+    name_buffer = ctypes.create_string_buffer(name.encode())
+    doc_buffer = ctypes.create_string_buffer(doc.encode())
+    _KEEPALIVE.append((functions, data, types, name_buffer, doc_buffer,
+                       [keep for _, _, keep in loops]))
+    return _from_func_and_data()(functions, data, types, n, 2, 1, _PY_UFUNC_NONE,
+                                 name_buffer, doc_buffer, 0)
 
 
 def _lmul_kernels(k):
@@ -47,17 +76,13 @@ def _lmul_kernels(k):
     def lmul_float16_bits(x, y):
         return lmul16_bits(x, y, k)
 
-    def lmul_float32(x, y):
-        bits = lmul32_bits(np.float32(x).view(np.uint32),
-                           np.float32(y).view(np.uint32), k)
-        return np.uint32(bits).view(np.float32)
+    def lmul_float32_k(x, y):
+        return lmul_float32(x, y, k)
 
-    def lmul_float64(x, y):
-        bits = lmul64_bits(np.float64(x).view(np.uint64),
-                           np.float64(y).view(np.uint64), k)
-        return np.uint64(bits).view(np.float64)
+    def lmul_float64_k(x, y):
+        return lmul_float64(x, y, k)
 
-    return lmul_float16_bits, lmul_float32, lmul_float64
+    return lmul_float16_bits, lmul_float32_k, lmul_float64_k
 
 
 def _refusing_kernel(name, k):
