@@ -25,6 +25,7 @@ _TYPENUM = {np.dtype(t): np.dtype(t).num for t in (np.float16, np.float32, np.fl
 _NUMBA_TYPE = {np.float16: "uint16", np.float32: "float32", np.float64: "float64"}
 
 
+@functools.lru_cache(maxsize=None)
 def _compiled_loop(kernel, dtype):
     """(type numbers, loop pointer, keep-alive) of `kernel` for inputs and
     output of `dtype`; float16 loops work on the uint16 bit patterns."""
@@ -85,18 +86,16 @@ def _lmul_kernels(k):
     return lmul_float16_bits, lmul_float32_k, lmul_float64_k
 
 
-def _refusing_kernel(name, k):
-    """A loop body for float16/float32 inputs of a ufunc whose k the float32
-    container cannot hold: it raises (NumPy would otherwise cast them to
-    float64 silently, computing a k their format lacks)."""
-    message = (f"{name}: k = {k} mantissa bits is out of range 1..23 for float16 "
-               f"and float32 inputs (computed in the float32 container); cast "
-               f"them to float64 to use k up to 52")
+_NARROW_K_MESSAGE = ("multiply_k(k) with k > 23 needs float64 inputs: float16 and "
+                     "float32 inputs are computed in the float32 container, where "
+                     "k is out of range 1..23; cast them to float64 to use k up to 52")
 
-    def refuse_narrow(x, y):
-        raise ValueError(message)
 
-    return refuse_narrow
+def refuse_narrow(x, y):
+    """The float16/float32 loop body of the ufuncs whose k the float32
+    container cannot hold: it raises (NumPy would otherwise cast such inputs
+    to float64 silently, computing a k their format lacks)."""
+    raise ValueError(_NARROW_K_MESSAGE)
 
 
 def make_multiply():
@@ -118,7 +117,7 @@ def multiply_k(k):
     name = f"multiply_k{k}"
     f16, f32, f64 = _lmul_kernels(k)
     if k > FLOAT32_MANTISSA:
-        f16 = f32 = _refusing_kernel(name, k)
+        f16 = f32 = refuse_narrow
     return _new_ufunc(name, MULTIPLY_K_DOC.format(k=k), [
         (np.float16, f16), (np.float32, f32), (np.float64, f64)])
 
