@@ -41,7 +41,12 @@ def available_isas():
 
 def set_isa(name):
     """Use instruction set `name` from now on, process-wide. Raises ValueError
-    for an unknown name and RuntimeError for a level the CPU lacks."""
+    for an unknown name, and RuntimeError for a level the CPU lacks or when
+    the compiled extension did not load."""
+    if _core is None:
+        raise RuntimeError(f"instruction-set control needs the compiled C extension, "
+                           f"which did not load ({_CORE_ERROR}); the Numba backend "
+                           f"leaves the choice of instructions to LLVM")
     _core.set_isa(name)
 
 
