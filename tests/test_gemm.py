@@ -62,14 +62,17 @@ def test_matmul_k_within_bound(gemm_impl, k):
     assert_within_bound(gemm_impl.matmul_k(k + 29)(a64, b64), a64, b64, k + 29)
 
 
-def test_zeros_subnormals_and_underflow(gemm_impl):
-    a, b = operands((6, 50), (50, 9), np.float32)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_zeros_subnormals_and_underflow(gemm_impl, dtype):
+    info = np.finfo(dtype)
+    a, b = operands((6, 50), (50, 9), dtype)
     a[0, :] = 0.0
     a[1, ::2] = -0.0
-    a[2, :] = np.float32(1e-40)               # subnormal: counts as zero
-    a[3, :] *= np.float32(1e-30)              # products flush to zero
+    a[2, :] = info.smallest_subnormal * 3      # subnormal: counts as zero
+    a[3, :] *= np.sqrt(info.smallest_normal)   # with column 3: products near
+    b[:, 3] *= np.sqrt(info.smallest_normal)   # the normal range's edge flush
     b[:, 0] = 0.0
-    b[::3, 1] = 1e36                          # large products, finite sums
+    b[::3, 1] = info.max ** 0.9                # large products, finite sums
     assert_within_bound(gemm_impl.matmul(a, b), a, b)
 
 
@@ -86,6 +89,16 @@ def test_infinities_nans_and_overflow_follow_the_elementwise_rules(gemm_impl):
         np.testing.assert_array_equal(got[special], exact[special].astype(np.float32))
         bound = (a.shape[-1] + 2) * 2.0 ** -24 * magnitudes[~special]
         assert (np.abs(got[~special] - exact[~special]) <= bound).all()
+
+
+@pytest.mark.parametrize("shape_a, shape_b", [
+    ((0, 3, 4), (1, 4, 2)), ((3, 0), (0, 2)), ((0, 4), (4, 2)), ((3, 4), (4, 0))])
+def test_empty_operands_follow_numpy(gemm_impl, shape_a, shape_b):
+    a, b = np.ones(shape_a, np.float32), np.ones(shape_b, np.float32)
+    got = gemm_impl.matmul(a, b)
+    expected = np.matmul(a, b)
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    assert (got == 0).all()
 
 
 def test_out_and_inputs_unchanged(gemm_impl):
@@ -112,6 +125,8 @@ def test_matmul_bad_operands(gemm_impl):
         gemm_impl.matmul_k(30)(a, a.T)        # float32 container holds k <= 23
     with pytest.raises(ValueError):
         gemm_impl.matmul_k(53)
+    with pytest.raises(ValueError):
+        gemm_impl.vecdot(np.ones(3, np.float32), np.ones(4, np.float32))
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])

@@ -67,9 +67,12 @@ def _matmul(x1, x2, out, k):
         raise ValueError(f"matmul: input operand 1 has a mismatch in its core "
                          f"dimension 0 (size {K2} is different from {K})")
     batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
-    result = _GEMM[container.dtype](_batched(a2, batch, (M, K), container.dtype),
-                                    _batched(b2, batch, (K, N), container.dtype), k)
-    result = result.reshape(batch + (M, N))
+    if math.prod(batch + (M, N, K)) == 0:       # nothing to sum: zeros
+        result = np.zeros(batch + (M, N), container.dtype)
+    else:
+        result = _GEMM[container.dtype](_batched(a2, batch, (M, K), container.dtype),
+                                        _batched(b2, batch, (K, N), container.dtype), k)
+        result = result.reshape(batch + (M, N))
     if a.ndim == 1:
         result = result[..., 0, :]
     if b.ndim == 1:
