@@ -1,10 +1,12 @@
 """L-Mul on bit patterns (SPEC.md section 3) as scalar @njit functions.
 
 One source serves both containers: `make_container_ops(container)` closes over
-the container's constants, so Numba sees them as compile-time constants (and
-caches one version per container). The steps mirror the branch-free lanes of
-the C kernels: every case is a compare and a select, never a jump, except the
-rounding step, which is skipped when k == P (a constant in each ufunc loop).
+the container's constants, so Numba sees them as compile-time constants. All
+of these are inline="always": they are compiled (and cached) as part of their
+callers, the ufunc loops, the GEMM and lmul_simd.nb. The steps mirror the
+branch-free lanes of the C kernels: every case is a compare and a select,
+never a jump, except the rounding step, which is skipped when k == P (a
+constant in each ufunc loop, so LLVM removes the branch).
 """
 from types import SimpleNamespace
 
