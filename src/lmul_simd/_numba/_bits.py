@@ -7,6 +7,11 @@ callers, the ufunc loops, the GEMM and lmul_simd.nb. The steps mirror the
 branch-free lanes of the C kernels: every case is a compare and a select,
 never a jump, except the rounding step, which is skipped when k == P (a
 constant in each ufunc loop, so LLVM removes the branch).
+
+Numba's disk cache does not notice edits to a called function in another
+file: after changing this file, delete the *.nbi / *.nbc files under
+src/lmul_simd/**/__pycache__ (an installed release gets new files, so its
+cache is rebuilt anyway).
 """
 from types import SimpleNamespace
 
