@@ -4,6 +4,10 @@ against it) and the Cython ufunc module that uses it.
 The kernels of each instruction set are compiled with per-function target
 attributes, never with -m flags, so the scalar and AVX2 code cannot contain
 AVX-512 instructions and the library runs on any x86-64 (or other) CPU.
+
+Both are optional: if they cannot be compiled, or LMUL_SIMD_NO_EXTENSION=1
+is set, the package installs as pure Python and runs on its Numba backend
+(`pip install lmul_simd[numba]`).
 """
 import os
 import shutil
@@ -22,9 +26,27 @@ C_FLAGS = ["-O3", "-std=c11", "-fvisibility=hidden", "-Wall", "-Wextra",
            "-Wno-unused-function"]
 
 
+NO_EXTENSION = os.environ.get("LMUL_SIMD_NO_EXTENSION", "").strip() not in ("", "0")
+PURE_PYTHON_NOTE = ("lmul_simd will be installed without its compiled extension and "
+                    "will run on the Numba backend: install Numba with "
+                    "`pip install lmul_simd[numba]`")
+
+
+def announce_pure_python(reason):
+    line = "*" * 78
+    print(f"{line}\nlmul_simd: {reason}\n{PURE_PYTHON_NOTE}\n{line}", file=sys.stderr)
+
+
 class BuildExt(build_ext):
     """Builds the plain C shared library first, then links the extensions
-    against it with an rpath of their own directory."""
+    against it with an rpath of their own directory. A failure is not fatal:
+    the package then installs as pure Python (see the module docstring)."""
+
+    def run(self):
+        try:
+            super().run()
+        except Exception as error:   # no compiler, a compile or link error, ...
+            announce_pure_python(f"building the C extension failed ({error})")
 
     def get_ext_filename(self, fullname):
         # called with the dotted name or only its last part, by setuptools version
@@ -54,6 +76,17 @@ class BuildPy(build_py):
 
 
 def extensions():
+    if NO_EXTENSION:
+        announce_pure_python("LMUL_SIMD_NO_EXTENSION is set: the C extension is not built")
+        return []
+    try:
+        return compiled_extensions()
+    except Exception as error:       # e.g. Cython cannot translate _core.pyx
+        announce_pure_python(f"preparing the C extension failed ({error})")
+        return []
+
+
+def compiled_extensions():
     import numpy
     from Cython.Build import cythonize
 

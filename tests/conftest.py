@@ -1,5 +1,7 @@
 """Shared fixtures: every API test runs once per implementation, i.e. per
-C instruction-set level this machine has (and per other backend)."""
+C instruction-set level this machine has, and once on the Numba backend."""
+import importlib.util
+
 import pytest
 
 import lmul_simd
@@ -9,6 +11,8 @@ from lmul_simd import _backend
 def implementations():
     """(backend name, ISA or None) pairs that can run here."""
     found = [("c", isa) for isa in lmul_simd.available_isas()]
+    if importlib.util.find_spec("numba") is not None:
+        found.append(("numba", None))
     return found
 
 

@@ -1,19 +1,23 @@
 """lmul_simd: L-Mul, the multiplication-free floating-point product of
-Luo & Sun (2024), as NumPy ufuncs over hand-written AVX2 / AVX-512 kernels.
+Luo & Sun (2024), as NumPy ufuncs over hand-written AVX2 / AVX-512 kernels
+(or, where the compiled extension is missing, over Numba; see `backend`).
 
     >>> import numpy as np, lmul_simd
     >>> lmul_simd.multiply(np.float32([1.5, 3.0]), np.float32(2.0))
-    array([3.25, 6.5 ], dtype=float32)
+    array([3.125, 6.25 ], dtype=float32)
     >>> lmul_simd.multiply_k(3)(np.float32(1.1), np.float32(1.1))  # 3 mantissa bits
     np.float32(1.375)
 """
-from ._api import backend, lmul, multiply, multiply_k
+from ._api import (backend, lmul, matmul, matmul_k, multiply, multiply_k, vecdot,
+                   vecdot_k)
+from ._backend import FallbackWarning
 from ._isa import available_isas, best_isa, get_isa, set_isa, use_isa
 from . import reference
 
 __version__ = "0.1.0"
 
-__all__ = ["multiply", "multiply_k", "lmul", "backend", "get_isa", "set_isa", "best_isa",
+__all__ = ["multiply", "multiply_k", "lmul", "matmul", "matmul_k", "vecdot", "vecdot_k",
+           "backend", "FallbackWarning", "get_isa", "set_isa", "best_isa",
            "available_isas", "use_isa", "reference", "get_include", "__version__"]
 
 

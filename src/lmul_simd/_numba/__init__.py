@@ -1,0 +1,17 @@
+"""The Numba backend: the whole public API compiled by Numba, for machines
+where the C extension cannot be built or loaded. Bit-identical to the C
+backend elementwise (SPEC.md sections 3 and 4); GEMM within SPEC.md section 5.
+
+multiply and multiply_k(k) are real np.ufuncs (see _ufuncs); matmul and
+vecdot are Python functions over a parallel Numba kernel (see _linalg).
+Compiled code is cached on disk (cache=True): the first import and the first
+call of each ufunc or GEMM type pay the JIT compile time once.
+"""
+from ._linalg import matmul, matmul_k, vecdot, vecdot_k
+from ._ufuncs import make_multiply, multiply_k
+
+name = "numba"
+
+multiply = make_multiply()
+
+__all__ = ["name", "multiply", "multiply_k", "matmul", "matmul_k", "vecdot", "vecdot_k"]
