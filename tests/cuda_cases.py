@@ -18,7 +18,7 @@ K_VALUES = {np.float32: [1, 2, 3, 4, 5, 10, 22, 23], np.float64: [1, 3, 4, 7, 23
 EVERY_K = [(dtype, k) for dtype in FLOAT_TYPES for k in K_VALUES[dtype]]
 UNIT_ROUNDOFF = {np.dtype(np.float32): 2.0**-24, np.dtype(np.float64): 2.0**-53}
 # (M, K, N): odd, smaller and larger than a tile, and ragged in every dimension
-GEMM_SIZES = ([(1, 1, 1), (13, 9, 11), (5, 17, 3)] if SIMULATOR
+GEMM_SIZES = ([(1, 1, 1), (13, 9, 11), (37, 17, 3)] if SIMULATOR
               else [(1, 1, 1), (13, 9, 11), (131, 67, 257), (300, 515, 129)])
 
 
@@ -55,6 +55,23 @@ def test_float16_broadcast_and_scalar():
     x = np.arange(-40, 40, dtype=np.float16).reshape(8, 10) / np.float16(7)
     y = np.float16(-1.3)
     for k in (None, 3, 10):
+        assert_same_bits(lcuda.multiply(x, y, k), reference.lmul(x, y, k))
+
+
+@pytest.mark.parametrize("name", ["bfloat16", "float8_e4m3fn", "float8_e5m2"])
+def test_narrow_ml_formats_on_host(name):
+    """Patterns of the format (all 256 of a float8; 1024 random ones of
+    bfloat16, for the simulator's sake) against a sample of 12: the float32
+    container, and SPEC.md section 4's result format."""
+    ml_dtypes = pytest.importorskip("ml_dtypes", reason="ml_dtypes is not installed")
+    dtype = np.dtype(getattr(ml_dtypes, name))
+    uint = np.dtype(f"u{dtype.itemsize}")
+    rng = np.random.default_rng(2)
+    patterns = (np.arange(256, dtype=uint) if dtype.itemsize == 1
+                else rng.integers(0, 1 << 16, 1024, dtype=uint))
+    x, y = np.meshgrid(patterns.view(dtype), rng.choice(patterns, 12).view(dtype),
+                       indexing="ij")
+    for k in (None, 2):
         assert_same_bits(lcuda.multiply(x, y, k), reference.lmul(x, y, k))
 
 
@@ -178,6 +195,23 @@ def test_gemm_special_values(dtype, M, K, N):
     a, b = sprinkle_specials(a, 1), sprinkle_specials(b, 2)
     with np.errstate(invalid="ignore", over="ignore"):
         assert_within_bound(lcuda.matmul(a, b, 5), a, b, 5)
+
+
+@pytest.mark.parametrize("dtype,k", [(np.float32, None), (np.float32, 4),
+                                     (np.float64, None), (np.float64, 30)])
+@pytest.mark.parametrize("M,K,N", GEMM_SIZES[1:])
+def test_gemm_zeros_and_subnormals(dtype, k, M, K, N):
+    """Tame operands with zeros of both signs and subnormals (zeros after
+    DAZ), as after a ReLU: the sparse path."""
+    a, b = random_operands(dtype, M, K, N, seed=13)
+    rng = np.random.default_rng(4)
+    tiny = np.finfo(dtype).smallest_subnormal
+    for x in (a, b):
+        x[rng.random(x.shape) < 0.3] = 0.0
+        x[rng.random(x.shape) < 0.05] = -0.0
+        x[rng.random(x.shape) < 0.05] = -tiny
+    b[:, 0] = 0.0                                   # a column of zeros
+    assert_within_bound(lcuda.matmul(a, b, k), a, b, k)
 
 
 @INF_MINUS_INF
