@@ -89,6 +89,27 @@ def test_device_arrays_stay_on_device(dtype):
     assert_same_bits(d_x.copy_to_host(), x)   # inputs untouched
 
 
+@pytest.mark.skipif(SIMULATOR, reason="the simulator takes no foreign device arrays")
+@pytest.mark.parametrize("library", ["torch", "cupy"])
+def test_torch_and_cupy_arrays(library):
+    """Through __cuda_array_interface__: results on the device, `out` written
+    in place, the operands untouched."""
+    lib = pytest.importorskip(library, reason=f"{library} is not installed")
+    as_device = ((lambda h: lib.tensor(h, device="cuda")) if library == "torch"
+                 else lib.asarray)
+    to_host = (lambda d: d.cpu().numpy()) if library == "torch" else lib.asnumpy
+    x, y = special_matrix(np.float32)
+    d_x, d_y = as_device(x), as_device(y)
+    assert_same_bits(lcuda.multiply(d_x, d_y, 3).copy_to_host(), reference.lmul(x, y, 3))
+    d_out = as_device(np.zeros_like(x))
+    assert lcuda.multiply(d_x, d_y, out=d_out) is d_out
+    assert_same_bits(to_host(d_out), reference.lmul(x, y))
+    assert_same_bits(to_host(d_x), x)
+    a, b = random_operands(np.float32, 70, 33, 45, seed=21)
+    got = lcuda.matmul(as_device(a), as_device(b)).copy_to_host()
+    assert_within_bound(got, a, b)
+
+
 def test_host_out_and_inputs_untouched():
     x = np.float32([[1.5, -3.0], [np.inf, 1e-40]])
     y = np.float32([2.0, 0.0])

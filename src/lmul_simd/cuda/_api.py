@@ -102,15 +102,16 @@ def multiply_on_device(x, y, k, out):
     k = resolve_k(k, dtype)
     c = reference.container_for(dtype)
     if out is None:
-        out = cuda.device_array(x.shape, dtype)
+        out = result = cuda.device_array(x.shape, dtype)
     else:
+        result = out            # the caller's own object (a tensor, say) back
         (out,), out_dtype = device_operands(out)
         if out.shape != x.shape or out_dtype != dtype:
             raise ValueError(f"out must be {dtype} of shape {x.shape}, got "
                              f"{out_dtype} of shape {out.shape}")
     flat_bits = [a.view(c.uint).ravel() for a in (x, y, out)]
     launch_elementwise(c, k, *flat_bits)
-    return out
+    return result
 
 
 # --- GEMM ----------------------------------------------------------------------
