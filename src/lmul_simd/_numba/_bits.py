@@ -83,10 +83,8 @@ OPS64 = make_container_ops(FLOAT64)
 lmul32_bits = OPS32.lmul_bits
 lmul64_bits = OPS64.lmul_bits
 
-# ------------------------------------------------------------ float16 <-> float32
+# ------------------------------------------ narrow formats <-> float32
 _U16, _U32 = np.uint16, np.uint32
-_HALF_EXP_MAG = _U32(0x7C00)
-_HALF_TO_FLOAT_SCALE = np.float32(2.0 ** 112)    # rebias exponent 15 -> 127
 _FLOAT_INF = _U32(0x7F800000)
 _HALF_MAX_PLUS = _U32((127 + 16) << 23)          # 65536.0: rounds to infinity
 _HALF_MIN_NORMAL = _U32(113 << 23)               # 2^-14
@@ -95,16 +93,31 @@ _DENORM_MAGIC_FLOAT = _DENORM_MAGIC.view(np.float32)
 _REBIAS_ROUND = _U32((((15 - 127) << 23) + 0xFFF) & 0xFFFFFFFF)
 
 
+# The narrow formats as lmul_fp8_format of the C kernels, widened to float32
+# bits by narrow_to_float_bits: (width, shift, normal_add, special_from,
+# special_add, subnormal_below, subnormal_unit).
+FLOAT16 = (16, 13, 112 << 23, 0x7C00, 224 << 23, 1 << 10, 2.0 ** -24)
+BFLOAT16 = (16, 16, 0, 0x7F80, 0, 0, 1.0)   # the top half of a float32
+FLOAT8_E4M3FN = (8, 20, 120 << 23, 0x7F, 240 << 23, 1 << 3, 2.0 ** -9)
+FLOAT8_E5M2 = (8, 21, 112 << 23, 0x7C, 224 << 23, 1 << 2, 2.0 ** -16)
+
+
 @njit(cache=True, inline="always")
-def half_to_float_bits(h):
-    """float16 bits -> float32 bits, exactly (subnormal halves are normal floats)."""
-    h = _U32(h)
-    sign = _U32((h & _U32(0x8000)) << _U32(16))
-    em = _U32(h & _U32(0x7FFF))
-    finite = np.float32(_U32(em << _U32(13)).view(np.float32)
-                        * _HALF_TO_FLOAT_SCALE).view(_U32)
-    special = _U32(_U32(em << _U32(13)) | _FLOAT_INF)
-    return _U32((special if em >= _HALF_EXP_MAG else finite) | sign)
+def narrow_to_float_bits(v, fmt):
+    """Bits of a value of the narrow format `fmt` (one of the tuples above)
+    -> float32 bits, exactly: magnitudes m >= special_from are infinities and
+    NaNs, m < subnormal_below subnormals (m units, exact normal floats), the
+    rest normal (the exponent rebiased by one add). Constant-folded per format."""
+    width, shift, normal_add, special_from, special_add, subnormal_below, unit = fmt
+    v = _U32(v)
+    sign = _U32(_U32(v >> _U32(width - 1)) << _U32(31))
+    m = _U32(v & _U32((1 << (width - 1)) - 1))
+    normal = _U32(_U32(m << _U32(shift)) + _U32(normal_add))
+    special = _U32(_U32(m << _U32(shift)) + _U32(special_add))
+    subnormal = np.float32(np.float32(m) * np.float32(unit)).view(_U32)
+    bits = normal if m >= _U32(subnormal_below) else subnormal
+    bits = special if m >= _U32(special_from) else bits
+    return _U32(bits | sign)
 
 
 @njit(cache=True, inline="always")
@@ -124,10 +137,36 @@ def float_to_half_bits(f):
 
 
 @njit(cache=True, inline="always")
+def float_to_bfloat16_bits(f):
+    """float32 bits -> bfloat16 bits, round-to-nearest-even (L-Mul's NaNs are
+    canonical, 0x7FC00000, so they need no special case)."""
+    return _U16(_U32(f + _U32(0x7FFF) + ((f >> _U32(16)) & _U32(1))) >> _U32(16))
+
+
+@njit(cache=True, inline="always")
+def lmul_narrow_bits(x, y, k, fmt):
+    """L-Mul of two bit patterns of the narrow format `fmt` in the float32
+    container: the float32 result's bits."""
+    return lmul32_bits(narrow_to_float_bits(x, fmt), narrow_to_float_bits(y, fmt), k)
+
+
+@njit(cache=True, inline="always")
 def lmul16_bits(x, y, k):
-    """L-Mul of two float16 bit patterns in the float32 container."""
-    bits = lmul32_bits(half_to_float_bits(x), half_to_float_bits(y), k)
-    return float_to_half_bits(bits)
+    """L-Mul of two float16 bit patterns, rounded back to float16."""
+    return float_to_half_bits(lmul_narrow_bits(x, y, k, FLOAT16))
+
+
+@njit(cache=True, inline="always")
+def lmul_bfloat16_bits(x, y, k):
+    """L-Mul of two bfloat16 bit patterns, rounded back to bfloat16."""
+    return float_to_bfloat16_bits(lmul_narrow_bits(x, y, k, BFLOAT16))
+
+
+@njit(cache=True, inline="always")
+def lmul_float8(x, y, k, fmt):
+    """L-Mul of two float8 bit patterns (fmt FLOAT8_E4M3FN or FLOAT8_E5M2):
+    the float32 product (SPEC.md section 4)."""
+    return _U32(lmul_narrow_bits(x, y, k, fmt)).view(np.float32)
 
 
 @njit(cache=True, inline="always")
