@@ -18,8 +18,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 LIB_NAME = "lmul_simd.liblmul_simd"
 LIB_SOURCES = sorted(glob("src/liblmul/**/*.c", recursive=True))
 SHARED_SUFFIX = ".dylib" if sys.platform == "darwin" else ".so"
-C_FLAGS = ["-O3", "-std=c11", "-fvisibility=hidden", "-Wall", "-Wextra",
-           "-Wno-unused-function"]
+# -ffp-contract=off: the GEMM's edge tiles and full tiles must round alike
+C_FLAGS = ["-O3", "-std=c11", "-fvisibility=hidden", "-Wall", "-Wextra", "-ffp-contract=off",
+           "-Wno-unused-function", "-pthread"]
 
 
 class BuildExt(build_ext):
@@ -60,7 +61,8 @@ def extensions():
     library = Extension(
         LIB_NAME, sources=LIB_SOURCES, include_dirs=["include"],
         define_macros=[("LMUL_BUILDING", "1")], extra_compile_args=C_FLAGS,
-        extra_link_args=["-Wl,-soname,liblmul_simd" + SHARED_SUFFIX] if sys.platform != "darwin" else [],
+        extra_link_args=["-pthread"] + (["-Wl,-soname,liblmul_simd" + SHARED_SUFFIX]
+                                         if sys.platform != "darwin" else []),
     )
     rpath = "@loader_path" if sys.platform == "darwin" else "$ORIGIN"
     core = Extension(

@@ -1,4 +1,5 @@
-/* The AVX2 level: registers the AVX2 kernels. */
+/* The AVX2 level: registers the AVX2 kernels and GEMM block sizes. */
+#include "../kernels/scalar/lmul_kernels_scalar.h"
 #include "../kernels/avx2/lmul_kernels_avx2.h"
 
 #if LMUL_X86
@@ -7,5 +8,11 @@ const lmul_kernels lmul_kernels_avx2 = {
     .smul = lmul_smul_avx2_8,
     .dmul = lmul_dmul_avx2_4,
     .hmul = lmul_hmul_avx2_8,
+    .sgemm = {.mr = 16, .nr = 6, .mc = 192, .kc = 384, .nc = 3072,
+              .fast = lmul_sgemm_fast_avx2_16x6,
+              .safe = lmul_sgemm_safe_avx2_16x6, .prep = lmul_prep32_scalar},
+    .dgemm = {.mr = 8, .nr = 6, .mc = 96, .kc = 256, .nc = 3072,
+              .fast = lmul_dgemm_fast_avx2_8x6,
+              .safe = lmul_dgemm_safe_avx2_8x6, .prep = lmul_prep64_scalar},
 };
 #endif

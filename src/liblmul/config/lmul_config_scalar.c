@@ -1,4 +1,4 @@
-/* The scalar level: registers the portable C kernels. */
+/* The scalar level: registers the portable C kernels and their block sizes. */
 #include "../kernels/scalar/lmul_kernels_scalar.h"
 
 const lmul_kernels lmul_kernels_scalar = {
@@ -6,4 +6,10 @@ const lmul_kernels lmul_kernels_scalar = {
     .smul = lmul_smul_scalar_1,
     .dmul = lmul_dmul_scalar_1,
     .hmul = lmul_hmul_scalar_1,
+    .sgemm = {.mr = 4, .nr = 4, .mc = 128, .kc = 256, .nc = 1024,
+              .fast = lmul_sgemm_fast_scalar_4x4,
+              .safe = lmul_sgemm_safe_scalar_4x4, .prep = lmul_prep32_scalar},
+    .dgemm = {.mr = 4, .nr = 4, .mc = 128, .kc = 256, .nc = 1024,
+              .fast = lmul_dgemm_fast_scalar_4x4,
+              .safe = lmul_dgemm_safe_scalar_4x4, .prep = lmul_prep64_scalar},
 };

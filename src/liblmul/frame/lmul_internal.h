@@ -51,12 +51,55 @@ typedef void (*lmul_dmul_ker_ft)(int64_t n, const double *x, const double *y,
 typedef void (*lmul_hmul_ker_ft)(int64_t n, const uint16_t *x, const uint16_t *y,
                                  uint16_t *z, const lmul_params *p);
 
+/* Smallest and largest magnitude (bits without the sign) in a packed panel. */
+typedef struct lmul_range {
+    uint64_t min, max;
+} lmul_range;
+
+/*
+ * GEMM packing preparation, in place on n container bit patterns (uint32 or
+ * uint64 by the container): subnormals to zeros of their sign (DAZ), finite
+ * values rounded to k bits, NaN and infinity kept; the range of the prepared
+ * magnitudes goes to *range; then `addend` is added modulo 2^width.
+ */
+typedef void (*lmul_prep_ft)(int64_t n, void *bits, uint64_t addend,
+                             const lmul_params *p, lmul_range *range);
+
+/* What a GEMM microkernel needs besides its two micro-panels. */
+typedef struct lmul_gemm_aux {
+    const void *alpha, *beta;   /* the container's type; beta 0: C not read */
+    uint64_t a_addend;          /* added to A's bits by the packing */
+    int specials;               /* a panel may hold infinity or NaN */
+    const lmul_params *p;
+} lmul_gemm_aux;
+
+/*
+ * One register tile: C[i + j*ldc] = alpha * sum_p prod(pa[p*MR + i], pb[p*NR + j])
+ * + beta * C[i + j*ldc] for i < MR, j < NR, computed as (alpha*acc) + (beta*c),
+ * two roundings, so the frame's edge path gives the same bits. pa holds A's
+ * bits plus a_addend, pb B's bits, both prepared.
+ * The fast kernel's product is one integer add of the packed bits (valid
+ * when no operand is zero, subnormal, infinite or NaN and no product leaves
+ * the normal range); the safe kernel handles every case of SPEC.md.
+ */
+typedef void (*lmul_gemm_ukr_ft)(int64_t kc, const void *pa, const void *pb,
+                                 void *c, int64_t ldc, const lmul_gemm_aux *aux);
+
+typedef struct lmul_gemm_kernels {
+    int mr, nr;                 /* register tile */
+    int mc, kc, nc;             /* cache blocks; mc % mr == 0, nc % nr == 0 */
+    lmul_gemm_ukr_ft fast, safe;
+    lmul_prep_ft prep;
+} lmul_gemm_kernels;
+
 /* What one instruction-set level provides (registered in config/). */
 typedef struct lmul_kernels {
     lmul_isa isa;
     lmul_smul_ker_ft smul;
     lmul_dmul_ker_ft dmul;
     lmul_hmul_ker_ft hmul;
+    lmul_gemm_kernels sgemm;
+    lmul_gemm_kernels dgemm;
 } lmul_kernels;
 
 extern const lmul_kernels lmul_kernels_scalar;
@@ -67,5 +110,10 @@ extern const lmul_kernels lmul_kernels_avx512;
 
 /* The kernels of the instruction set in use (frame/lmul_dispatch.c). */
 const lmul_kernels *lmul_active_kernels(void);
+
+/* Threads (frame/lmul_threads.c): runs fn(arg, t) for t = 0..nt-1, the
+ * calling thread taking t = 0; a thread that cannot start runs in the caller. */
+typedef void (*lmul_task_ft)(void *arg, int t);
+void lmul_parallel_run(int nt, lmul_task_ft fn, void *arg);
 
 #endif /* LMUL_INTERNAL_H */

@@ -8,4 +8,12 @@ void lmul_dmul_avx512_8(int64_t n, const double *x, const double *y, double *z,
                         const lmul_params *p);
 void lmul_hmul_avx512_16(int64_t n, const uint16_t *x, const uint16_t *y,
                          uint16_t *z, const lmul_params *p);
+void lmul_sgemm_fast_avx512_32x12(int64_t kc, const void *pa, const void *pb,
+                                  void *c, int64_t ldc, const lmul_gemm_aux *aux);
+void lmul_sgemm_safe_avx512_32x12(int64_t kc, const void *pa, const void *pb,
+                                  void *c, int64_t ldc, const lmul_gemm_aux *aux);
+void lmul_dgemm_fast_avx512_16x12(int64_t kc, const void *pa, const void *pb,
+                                  void *c, int64_t ldc, const lmul_gemm_aux *aux);
+void lmul_dgemm_safe_avx512_16x12(int64_t kc, const void *pa, const void *pb,
+                                  void *c, int64_t ldc, const lmul_gemm_aux *aux);
 #endif

@@ -1,0 +1,365 @@
+/*
+ * The blocked GEMM of Goto and BLIS: five loops around a register-tile
+ * microkernel. jc steps over NC columns of C, pc over KC of the inner
+ * dimension (a KC x NC block of B is packed), ic over MC rows (an MC x KC
+ * block of A is packed), jr and ir over the NR x MR register tiles.
+ *
+ * Packing copies each micro-panel contiguously and prepares it once per
+ * element (DAZ, rounding to k bits, and for A the offset - bias folded in),
+ * recording the range of its magnitudes; from the two ranges each tile
+ * picks the one-add kernel or the safe one.
+ *
+ * Threads split C into rectangles over M and N, never K, each thread with
+ * its own packed blocks, so every element of C is computed by the same
+ * operations in the same order whatever the thread count.
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lmul_gemm_frame.h"
+
+#define ALIGN 64
+#define MIN_WORK_PER_THREAD (INT64_C(1) << 21)   /* m*n*k below this: one thread */
+
+static _Atomic uint64_t fast_tiles, safe_tiles;
+
+typedef struct workspace {
+    void *mem;
+    char *a, *b, *tile;
+    lmul_range *ra, *rb;
+} workspace;
+
+typedef struct region {
+    int64_t m0, m1, n0, n1;
+} region;
+
+typedef struct run_state {
+    const lmul_gemm_problem *pr;
+    const region *regions;
+    workspace *ws;
+} run_state;
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
+static size_t aligned(size_t bytes) { return (bytes + ALIGN - 1) / ALIGN * ALIGN; }
+
+/* ---------------------------------------------------------------- packing */
+
+/* dst[p*width + i] = element i (the last real one repeated past `real`) at
+ * step p of the inner dimension; loops run along the smaller source stride. */
+static inline void pack_copy(char *dst, const char *src, int64_t real,
+                             int64_t width, int64_t kc, int64_t s_idx,
+                             int64_t s_k, size_t elsize)
+{
+    const int64_t abs_idx = s_idx < 0 ? -s_idx : s_idx, abs_k = s_k < 0 ? -s_k : s_k;
+    if (abs_idx <= abs_k) {
+        for (int64_t p = 0; p < kc; p++)
+            for (int64_t i = 0; i < width; i++)
+                memcpy(dst + (p * width + i) * elsize,
+                       src + (i < real ? i : real - 1) * s_idx + p * s_k, elsize);
+        return;
+    }
+    for (int64_t i = 0; i < width; i++) {
+        const char *s = src + (i < real ? i : real - 1) * s_idx;
+        for (int64_t p = 0; p < kc; p++)
+            memcpy(dst + (p * width + i) * elsize, s + p * s_k, elsize);
+    }
+}
+
+static void pack_panel(const lmul_gemm_problem *pr, char *dst, const char *src,
+                       int64_t real, int64_t width, int64_t kc, int64_t s_idx,
+                       int64_t s_k, uint64_t addend, lmul_range *range)
+{
+    if (pr->elsize == 4)   /* constant sizes let memcpy become one move */
+        pack_copy(dst, src, real, width, kc, s_idx, s_k, 4);
+    else
+        pack_copy(dst, src, real, width, kc, s_idx, s_k, 8);
+    pr->ker->prep(width * kc, dst, addend, &pr->params, range);
+}
+
+/* offset - bias modulo 2^width: with it in A, a + b is the L-Mul product. */
+static uint64_t a_addend(const lmul_gemm_problem *pr)
+{
+    const uint64_t v = pr->params.offset - pr->container->bias;
+    return pr->elsize == 4 ? (uint32_t)v : v;
+}
+
+static void pack_a(const lmul_gemm_problem *pr, const workspace *ws, int64_t ic,
+                   int64_t mc, int64_t pc, int64_t kc)
+{
+    const int64_t mr = pr->ker->mr;
+    for (int64_t ir = 0; ir < mc; ir += mr)
+        pack_panel(pr, ws->a + ir * kc * pr->elsize,
+                   pr->a + (ic + ir) * pr->rs_a + pc * pr->cs_a,
+                   min64(mr, mc - ir), mr, kc, pr->rs_a, pr->cs_a, a_addend(pr),
+                   &ws->ra[ir / mr]);
+}
+
+static void pack_b(const lmul_gemm_problem *pr, const workspace *ws, int64_t pc,
+                   int64_t kc, int64_t jc, int64_t nc)
+{
+    const int64_t nr = pr->ker->nr;
+    for (int64_t jr = 0; jr < nc; jr += nr)
+        pack_panel(pr, ws->b + jr * kc * pr->elsize,
+                   pr->b + pc * pr->rs_b + (jc + jr) * pr->cs_b,
+                   min64(nr, nc - jr), nr, kc, pr->cs_b, pr->rs_b, 0,
+                   &ws->rb[jr / nr]);
+}
+
+/* ---------------------------------------------------------------- tiles */
+
+/* No zero, subnormal, infinity or NaN, and every product normal. */
+static int one_add_valid(const lmul_gemm_problem *pr, lmul_range a, lmul_range b)
+{
+    const lmul_container *c = pr->container;
+    const uint64_t min_normal = UINT64_C(1) << c->P, off = pr->params.offset;
+    if (a.min < min_normal || b.min < min_normal || a.max >= c->inf
+        || b.max >= c->inf)
+        return 0;
+    return a.min + b.min + off >= c->bias + min_normal
+        && a.max + b.max + off < c->bias + c->inf;
+}
+
+/* C = (alpha * t) + (beta * C) on an edge or strided tile: the same two
+ * roundings as the microkernels, so every element gets the same bits
+ * whichever path it takes. */
+static void merge_f32(const float *t, int64_t ldt, char *c, int64_t mr,
+                      int64_t nr, int64_t rs, int64_t cs, float alpha, float beta)
+{
+    for (int64_t j = 0; j < nr; j++)
+        for (int64_t i = 0; i < mr; i++) {
+            char *e = c + i * rs + j * cs;
+            float r = alpha * t[i + j * ldt], old;
+            if (beta != 0.0f) {
+                memcpy(&old, e, sizeof old);
+                r = r + beta * old;
+            }
+            memcpy(e, &r, sizeof r);
+        }
+}
+
+static void merge_f64(const double *t, int64_t ldt, char *c, int64_t mr,
+                      int64_t nr, int64_t rs, int64_t cs, double alpha, double beta)
+{
+    for (int64_t j = 0; j < nr; j++)
+        for (int64_t i = 0; i < mr; i++) {
+            char *e = c + i * rs + j * cs;
+            double r = alpha * t[i + j * ldt], old;
+            if (beta != 0.0) {
+                memcpy(&old, e, sizeof old);
+                r = r + beta * old;
+            }
+            memcpy(e, &r, sizeof r);
+        }
+}
+
+static const float one_f32 = 1.0f, zero_f32 = 0.0f;
+static const double one_f64 = 1.0, zero_f64 = 0.0;
+
+static int direct_tile(const lmul_gemm_problem *pr, const char *c)
+{
+    return pr->rs_c == (int64_t)pr->elsize && pr->cs_c % (int64_t)pr->elsize == 0
+        && (uintptr_t)c % pr->elsize == 0;
+}
+
+static void tile(const lmul_gemm_problem *pr, const workspace *ws, const char *pa,
+                 const char *pb, lmul_range ra, lmul_range rb, int64_t kc,
+                 char *c, int64_t mr, int64_t nr, const void *beta,
+                 uint64_t counts[2])
+{
+    const lmul_gemm_kernels *ker = pr->ker;
+    const lmul_container *ct = pr->container;
+    const int fast = one_add_valid(pr, ra, rb);
+    lmul_params kernel_params = pr->params;   /* packing did the rounding */
+    kernel_params.round_shift = 0;
+    lmul_gemm_aux aux = {pr->alpha, beta, a_addend(pr),
+                         ra.max >= ct->inf || rb.max >= ct->inf, &kernel_params};
+    const lmul_gemm_ukr_ft ukr = fast ? ker->fast : ker->safe;
+    counts[!fast]++;
+    if (mr == ker->mr && nr == ker->nr && direct_tile(pr, c)) {
+        ukr(kc, pa, pb, c, pr->cs_c / (int64_t)pr->elsize, &aux);
+        return;
+    }
+    const int f32 = pr->elsize == 4;
+    aux.alpha = f32 ? (const void *)&one_f32 : (const void *)&one_f64;
+    aux.beta = f32 ? (const void *)&zero_f32 : (const void *)&zero_f64;
+    ukr(kc, pa, pb, ws->tile, ker->mr, &aux);
+    if (f32)
+        merge_f32((const float *)ws->tile, ker->mr, c, mr, nr, pr->rs_c, pr->cs_c,
+                  *(const float *)pr->alpha, *(const float *)beta);
+    else
+        merge_f64((const double *)ws->tile, ker->mr, c, mr, nr, pr->rs_c,
+                  pr->cs_c, *(const double *)pr->alpha, *(const double *)beta);
+}
+
+static void macro_kernel(const lmul_gemm_problem *pr, const workspace *ws,
+                         int64_t mc, int64_t nc, int64_t kc, char *c,
+                         const void *beta, uint64_t counts[2])
+{
+    const int64_t mr = pr->ker->mr, nr = pr->ker->nr;
+    const size_t es = pr->elsize;
+    for (int64_t jr = 0; jr < nc; jr += nr)
+        for (int64_t ir = 0; ir < mc; ir += mr)
+            tile(pr, ws, ws->a + ir * kc * es, ws->b + jr * kc * es,
+                 ws->ra[ir / mr], ws->rb[jr / nr], kc,
+                 c + ir * pr->rs_c + jr * pr->cs_c, min64(mr, mc - ir),
+                 min64(nr, nc - jr), beta, counts);
+}
+
+/* ---------------------------------------------------------------- loops */
+
+static void gemm_region(const lmul_gemm_problem *pr, region r, const workspace *ws)
+{
+    const lmul_gemm_kernels *ker = pr->ker;
+    const void *one = pr->elsize == 4 ? (const void *)&one_f32 : (const void *)&one_f64;
+    uint64_t counts[2] = {0, 0};
+    for (int64_t jc = r.n0; jc < r.n1; jc += ker->nc) {
+        const int64_t nc = min64(ker->nc, r.n1 - jc);
+        for (int64_t pc = 0; pc < pr->k; pc += ker->kc) {
+            const int64_t kc = min64(ker->kc, pr->k - pc);
+            pack_b(pr, ws, pc, kc, jc, nc);
+            for (int64_t ic = r.m0; ic < r.m1; ic += ker->mc) {
+                const int64_t mc = min64(ker->mc, r.m1 - ic);
+                pack_a(pr, ws, ic, mc, pc, kc);
+                macro_kernel(pr, ws, mc, nc, kc,
+                             pr->c + ic * pr->rs_c + jc * pr->cs_c,
+                             pc == 0 ? pr->beta : one, counts);
+            }
+        }
+    }
+    atomic_fetch_add_explicit(&fast_tiles, counts[0], memory_order_relaxed);
+    atomic_fetch_add_explicit(&safe_tiles, counts[1], memory_order_relaxed);
+}
+
+static void run_task(void *arg, int t)
+{
+    const run_state *st = arg;
+    const region r = st->regions[t];
+    if (r.m0 < r.m1 && r.n0 < r.n1)
+        gemm_region(st->pr, r, &st->ws[t]);
+}
+
+/* ---------------------------------------------------------------- threads */
+
+static int thread_count(const lmul_gemm_problem *pr)
+{
+    const int64_t work = pr->m * pr->n * pr->k;
+    const int64_t tiles = ((pr->m + pr->ker->mr - 1) / pr->ker->mr)
+                        * ((pr->n + pr->ker->nr - 1) / pr->ker->nr);
+    int64_t nt = lmul_get_num_threads();
+    nt = min64(nt, work / MIN_WORK_PER_THREAD);
+    nt = min64(nt, tiles);
+    return nt < 1 ? 1 : (int)nt;
+}
+
+/* Part idx of `parts` of [0, len), in whole units except the last. */
+static void split(int64_t len, int64_t unit, int parts, int idx, int64_t *lo,
+                  int64_t *hi)
+{
+    const int64_t units = (len + unit - 1) / unit;
+    const int64_t per = units / parts, extra = units % parts;
+    const int64_t u0 = idx * per + min64(idx, extra);
+    const int64_t u1 = u0 + per + (idx < extra);
+    *lo = min64(u0 * unit, len);
+    *hi = min64(u1 * unit, len);
+}
+
+/* A tm x tn grid of threads whose largest rectangle is smallest; ties split N. */
+static void make_regions(const lmul_gemm_problem *pr, int nt, region *regions)
+{
+    const int64_t mr = pr->ker->mr, nr = pr->ker->nr;
+    int best_tm = 1;
+    int64_t best_cost = INT64_MAX;
+    for (int tm = 1; tm <= nt; tm++) {
+        if (nt % tm)
+            continue;
+        const int64_t rows = round_up((pr->m + mr - 1) / mr, tm) / tm * mr;
+        const int64_t cols = round_up((pr->n + nr - 1) / nr, nt / tm) / (nt / tm) * nr;
+        if (rows * cols < best_cost) {
+            best_cost = rows * cols;
+            best_tm = tm;
+        }
+    }
+    const int tn = nt / best_tm;
+    for (int t = 0; t < nt; t++) {
+        region *r = &regions[t];
+        split(pr->m, mr, best_tm, t / tn, &r->m0, &r->m1);
+        split(pr->n, nr, tn, t % tn, &r->n0, &r->n1);
+    }
+}
+
+static int workspace_alloc(const lmul_gemm_problem *pr, workspace *ws)
+{
+    const lmul_gemm_kernels *ker = pr->ker;
+    const int64_t mc = min64(ker->mc, round_up(pr->m, ker->mr));
+    const int64_t nc = min64(ker->nc, round_up(pr->n, ker->nr));
+    const int64_t kc = min64(ker->kc, pr->k);
+    const size_t a = aligned((size_t)(mc * kc) * pr->elsize);
+    const size_t b = aligned((size_t)(kc * nc) * pr->elsize);
+    const size_t t = aligned((size_t)(ker->mr * ker->nr) * pr->elsize);
+    const size_t ra = aligned((size_t)(mc / ker->mr) * sizeof(lmul_range));
+    const size_t rb = aligned((size_t)(nc / ker->nr) * sizeof(lmul_range));
+    char *mem = aligned_alloc(ALIGN, a + b + t + ra + rb);
+    if (mem == NULL)
+        return LMUL_ERR_NOMEM;
+    *ws = (workspace){mem, mem, mem + a, mem + a + b, (lmul_range *)(mem + a + b + t),
+                      (lmul_range *)(mem + a + b + t + ra)};
+    return LMUL_OK;
+}
+
+/* C^T = B^T A^T: the microkernels store columns of C, so a C whose rows are
+ * contiguous is computed transposed (L-Mul commutes). */
+static void orient(lmul_gemm_problem *pr)
+{
+    const int64_t es = (int64_t)pr->elsize;
+    if (pr->rs_c == es || pr->cs_c != es)
+        return;
+    const lmul_gemm_problem p = *pr;
+    pr->m = p.n;
+    pr->n = p.m;
+    pr->a = p.b;
+    pr->rs_a = p.cs_b;
+    pr->cs_a = p.rs_b;
+    pr->b = p.a;
+    pr->rs_b = p.cs_a;
+    pr->cs_b = p.rs_a;
+    pr->rs_c = p.cs_c;
+    pr->cs_c = p.rs_c;
+}
+
+int lmul_gemm_run(lmul_gemm_problem *pr)
+{
+    enum { MAX_THREADS = 256 };
+    region regions[MAX_THREADS];
+    workspace ws[MAX_THREADS];
+    orient(pr);
+    const int nt = thread_count(pr) < MAX_THREADS ? thread_count(pr) : MAX_THREADS;
+    for (int t = 0; t < nt; t++) {
+        if (workspace_alloc(pr, &ws[t]) != LMUL_OK) {
+            while (t-- > 0)
+                free(ws[t].mem);
+            return LMUL_ERR_NOMEM;
+        }
+    }
+    make_regions(pr, nt, regions);
+    run_state st = {pr, regions, ws};
+    lmul_parallel_run(nt, run_task, &st);
+    for (int t = 0; t < nt; t++)
+        free(ws[t].mem);
+    return LMUL_OK;
+}
+
+void lmul_gemm_get_stats(lmul_gemm_stats *stats)
+{
+    if (stats == NULL)
+        return;
+    stats->fast_tiles = atomic_load(&fast_tiles);
+    stats->safe_tiles = atomic_load(&safe_tiles);
+}
+
+void lmul_gemm_reset_stats(void)
+{
+    atomic_store(&fast_tiles, 0);
+    atomic_store(&safe_tiles, 0);
+}

@@ -1,0 +1,140 @@
+/*
+ * GEMM microkernels for AVX-512: float32 tiles of 32 x 12 (two vectors of
+ * A by twelve broadcasts of B, 24 accumulators) and float64 tiles of
+ * 16 x 12. The one-add kernel's product is vpaddd/vpaddq of the packed
+ * bits; the safe kernel restores A's bits and runs the full lane logic.
+ */
+#include "../../frame/lmul_internal.h"
+
+#if LMUL_X86
+#include <immintrin.h>
+
+#include "lmul_kernels_avx512.h"
+#include "lmul_lanes_avx512.h"
+
+#define SMR 32
+#define DMR 16
+#define NR 12
+
+LMUL_TARGET_AVX512
+static inline __m512 sprod(__m512i a, __m512i b, __m512i a_addend,
+                           const lmul_params *p, int safe)
+{
+    if (!safe)
+        return _mm512_castsi512_ps(_mm512_add_epi32(a, b));
+    return _mm512_castsi512_ps(lmul32(_mm512_sub_epi32(a, a_addend), b, p, 0));
+}
+
+/* (alpha * acc) + (beta * c), or alpha * acc when C is not read. */
+LMUL_TARGET_AVX512
+static inline void sstore(float *c, __m512 acc, __m512 alpha, __m512 beta,
+                          int read_c)
+{
+    __m512 r = _mm512_mul_ps(alpha, acc);
+    if (read_c)
+        r = _mm512_add_ps(r, _mm512_mul_ps(beta, _mm512_loadu_ps(c)));
+    _mm512_storeu_ps(c, r);
+}
+
+LMUL_TARGET_AVX512
+static inline void sgemm_32x12(int64_t kc, const int32_t *a, const int32_t *b,
+                               float *c, int64_t ldc, const lmul_gemm_aux *aux,
+                               int safe)
+{
+    __m512 acc0[NR], acc1[NR];
+    for (int j = 0; j < NR; j++)
+        acc0[j] = acc1[j] = _mm512_setzero_ps();
+    const __m512i addend = _mm512_set1_epi32((int)aux->a_addend);
+    for (int64_t p = 0; p < kc; p++, a += SMR, b += NR) {
+        const __m512i a0 = _mm512_loadu_si512(a), a1 = _mm512_loadu_si512(a + 16);
+#pragma GCC unroll 12
+        for (int j = 0; j < NR; j++) {
+            const __m512i bj = _mm512_set1_epi32(b[j]);
+            acc0[j] = _mm512_add_ps(acc0[j], sprod(a0, bj, addend, aux->p, safe));
+            acc1[j] = _mm512_add_ps(acc1[j], sprod(a1, bj, addend, aux->p, safe));
+        }
+    }
+    const float beta = *(const float *)aux->beta;
+    const __m512 va = _mm512_set1_ps(*(const float *)aux->alpha);
+    const __m512 vb = _mm512_set1_ps(beta);
+    for (int j = 0; j < NR; j++) {
+        sstore(c + j * ldc, acc0[j], va, vb, beta != 0.0f);
+        sstore(c + j * ldc + 16, acc1[j], va, vb, beta != 0.0f);
+    }
+}
+
+LMUL_TARGET_AVX512
+void lmul_sgemm_fast_avx512_32x12(int64_t kc, const void *pa, const void *pb,
+                                  void *c, int64_t ldc, const lmul_gemm_aux *aux)
+{
+    sgemm_32x12(kc, pa, pb, c, ldc, aux, 0);
+}
+
+LMUL_TARGET_AVX512
+void lmul_sgemm_safe_avx512_32x12(int64_t kc, const void *pa, const void *pb,
+                                  void *c, int64_t ldc, const lmul_gemm_aux *aux)
+{
+    sgemm_32x12(kc, pa, pb, c, ldc, aux, 1);
+}
+
+LMUL_TARGET_AVX512
+static inline __m512d dprod(__m512i a, __m512i b, __m512i a_addend,
+                            const lmul_params *p, int safe)
+{
+    if (!safe)
+        return _mm512_castsi512_pd(_mm512_add_epi64(a, b));
+    return _mm512_castsi512_pd(lmul64(_mm512_sub_epi64(a, a_addend), b, p, 0));
+}
+
+LMUL_TARGET_AVX512
+static inline void dstore(double *c, __m512d acc, __m512d alpha, __m512d beta,
+                          int read_c)
+{
+    __m512d r = _mm512_mul_pd(alpha, acc);
+    if (read_c)
+        r = _mm512_add_pd(r, _mm512_mul_pd(beta, _mm512_loadu_pd(c)));
+    _mm512_storeu_pd(c, r);
+}
+
+LMUL_TARGET_AVX512
+static inline void dgemm_16x12(int64_t kc, const int64_t *a, const int64_t *b,
+                               double *c, int64_t ldc, const lmul_gemm_aux *aux,
+                               int safe)
+{
+    __m512d acc0[NR], acc1[NR];
+    for (int j = 0; j < NR; j++)
+        acc0[j] = acc1[j] = _mm512_setzero_pd();
+    const __m512i addend = _mm512_set1_epi64((long long)aux->a_addend);
+    for (int64_t p = 0; p < kc; p++, a += DMR, b += NR) {
+        const __m512i a0 = _mm512_loadu_si512(a), a1 = _mm512_loadu_si512(a + 8);
+#pragma GCC unroll 12
+        for (int j = 0; j < NR; j++) {
+            const __m512i bj = _mm512_set1_epi64(b[j]);
+            acc0[j] = _mm512_add_pd(acc0[j], dprod(a0, bj, addend, aux->p, safe));
+            acc1[j] = _mm512_add_pd(acc1[j], dprod(a1, bj, addend, aux->p, safe));
+        }
+    }
+    const double beta = *(const double *)aux->beta;
+    const __m512d va = _mm512_set1_pd(*(const double *)aux->alpha);
+    const __m512d vb = _mm512_set1_pd(beta);
+    for (int j = 0; j < NR; j++) {
+        dstore(c + j * ldc, acc0[j], va, vb, beta != 0.0);
+        dstore(c + j * ldc + 8, acc1[j], va, vb, beta != 0.0);
+    }
+}
+
+LMUL_TARGET_AVX512
+void lmul_dgemm_fast_avx512_16x12(int64_t kc, const void *pa, const void *pb,
+                                  void *c, int64_t ldc, const lmul_gemm_aux *aux)
+{
+    dgemm_16x12(kc, pa, pb, c, ldc, aux, 0);
+}
+
+LMUL_TARGET_AVX512
+void lmul_dgemm_safe_avx512_16x12(int64_t kc, const void *pa, const void *pb,
+                                  void *c, int64_t ldc, const lmul_gemm_aux *aux)
+{
+    dgemm_16x12(kc, pa, pb, c, ldc, aux, 1);
+}
+
+#endif /* LMUL_X86 */
