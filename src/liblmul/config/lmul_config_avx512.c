@@ -1,5 +1,4 @@
 /* The AVX-512 level: registers the AVX-512 kernels and GEMM block sizes. */
-#include "../kernels/scalar/lmul_kernels_scalar.h"
 #include "../kernels/avx512/lmul_kernels_avx512.h"
 
 #if LMUL_X86
@@ -8,11 +7,11 @@ const lmul_kernels lmul_kernels_avx512 = {
     .smul = lmul_smul_avx512_16,
     .dmul = lmul_dmul_avx512_8,
     .hmul = lmul_hmul_avx512_16,
-    .sgemm = {.mr = 32, .nr = 12, .mc = 384, .kc = 384, .nc = 3072,
+    .sgemm = {.mr = 32, .nr = 12, .mc = 256, .kc = 512, .nc = 3072,
               .fast = lmul_sgemm_fast_avx512_32x12,
-              .safe = lmul_sgemm_safe_avx512_32x12, .prep = lmul_prep32_scalar},
+              .safe = lmul_sgemm_safe_avx512_32x12, .prep = lmul_prep32_avx512},
     .dgemm = {.mr = 16, .nr = 12, .mc = 192, .kc = 256, .nc = 3072,
               .fast = lmul_dgemm_fast_avx512_16x12,
-              .safe = lmul_dgemm_safe_avx512_16x12, .prep = lmul_prep64_scalar},
+              .safe = lmul_dgemm_safe_avx512_16x12, .prep = lmul_prep64_avx512},
 };
 #endif

@@ -20,6 +20,7 @@
 #include "lmul_gemm_frame.h"
 
 #define ALIGN 64
+#define LMUL_MAX_TILE 64                          /* largest mr or nr */
 #define MIN_WORK_PER_THREAD (INT64_C(1) << 21)   /* m*n*k below this: one thread */
 
 static _Atomic uint64_t fast_tiles, safe_tiles;
@@ -47,24 +48,22 @@ static size_t aligned(size_t bytes) { return (bytes + ALIGN - 1) / ALIGN * ALIGN
 /* ---------------------------------------------------------------- packing */
 
 /* dst[p*width + i] = element i (the last real one repeated past `real`) at
- * step p of the inner dimension; loops run along the smaller source stride. */
+ * step p of the inner dimension. */
 static inline void pack_copy(char *dst, const char *src, int64_t real,
                              int64_t width, int64_t kc, int64_t s_idx,
                              int64_t s_k, size_t elsize)
 {
-    const int64_t abs_idx = s_idx < 0 ? -s_idx : s_idx, abs_k = s_k < 0 ? -s_k : s_k;
-    if (abs_idx <= abs_k) {
+    if (real == width && s_idx == (int64_t)elsize) {
         for (int64_t p = 0; p < kc; p++)
-            for (int64_t i = 0; i < width; i++)
-                memcpy(dst + (p * width + i) * elsize,
-                       src + (i < real ? i : real - 1) * s_idx + p * s_k, elsize);
+            memcpy(dst + p * width * elsize, src + p * s_k, (size_t)width * elsize);
         return;
     }
-    for (int64_t i = 0; i < width; i++) {
-        const char *s = src + (i < real ? i : real - 1) * s_idx;
-        for (int64_t p = 0; p < kc; p++)
-            memcpy(dst + (p * width + i) * elsize, s + p * s_k, elsize);
-    }
+    const char *rows[LMUL_MAX_TILE];
+    for (int64_t i = 0; i < width; i++)
+        rows[i] = src + (i < real ? i : real - 1) * s_idx;
+    for (int64_t p = 0; p < kc; p++, dst += width * elsize)
+        for (int64_t i = 0; i < width; i++)
+            memcpy(dst + i * elsize, rows[i] + p * s_k, elsize);
 }
 
 static void pack_panel(const lmul_gemm_problem *pr, char *dst, const char *src,

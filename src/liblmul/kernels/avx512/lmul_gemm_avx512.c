@@ -137,4 +137,60 @@ void lmul_dgemm_safe_avx512_16x12(int64_t kc, const void *pa, const void *pb,
     dgemm_16x12(kc, pa, pb, c, ldc, aux, 1);
 }
 
+/* Packing preparation, 16 or 8 lanes at a time (see lmul_prep_ft); NaN is
+ * never rounded (a carry could make it infinity). */
+LMUL_TARGET_AVX512
+void lmul_prep32_avx512(int64_t n, void *bits, uint64_t addend,
+                        const lmul_params *p, lmul_range *range)
+{
+    uint32_t *x = bits;
+    const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
+    const __m512i inf = _mm512_set1_epi32(0x7F800000);
+    const __m512i min_normal = _mm512_set1_epi32(0x00800000);
+    const __m512i add = _mm512_set1_epi32((int)addend);
+    __m512i lo = _mm512_set1_epi32(-1), hi = _mm512_setzero_si512();
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        const __m512i v = _mm512_maskz_loadu_epi32(m, x + i);
+        __m512i mag = _mm512_andnot_si512(sign, v);
+        mag = _mm512_maskz_mov_epi32(_mm512_cmpge_epu32_mask(mag, min_normal), mag);
+        if (p->round_shift)
+            mag = _mm512_mask_mov_epi32(mag, _mm512_cmple_epu32_mask(mag, inf),
+                                        round32(mag, p));
+        lo = _mm512_mask_min_epu32(lo, m, lo, mag);
+        hi = _mm512_mask_max_epu32(hi, m, hi, mag);
+        const __m512i out = _mm512_ternarylogic_epi32(v, sign, mag, 0xEA);  /* v&sign | mag */
+        _mm512_mask_storeu_epi32(x + i, m, _mm512_add_epi32(out, add));
+    }
+    range->min = _mm512_reduce_min_epu32(lo);
+    range->max = _mm512_reduce_max_epu32(hi);
+}
+
+LMUL_TARGET_AVX512
+void lmul_prep64_avx512(int64_t n, void *bits, uint64_t addend,
+                        const lmul_params *p, lmul_range *range)
+{
+    uint64_t *x = bits;
+    const __m512i sign = _mm512_set1_epi64((long long)0x8000000000000000u);
+    const __m512i inf = _mm512_set1_epi64(0x7FF0000000000000);
+    const __m512i min_normal = _mm512_set1_epi64(0x0010000000000000);
+    const __m512i add = _mm512_set1_epi64((long long)addend);
+    __m512i lo = _mm512_set1_epi64(-1), hi = _mm512_setzero_si512();
+    for (int64_t i = 0; i < n; i += 8) {
+        const __mmask8 m = n - i >= 8 ? 0xFF : (__mmask8)((1u << (n - i)) - 1);
+        const __m512i v = _mm512_maskz_loadu_epi64(m, x + i);
+        __m512i mag = _mm512_andnot_si512(sign, v);
+        mag = _mm512_maskz_mov_epi64(_mm512_cmpge_epu64_mask(mag, min_normal), mag);
+        if (p->round_shift)
+            mag = _mm512_mask_mov_epi64(mag, _mm512_cmple_epu64_mask(mag, inf),
+                                        round64(mag, p));
+        lo = _mm512_mask_min_epu64(lo, m, lo, mag);
+        hi = _mm512_mask_max_epu64(hi, m, hi, mag);
+        const __m512i out = _mm512_ternarylogic_epi64(v, sign, mag, 0xEA);
+        _mm512_mask_storeu_epi64(x + i, m, _mm512_add_epi64(out, add));
+    }
+    range->min = _mm512_reduce_min_epu64(lo);
+    range->max = _mm512_reduce_max_epu64(hi);
+}
+
 #endif /* LMUL_X86 */
