@@ -36,6 +36,11 @@ class BuildExt(build_ext):
     def get_export_symbols(self, ext):
         return [] if ext.name == LIB_NAME else super().get_export_symbols(ext)
 
+    def run(self):
+        super().run()
+        if self.inplace:   # get_include() of a source checkout
+            copy_headers(os.path.join(HERE, "src", "lmul_simd"))
+
     def build_extension(self, ext):
         if ext.name != LIB_NAME:
             lib_dir = os.path.dirname(self.get_ext_fullpath(LIB_NAME))
@@ -43,15 +48,19 @@ class BuildExt(build_ext):
         super().build_extension(ext)
 
 
+def copy_headers(package_dir):
+    target = os.path.join(package_dir, "include")
+    os.makedirs(target, exist_ok=True)
+    for header in glob(os.path.join(HERE, "include", "*.h")):
+        shutil.copy(header, target)
+
+
 class BuildPy(build_py):
     """Ships the public header inside the package (lmul_simd.get_include())."""
 
     def run(self):
         super().run()
-        target = os.path.join(self.build_lib, "lmul_simd", "include")
-        os.makedirs(target, exist_ok=True)
-        for header in glob(os.path.join(HERE, "include", "*.h")):
-            shutil.copy(header, target)
+        copy_headers(os.path.join(self.build_lib, "lmul_simd"))
 
 
 def extensions():
@@ -72,7 +81,7 @@ def extensions():
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
         extra_compile_args=["-O2"],
     )
-    return [library] + cythonize([core], language_level=3)
+    return [library] + cythonize([core], language_level=3, include_path=["src"])
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt, "build_py": BuildPy})
