@@ -77,7 +77,13 @@ static int gemm_strided(const lmul_container *ct, size_t elsize, int64_t m,
     pr.cs_c = cs_c;
     pr.alpha = alpha;
     pr.beta = beta;
-    return lmul_gemm_run(&pr);
+    /* overflow and inf - inf raise flags in whichever thread meets them: the
+     * caller's flags are left as they were, for every thread count */
+    fexcept_t flags;
+    fegetexceptflag(&flags, FE_ALL_EXCEPT);
+    const int run_status = lmul_gemm_run(&pr);
+    fesetexceptflag(&flags, FE_ALL_EXCEPT);
+    return run_status;
 }
 
 int lmul_sgemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
