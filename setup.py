@@ -70,6 +70,7 @@ def extensions():
     library = Extension(
         LIB_NAME, sources=LIB_SOURCES, include_dirs=["include"],
         define_macros=[("LMUL_BUILDING", "1")], extra_compile_args=C_FLAGS,
+        libraries=["m"] if sys.platform != "win32" else [],   # fe*exceptflag
         extra_link_args=["-pthread"] + (["-Wl,-soname,liblmul_simd" + SHARED_SUFFIX]
                                          if sys.platform != "darwin" else []),
     )
