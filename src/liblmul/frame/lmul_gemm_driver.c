@@ -172,8 +172,9 @@ static void tile(const lmul_gemm_problem *pr, const workspace *ws, const char *p
     const int fast = one_add_valid(pr, ra, rb);
     lmul_params kernel_params = pr->params;   /* packing did the rounding */
     kernel_params.round_shift = 0;
-    lmul_gemm_aux aux = {pr->alpha, beta, a_addend(pr),
-                         ra.max >= ct->inf || rb.max >= ct->inf, &kernel_params};
+    const int full = ra.max >= ct->inf || rb.max >= ct->inf
+                  || ra.max + rb.max + pr->params.offset >= ct->bias + ct->inf;
+    lmul_gemm_aux aux = {pr->alpha, beta, a_addend(pr), full, &kernel_params};
     const lmul_gemm_ukr_ft ukr = fast ? ker->fast : ker->safe;
     counts[!fast]++;
     if (mr == ker->mr && nr == ker->nr && direct_tile(pr, c)) {

@@ -69,7 +69,10 @@ typedef void (*lmul_prep_ft)(int64_t n, void *bits, uint64_t addend,
 typedef struct lmul_gemm_aux {
     const void *alpha, *beta;   /* the container's type; beta 0: C not read */
     uint64_t a_addend;          /* added to A's bits by the packing */
-    int specials;               /* a panel may hold infinity or NaN */
+    int full;                   /* the safe kernel must take every case lane by
+                                   lane: a panel may hold infinity or NaN, or a
+                                   product may overflow; else only zeros and
+                                   underflow need a flush */
     const lmul_params *p;
 } lmul_gemm_aux;
 

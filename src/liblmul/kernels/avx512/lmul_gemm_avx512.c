@@ -2,7 +2,9 @@
  * GEMM microkernels for AVX-512: float32 tiles of 32 x 12 (two vectors of
  * A by twelve broadcasts of B, 24 accumulators) and float64 tiles of
  * 16 x 12. The one-add kernel's product is vpaddd/vpaddq of the packed
- * bits; the safe kernel restores A's bits and runs the full lane logic.
+ * bits. The safe kernel masks that add where a product is zero or
+ * underflows, or, when a panel holds infinity or NaN or a product may
+ * overflow, restores A's bits and runs the full lane logic.
  */
 #include "../../frame/lmul_internal.h"
 
@@ -15,31 +17,83 @@
 #define SMR 32
 #define DMR 16
 #define NR 12
+#define KSTEP 256   /* inner steps per chunk of flush thresholds */
+
+/*
+ * The safe kernels' common case, a tile with zeros or underflow but no
+ * infinity, NaN or possible overflow: a + b is the product whenever it is
+ * normal, so each product is that add, one compare of |A| with a threshold
+ * per B element, and an add into the accumulator under the compare's mask.
+ * thr = the smallest |A| bits whose product with B is normal (|A| + |B|
+ * >= bias - offset + min_normal), or all ones for a zero B.
+ */
+LMUL_TARGET_AVX512
+static void sthresholds(int64_t n, const int32_t *b, uint32_t *thr,
+                        uint32_t normal_from)
+{
+    const __m512i low = _mm512_set1_epi32((int)normal_from);
+    const __m512i abs_mask = _mm512_set1_epi32(0x7FFFFFFF);
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        const __m512i mb = _mm512_and_si512(_mm512_maskz_loadu_epi32(m, b + i), abs_mask);
+        __m512i t = _mm512_sub_epi32(low, _mm512_min_epu32(mb, low));
+        t = _mm512_mask_mov_epi32(t, _mm512_testn_epi32_mask(mb, mb),
+                                  _mm512_set1_epi32(-1));
+        _mm512_mask_storeu_epi32(thr + i, m, t);
+    }
+}
+
+LMUL_TARGET_AVX512
+static void dthresholds(int64_t n, const int64_t *b, uint64_t *thr,
+                        uint64_t normal_from)
+{
+    const __m512i low = _mm512_set1_epi64((long long)normal_from);
+    const __m512i abs_mask = _mm512_set1_epi64(0x7FFFFFFFFFFFFFFF);
+    for (int64_t i = 0; i < n; i += 8) {
+        const __mmask8 m = n - i >= 8 ? 0xFF : (__mmask8)((1u << (n - i)) - 1);
+        const __m512i mb = _mm512_and_si512(_mm512_maskz_loadu_epi64(m, b + i), abs_mask);
+        __m512i t = _mm512_sub_epi64(low, _mm512_min_epu64(mb, low));
+        t = _mm512_mask_mov_epi64(t, _mm512_testn_epi64_mask(mb, mb),
+                                  _mm512_set1_epi64(-1));
+        _mm512_mask_storeu_epi64(thr + i, m, t);
+    }
+}
+
+/* ---------------------------------------------------------------- float32 */
 
 LMUL_TARGET_AVX512
 static inline __m512 sprod(__m512i a, __m512i b, __m512i a_addend,
-                           const lmul_params *p, int safe)
+                           const lmul_params *p, int full)
 {
-    if (!safe)
+    if (!full)
         return _mm512_castsi512_ps(_mm512_add_epi32(a, b));
     return _mm512_castsi512_ps(lmul32(_mm512_sub_epi32(a, a_addend), b, p, 0));
 }
 
-/* (alpha * acc) + (beta * c), or alpha * acc when C is not read. */
+/* C = (alpha * acc) + (beta * C), or alpha * acc when C is not read. */
 LMUL_TARGET_AVX512
-static inline void sstore(float *c, __m512 acc, __m512 alpha, __m512 beta,
-                          int read_c)
+static inline void sstore(float *c, int64_t ldc, const __m512 *acc0,
+                          const __m512 *acc1, const lmul_gemm_aux *aux)
 {
-    __m512 r = _mm512_mul_ps(alpha, acc);
-    if (read_c)
-        r = _mm512_add_ps(r, _mm512_mul_ps(beta, _mm512_loadu_ps(c)));
-    _mm512_storeu_ps(c, r);
+    const float beta = *(const float *)aux->beta;
+    const __m512 va = _mm512_set1_ps(*(const float *)aux->alpha);
+    const __m512 vb = _mm512_set1_ps(beta);
+    for (int j = 0; j < NR; j++, c += ldc) {
+        __m512 r0 = _mm512_mul_ps(va, acc0[j]), r1 = _mm512_mul_ps(va, acc1[j]);
+        if (beta != 0.0f) {
+            r0 = _mm512_add_ps(r0, _mm512_mul_ps(vb, _mm512_loadu_ps(c)));
+            r1 = _mm512_add_ps(r1, _mm512_mul_ps(vb, _mm512_loadu_ps(c + 16)));
+        }
+        _mm512_storeu_ps(c, r0);
+        _mm512_storeu_ps(c + 16, r1);
+    }
 }
 
+/* The one-add kernel (full = 0) or the lane-by-lane one (full = 1). */
 LMUL_TARGET_AVX512
 static inline void sgemm_32x12(int64_t kc, const int32_t *a, const int32_t *b,
                                float *c, int64_t ldc, const lmul_gemm_aux *aux,
-                               int safe)
+                               int full)
 {
     __m512 acc0[NR], acc1[NR];
     for (int j = 0; j < NR; j++)
@@ -50,17 +104,49 @@ static inline void sgemm_32x12(int64_t kc, const int32_t *a, const int32_t *b,
 #pragma GCC unroll 12
         for (int j = 0; j < NR; j++) {
             const __m512i bj = _mm512_set1_epi32(b[j]);
-            acc0[j] = _mm512_add_ps(acc0[j], sprod(a0, bj, addend, aux->p, safe));
-            acc1[j] = _mm512_add_ps(acc1[j], sprod(a1, bj, addend, aux->p, safe));
+            acc0[j] = _mm512_add_ps(acc0[j], sprod(a0, bj, addend, aux->p, full));
+            acc1[j] = _mm512_add_ps(acc1[j], sprod(a1, bj, addend, aux->p, full));
         }
     }
-    const float beta = *(const float *)aux->beta;
-    const __m512 va = _mm512_set1_ps(*(const float *)aux->alpha);
-    const __m512 vb = _mm512_set1_ps(beta);
-    for (int j = 0; j < NR; j++) {
-        sstore(c + j * ldc, acc0[j], va, vb, beta != 0.0f);
-        sstore(c + j * ldc + 16, acc1[j], va, vb, beta != 0.0f);
+    sstore(c, ldc, acc0, acc1, aux);
+}
+
+/* Zeros and underflow only: the masked one-add loop described above. */
+LMUL_TARGET_AVX512
+static void sgemm_32x12_flush(int64_t kc, const int32_t *a, const int32_t *b,
+                              float *c, int64_t ldc, const lmul_gemm_aux *aux)
+{
+    __m512 acc0[NR], acc1[NR];
+    uint32_t thr[KSTEP * NR];
+    for (int j = 0; j < NR; j++)
+        acc0[j] = acc1[j] = _mm512_setzero_ps();
+    const __m512i addend = _mm512_set1_epi32((int)aux->a_addend);
+    const __m512i abs_mask = _mm512_set1_epi32(0x7FFFFFFF);
+    const uint32_t normal_from = (uint32_t)(0x00800000u - aux->a_addend);
+    for (int64_t k0 = 0; k0 < kc; k0 += KSTEP) {
+        const int64_t steps = kc - k0 < KSTEP ? kc - k0 : KSTEP;
+        sthresholds(steps * NR, b, thr, normal_from);
+        const uint32_t *t = thr;
+        for (int64_t p = 0; p < steps; p++, a += SMR, b += NR, t += NR) {
+            const __m512i a0 = _mm512_loadu_si512(a), a1 = _mm512_loadu_si512(a + 16);
+            const __m512i m0 = _mm512_and_si512(_mm512_sub_epi32(a0, addend), abs_mask);
+            const __m512i m1 = _mm512_and_si512(_mm512_sub_epi32(a1, addend), abs_mask);
+            const __mmask16 nz0 = _mm512_test_epi32_mask(m0, m0);
+            const __mmask16 nz1 = _mm512_test_epi32_mask(m1, m1);
+#pragma GCC unroll 12
+            for (int j = 0; j < NR; j++) {
+                const __m512i bj = _mm512_set1_epi32(b[j]);
+                const __m512i tj = _mm512_set1_epi32((int)t[j]);
+                const __mmask16 k0m = _mm512_mask_cmpge_epu32_mask(nz0, m0, tj);
+                const __mmask16 k1m = _mm512_mask_cmpge_epu32_mask(nz1, m1, tj);
+                acc0[j] = _mm512_mask_add_ps(acc0[j], k0m, acc0[j],
+                                             _mm512_castsi512_ps(_mm512_add_epi32(a0, bj)));
+                acc1[j] = _mm512_mask_add_ps(acc1[j], k1m, acc1[j],
+                                             _mm512_castsi512_ps(_mm512_add_epi32(a1, bj)));
+            }
+        }
     }
+    sstore(c, ldc, acc0, acc1, aux);
 }
 
 LMUL_TARGET_AVX512
@@ -74,32 +160,45 @@ LMUL_TARGET_AVX512
 void lmul_sgemm_safe_avx512_32x12(int64_t kc, const void *pa, const void *pb,
                                   void *c, int64_t ldc, const lmul_gemm_aux *aux)
 {
-    sgemm_32x12(kc, pa, pb, c, ldc, aux, 1);
+    if (aux->full)
+        sgemm_32x12(kc, pa, pb, c, ldc, aux, 1);
+    else
+        sgemm_32x12_flush(kc, pa, pb, c, ldc, aux);
 }
+
+/* ---------------------------------------------------------------- float64 */
 
 LMUL_TARGET_AVX512
 static inline __m512d dprod(__m512i a, __m512i b, __m512i a_addend,
-                            const lmul_params *p, int safe)
+                            const lmul_params *p, int full)
 {
-    if (!safe)
+    if (!full)
         return _mm512_castsi512_pd(_mm512_add_epi64(a, b));
     return _mm512_castsi512_pd(lmul64(_mm512_sub_epi64(a, a_addend), b, p, 0));
 }
 
 LMUL_TARGET_AVX512
-static inline void dstore(double *c, __m512d acc, __m512d alpha, __m512d beta,
-                          int read_c)
+static inline void dstore(double *c, int64_t ldc, const __m512d *acc0,
+                          const __m512d *acc1, const lmul_gemm_aux *aux)
 {
-    __m512d r = _mm512_mul_pd(alpha, acc);
-    if (read_c)
-        r = _mm512_add_pd(r, _mm512_mul_pd(beta, _mm512_loadu_pd(c)));
-    _mm512_storeu_pd(c, r);
+    const double beta = *(const double *)aux->beta;
+    const __m512d va = _mm512_set1_pd(*(const double *)aux->alpha);
+    const __m512d vb = _mm512_set1_pd(beta);
+    for (int j = 0; j < NR; j++, c += ldc) {
+        __m512d r0 = _mm512_mul_pd(va, acc0[j]), r1 = _mm512_mul_pd(va, acc1[j]);
+        if (beta != 0.0) {
+            r0 = _mm512_add_pd(r0, _mm512_mul_pd(vb, _mm512_loadu_pd(c)));
+            r1 = _mm512_add_pd(r1, _mm512_mul_pd(vb, _mm512_loadu_pd(c + 8)));
+        }
+        _mm512_storeu_pd(c, r0);
+        _mm512_storeu_pd(c + 8, r1);
+    }
 }
 
 LMUL_TARGET_AVX512
 static inline void dgemm_16x12(int64_t kc, const int64_t *a, const int64_t *b,
                                double *c, int64_t ldc, const lmul_gemm_aux *aux,
-                               int safe)
+                               int full)
 {
     __m512d acc0[NR], acc1[NR];
     for (int j = 0; j < NR; j++)
@@ -110,17 +209,48 @@ static inline void dgemm_16x12(int64_t kc, const int64_t *a, const int64_t *b,
 #pragma GCC unroll 12
         for (int j = 0; j < NR; j++) {
             const __m512i bj = _mm512_set1_epi64(b[j]);
-            acc0[j] = _mm512_add_pd(acc0[j], dprod(a0, bj, addend, aux->p, safe));
-            acc1[j] = _mm512_add_pd(acc1[j], dprod(a1, bj, addend, aux->p, safe));
+            acc0[j] = _mm512_add_pd(acc0[j], dprod(a0, bj, addend, aux->p, full));
+            acc1[j] = _mm512_add_pd(acc1[j], dprod(a1, bj, addend, aux->p, full));
         }
     }
-    const double beta = *(const double *)aux->beta;
-    const __m512d va = _mm512_set1_pd(*(const double *)aux->alpha);
-    const __m512d vb = _mm512_set1_pd(beta);
-    for (int j = 0; j < NR; j++) {
-        dstore(c + j * ldc, acc0[j], va, vb, beta != 0.0);
-        dstore(c + j * ldc + 8, acc1[j], va, vb, beta != 0.0);
+    dstore(c, ldc, acc0, acc1, aux);
+}
+
+LMUL_TARGET_AVX512
+static void dgemm_16x12_flush(int64_t kc, const int64_t *a, const int64_t *b,
+                              double *c, int64_t ldc, const lmul_gemm_aux *aux)
+{
+    __m512d acc0[NR], acc1[NR];
+    uint64_t thr[KSTEP * NR];
+    for (int j = 0; j < NR; j++)
+        acc0[j] = acc1[j] = _mm512_setzero_pd();
+    const __m512i addend = _mm512_set1_epi64((long long)aux->a_addend);
+    const __m512i abs_mask = _mm512_set1_epi64(0x7FFFFFFFFFFFFFFF);
+    const uint64_t normal_from = UINT64_C(0x0010000000000000) - aux->a_addend;
+    for (int64_t k0 = 0; k0 < kc; k0 += KSTEP) {
+        const int64_t steps = kc - k0 < KSTEP ? kc - k0 : KSTEP;
+        dthresholds(steps * NR, b, thr, normal_from);
+        const uint64_t *t = thr;
+        for (int64_t p = 0; p < steps; p++, a += DMR, b += NR, t += NR) {
+            const __m512i a0 = _mm512_loadu_si512(a), a1 = _mm512_loadu_si512(a + 8);
+            const __m512i m0 = _mm512_and_si512(_mm512_sub_epi64(a0, addend), abs_mask);
+            const __m512i m1 = _mm512_and_si512(_mm512_sub_epi64(a1, addend), abs_mask);
+            const __mmask8 nz0 = _mm512_test_epi64_mask(m0, m0);
+            const __mmask8 nz1 = _mm512_test_epi64_mask(m1, m1);
+#pragma GCC unroll 12
+            for (int j = 0; j < NR; j++) {
+                const __m512i bj = _mm512_set1_epi64(b[j]);
+                const __m512i tj = _mm512_set1_epi64((long long)t[j]);
+                const __mmask8 k0m = _mm512_mask_cmpge_epu64_mask(nz0, m0, tj);
+                const __mmask8 k1m = _mm512_mask_cmpge_epu64_mask(nz1, m1, tj);
+                acc0[j] = _mm512_mask_add_pd(acc0[j], k0m, acc0[j],
+                                             _mm512_castsi512_pd(_mm512_add_epi64(a0, bj)));
+                acc1[j] = _mm512_mask_add_pd(acc1[j], k1m, acc1[j],
+                                             _mm512_castsi512_pd(_mm512_add_epi64(a1, bj)));
+            }
+        }
     }
+    dstore(c, ldc, acc0, acc1, aux);
 }
 
 LMUL_TARGET_AVX512
@@ -134,7 +264,10 @@ LMUL_TARGET_AVX512
 void lmul_dgemm_safe_avx512_16x12(int64_t kc, const void *pa, const void *pb,
                                   void *c, int64_t ldc, const lmul_gemm_aux *aux)
 {
-    dgemm_16x12(kc, pa, pb, c, ldc, aux, 1);
+    if (aux->full)
+        dgemm_16x12(kc, pa, pb, c, ldc, aux, 1);
+    else
+        dgemm_16x12_flush(kc, pa, pb, c, ldc, aux);
 }
 
 /* Packing preparation, 16 or 8 lanes at a time (see lmul_prep_ft); NaN is
