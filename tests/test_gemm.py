@@ -169,6 +169,27 @@ def test_safe_kernel_on_zeros_tiny_and_huge(impl, dtype):
     assert used["safe"] > 0 and used["fast"] > 0
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", ["zeros", "underflow", "overflow", "nan"])
+def test_safe_kernel_cases(impl, dtype, case):
+    """Each case the safe kernel tells apart, alone in every tile."""
+    a, b = normal((45, 30), dtype), normal((30, 27), dtype)
+    a[::3, ::2] = 0.0
+    b[1::4] = -0.0
+    info = np.finfo(dtype)
+    if case == "underflow":          # some products below the normal range
+        a *= np.sqrt(info.tiny) * 4
+        b *= np.sqrt(info.tiny) * 4
+    elif case == "overflow":         # some products beyond it
+        a *= np.sqrt(info.max) / 4
+        b *= np.sqrt(info.max) / 4
+    elif case == "nan":
+        a[4, 7] = np.nan
+        b[9, 3] = -np.inf
+    used = tiles_used(impl, a, b)
+    assert used["fast"] == 0 and used["safe"] > 0
+
+
 def test_same_bits_for_any_thread_count(impl):
     a, b = normal((161, 203)), normal((203, 173))
     a[RNG.random(a.shape) < 0.02] = 0.0    # some tiles safe, some fast

@@ -108,16 +108,26 @@ static void pack_b(const lmul_gemm_problem *pr, const workspace *ws, int64_t pc,
 
 /* ---------------------------------------------------------------- tiles */
 
-/* No zero, subnormal, infinity or NaN, and every product normal. */
-static int one_add_valid(const lmul_gemm_problem *pr, lmul_range a, lmul_range b)
+/* a + b + offset >= bound, with UINT64_MAX (no value) above every bound. */
+static int sum_reaches(uint64_t a, uint64_t b, uint64_t offset, uint64_t bound)
+{
+    if (a == UINT64_MAX || b == UINT64_MAX)
+        return 1;
+    return a + b + offset >= bound;
+}
+
+/* -1: the one-add kernel is valid (no zero, subnormal, infinity or NaN, every
+ * product normal); else what the safe kernel must handle. */
+static int tile_case(const lmul_gemm_problem *pr, lmul_range a, lmul_range b)
 {
     const lmul_container *c = pr->container;
     const uint64_t min_normal = UINT64_C(1) << c->P, off = pr->params.offset;
-    if (a.min < min_normal || b.min < min_normal || a.max >= c->inf
-        || b.max >= c->inf)
-        return 0;
-    return a.min + b.min + off >= c->bias + min_normal
-        && a.max + b.max + off < c->bias + c->inf;
+    if (a.max >= c->inf || b.max >= c->inf
+        || sum_reaches(a.max, b.max, off, c->bias + c->inf))
+        return LMUL_SAFE_FULL;
+    if (!sum_reaches(a.min, b.min, off, c->bias + min_normal))
+        return LMUL_SAFE_FLUSH;
+    return a.zeros || b.zeros ? LMUL_SAFE_ZEROS : -1;
 }
 
 /* C = (alpha * t) + (beta * C) on an edge or strided tile: the same two
@@ -168,13 +178,12 @@ static void tile(const lmul_gemm_problem *pr, const workspace *ws, const char *p
                  uint64_t counts[2])
 {
     const lmul_gemm_kernels *ker = pr->ker;
-    const lmul_container *ct = pr->container;
-    const int fast = one_add_valid(pr, ra, rb);
+    const int safe_case = tile_case(pr, ra, rb), fast = safe_case < 0;
     lmul_params kernel_params = pr->params;   /* packing did the rounding */
     kernel_params.round_shift = 0;
-    const int full = ra.max >= ct->inf || rb.max >= ct->inf
-                  || ra.max + rb.max + pr->params.offset >= ct->bias + ct->inf;
-    lmul_gemm_aux aux = {pr->alpha, beta, a_addend(pr), full, &kernel_params};
+    lmul_gemm_aux aux = {pr->alpha, beta, a_addend(pr),
+                         fast ? LMUL_SAFE_ZEROS : (lmul_safe_case)safe_case,
+                         &kernel_params};
     const lmul_gemm_ukr_ft ukr = fast ? ker->fast : ker->safe;
     counts[!fast]++;
     if (mr == ker->mr && nr == ker->nr && direct_tile(pr, c)) {

@@ -51,9 +51,12 @@ typedef void (*lmul_dmul_ker_ft)(int64_t n, const double *x, const double *y,
 typedef void (*lmul_hmul_ker_ft)(int64_t n, const uint16_t *x, const uint16_t *y,
                                  uint16_t *z, const lmul_params *p);
 
-/* Smallest and largest magnitude (bits without the sign) in a packed panel. */
+/* What packing saw in a micro-panel: magnitudes are the bits without the
+ * sign, after DAZ and rounding. */
 typedef struct lmul_range {
-    uint64_t min, max;
+    uint64_t min;               /* smallest non-zero magnitude (UINT64_MAX: none) */
+    uint64_t max;               /* largest magnitude */
+    int zeros;                  /* a zero (or subnormal) was seen */
 } lmul_range;
 
 /*
@@ -65,14 +68,18 @@ typedef struct lmul_range {
 typedef void (*lmul_prep_ft)(int64_t n, void *bits, uint64_t addend,
                              const lmul_params *p, lmul_range *range);
 
+/* What the safe microkernel must handle in a tile, from the two ranges. */
+typedef enum lmul_safe_case {
+    LMUL_SAFE_ZEROS,            /* zeros; no product under- or overflows */
+    LMUL_SAFE_FLUSH,            /* zeros and underflow; no infinity, NaN, overflow */
+    LMUL_SAFE_FULL              /* anything: every case of SPEC.md lane by lane */
+} lmul_safe_case;
+
 /* What a GEMM microkernel needs besides its two micro-panels. */
 typedef struct lmul_gemm_aux {
     const void *alpha, *beta;   /* the container's type; beta 0: C not read */
     uint64_t a_addend;          /* added to A's bits by the packing */
-    int full;                   /* the safe kernel must take every case lane by
-                                   lane: a panel may hold infinity or NaN, or a
-                                   product may overflow; else only zeros and
-                                   underflow need a flush */
+    lmul_safe_case safe_case;   /* for the safe kernel */
     const lmul_params *p;
 } lmul_gemm_aux;
 

@@ -2,9 +2,10 @@
  * GEMM microkernels for AVX-512: float32 tiles of 32 x 12 (two vectors of
  * A by twelve broadcasts of B, 24 accumulators) and float64 tiles of
  * 16 x 12. The one-add kernel's product is vpaddd/vpaddq of the packed
- * bits. The safe kernel masks that add where a product is zero or
- * underflows, or, when a panel holds infinity or NaN or a product may
- * overflow, restores A's bits and runs the full lane logic.
+ * bits. The safe kernel, by the tile's case, masks zero operands out of
+ * that add, or masks out every product that is zero or underflows, or
+ * (infinity, NaN or a possible overflow) restores A's bits and runs the full
+ * lane logic.
  */
 #include "../../frame/lmul_internal.h"
 
@@ -20,8 +21,8 @@
 #define KSTEP 256   /* inner steps per chunk of flush thresholds */
 
 /*
- * The safe kernels' common case, a tile with zeros or underflow but no
- * infinity, NaN or possible overflow: a + b is the product whenever it is
+ * The safe kernels' case of zeros and underflow but no infinity, NaN or
+ * possible overflow: a + b is the product whenever it is
  * normal, so each product is that add, one compare of |A| with a threshold
  * per B element, and an add into the accumulator under the compare's mask.
  * thr = the smallest |A| bits whose product with B is normal (|A| + |B|
@@ -149,6 +150,35 @@ static void sgemm_32x12_flush(int64_t kc, const int32_t *a, const int32_t *b,
     sstore(c, ldc, acc0, acc1, aux);
 }
 
+/* Zeros only, no product under- or overflows: a + b is every non-zero
+ * product; a zero A lane is masked out of the add, a zero B column out of
+ * the accumulation. */
+LMUL_TARGET_AVX512
+static void sgemm_32x12_zeros(int64_t kc, const int32_t *a, const int32_t *b,
+                              float *c, int64_t ldc, const lmul_gemm_aux *aux)
+{
+    __m512 acc0[NR], acc1[NR];
+    for (int j = 0; j < NR; j++)
+        acc0[j] = acc1[j] = _mm512_setzero_ps();
+    const __m512i addend = _mm512_set1_epi32((int)aux->a_addend);
+    const __m512i abs_mask = _mm512_set1_epi32(0x7FFFFFFF);
+    for (int64_t p = 0; p < kc; p++, a += SMR, b += NR) {
+        const __m512i a0 = _mm512_loadu_si512(a), a1 = _mm512_loadu_si512(a + 16);
+        const __mmask16 nz0 = _mm512_test_epi32_mask(_mm512_sub_epi32(a0, addend), abs_mask);
+        const __mmask16 nz1 = _mm512_test_epi32_mask(_mm512_sub_epi32(a1, addend), abs_mask);
+#pragma GCC unroll 12
+        for (int j = 0; j < NR; j++) {
+            const __m512i bj = _mm512_set1_epi32(b[j]);
+            const __mmask16 kb = _mm512_test_epi32_mask(bj, abs_mask);
+            acc0[j] = _mm512_mask_add_ps(acc0[j], kb, acc0[j],
+                                         _mm512_castsi512_ps(_mm512_maskz_add_epi32(nz0, a0, bj)));
+            acc1[j] = _mm512_mask_add_ps(acc1[j], kb, acc1[j],
+                                         _mm512_castsi512_ps(_mm512_maskz_add_epi32(nz1, a1, bj)));
+        }
+    }
+    sstore(c, ldc, acc0, acc1, aux);
+}
+
 LMUL_TARGET_AVX512
 void lmul_sgemm_fast_avx512_32x12(int64_t kc, const void *pa, const void *pb,
                                   void *c, int64_t ldc, const lmul_gemm_aux *aux)
@@ -160,10 +190,11 @@ LMUL_TARGET_AVX512
 void lmul_sgemm_safe_avx512_32x12(int64_t kc, const void *pa, const void *pb,
                                   void *c, int64_t ldc, const lmul_gemm_aux *aux)
 {
-    if (aux->full)
-        sgemm_32x12(kc, pa, pb, c, ldc, aux, 1);
-    else
-        sgemm_32x12_flush(kc, pa, pb, c, ldc, aux);
+    switch (aux->safe_case) {
+    case LMUL_SAFE_ZEROS: sgemm_32x12_zeros(kc, pa, pb, c, ldc, aux); break;
+    case LMUL_SAFE_FLUSH: sgemm_32x12_flush(kc, pa, pb, c, ldc, aux); break;
+    default: sgemm_32x12(kc, pa, pb, c, ldc, aux, 1);
+    }
 }
 
 /* ---------------------------------------------------------------- float64 */
@@ -254,6 +285,32 @@ static void dgemm_16x12_flush(int64_t kc, const int64_t *a, const int64_t *b,
 }
 
 LMUL_TARGET_AVX512
+static void dgemm_16x12_zeros(int64_t kc, const int64_t *a, const int64_t *b,
+                              double *c, int64_t ldc, const lmul_gemm_aux *aux)
+{
+    __m512d acc0[NR], acc1[NR];
+    for (int j = 0; j < NR; j++)
+        acc0[j] = acc1[j] = _mm512_setzero_pd();
+    const __m512i addend = _mm512_set1_epi64((long long)aux->a_addend);
+    const __m512i abs_mask = _mm512_set1_epi64(0x7FFFFFFFFFFFFFFF);
+    for (int64_t p = 0; p < kc; p++, a += DMR, b += NR) {
+        const __m512i a0 = _mm512_loadu_si512(a), a1 = _mm512_loadu_si512(a + 8);
+        const __mmask8 nz0 = _mm512_test_epi64_mask(_mm512_sub_epi64(a0, addend), abs_mask);
+        const __mmask8 nz1 = _mm512_test_epi64_mask(_mm512_sub_epi64(a1, addend), abs_mask);
+#pragma GCC unroll 12
+        for (int j = 0; j < NR; j++) {
+            const __m512i bj = _mm512_set1_epi64(b[j]);
+            const __mmask8 kb = _mm512_test_epi64_mask(bj, abs_mask);
+            acc0[j] = _mm512_mask_add_pd(acc0[j], kb, acc0[j],
+                                         _mm512_castsi512_pd(_mm512_maskz_add_epi64(nz0, a0, bj)));
+            acc1[j] = _mm512_mask_add_pd(acc1[j], kb, acc1[j],
+                                         _mm512_castsi512_pd(_mm512_maskz_add_epi64(nz1, a1, bj)));
+        }
+    }
+    dstore(c, ldc, acc0, acc1, aux);
+}
+
+LMUL_TARGET_AVX512
 void lmul_dgemm_fast_avx512_16x12(int64_t kc, const void *pa, const void *pb,
                                   void *c, int64_t ldc, const lmul_gemm_aux *aux)
 {
@@ -264,10 +321,11 @@ LMUL_TARGET_AVX512
 void lmul_dgemm_safe_avx512_16x12(int64_t kc, const void *pa, const void *pb,
                                   void *c, int64_t ldc, const lmul_gemm_aux *aux)
 {
-    if (aux->full)
-        dgemm_16x12(kc, pa, pb, c, ldc, aux, 1);
-    else
-        dgemm_16x12_flush(kc, pa, pb, c, ldc, aux);
+    switch (aux->safe_case) {
+    case LMUL_SAFE_ZEROS: dgemm_16x12_zeros(kc, pa, pb, c, ldc, aux); break;
+    case LMUL_SAFE_FLUSH: dgemm_16x12_flush(kc, pa, pb, c, ldc, aux); break;
+    default: dgemm_16x12(kc, pa, pb, c, ldc, aux, 1);
+    }
 }
 
 /* Packing preparation, 16 or 8 lanes at a time (see lmul_prep_ft); NaN is
@@ -282,6 +340,7 @@ void lmul_prep32_avx512(int64_t n, void *bits, uint64_t addend,
     const __m512i min_normal = _mm512_set1_epi32(0x00800000);
     const __m512i add = _mm512_set1_epi32((int)addend);
     __m512i lo = _mm512_set1_epi32(-1), hi = _mm512_setzero_si512();
+    __mmask16 zeros = 0;
     for (int64_t i = 0; i < n; i += 16) {
         const __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
         const __m512i v = _mm512_maskz_loadu_epi32(m, x + i);
@@ -290,13 +349,17 @@ void lmul_prep32_avx512(int64_t n, void *bits, uint64_t addend,
         if (p->round_shift)
             mag = _mm512_mask_mov_epi32(mag, _mm512_cmple_epu32_mask(mag, inf),
                                         round32(mag, p));
-        lo = _mm512_mask_min_epu32(lo, m, lo, mag);
+        const __mmask16 nonzero = _mm512_mask_test_epi32_mask(m, mag, mag);
+        zeros |= m & ~nonzero;
+        lo = _mm512_mask_min_epu32(lo, nonzero, lo, mag);
         hi = _mm512_mask_max_epu32(hi, m, hi, mag);
         const __m512i out = _mm512_ternarylogic_epi32(v, sign, mag, 0xEA);  /* v&sign | mag */
         _mm512_mask_storeu_epi32(x + i, m, _mm512_add_epi32(out, add));
     }
-    range->min = _mm512_reduce_min_epu32(lo);
+    const uint64_t min = _mm512_reduce_min_epu32(lo);
+    range->min = min == UINT32_MAX ? UINT64_MAX : min;
     range->max = _mm512_reduce_max_epu32(hi);
+    range->zeros = zeros != 0;
 }
 
 LMUL_TARGET_AVX512
@@ -309,6 +372,7 @@ void lmul_prep64_avx512(int64_t n, void *bits, uint64_t addend,
     const __m512i min_normal = _mm512_set1_epi64(0x0010000000000000);
     const __m512i add = _mm512_set1_epi64((long long)addend);
     __m512i lo = _mm512_set1_epi64(-1), hi = _mm512_setzero_si512();
+    __mmask8 zeros = 0;
     for (int64_t i = 0; i < n; i += 8) {
         const __mmask8 m = n - i >= 8 ? 0xFF : (__mmask8)((1u << (n - i)) - 1);
         const __m512i v = _mm512_maskz_loadu_epi64(m, x + i);
@@ -317,13 +381,17 @@ void lmul_prep64_avx512(int64_t n, void *bits, uint64_t addend,
         if (p->round_shift)
             mag = _mm512_mask_mov_epi64(mag, _mm512_cmple_epu64_mask(mag, inf),
                                         round64(mag, p));
-        lo = _mm512_mask_min_epu64(lo, m, lo, mag);
+        const __mmask8 nonzero = _mm512_mask_test_epi64_mask(m, mag, mag);
+        zeros |= m & ~nonzero;
+        lo = _mm512_mask_min_epu64(lo, nonzero, lo, mag);
         hi = _mm512_mask_max_epu64(hi, m, hi, mag);
         const __m512i out = _mm512_ternarylogic_epi64(v, sign, mag, 0xEA);
         _mm512_mask_storeu_epi64(x + i, m, _mm512_add_epi64(out, add));
     }
-    range->min = _mm512_reduce_min_epu64(lo);
+    const uint64_t min = _mm512_reduce_min_epu64(lo);
+    range->min = min == UINT64_MAX ? UINT64_MAX : min;
     range->max = _mm512_reduce_max_epu64(hi);
+    range->zeros = zeros != 0;
 }
 
 #endif /* LMUL_X86 */

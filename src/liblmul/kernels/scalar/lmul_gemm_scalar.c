@@ -17,7 +17,10 @@ static inline uint64_t prep_one(uint64_t bits, const lmul_container *c,
         mag = 0;                                /* DAZ */
     else if (mag < c->inf)
         mag = lmul_round_scalar(mag, p);
-    r->min = mag < r->min ? mag : r->min;
+    if (mag == 0)
+        r->zeros = 1;
+    else if (mag < r->min)
+        r->min = mag;
     r->max = mag > r->max ? mag : r->max;
     return sign | mag;
 }
@@ -26,7 +29,7 @@ void lmul_prep32_scalar(int64_t n, void *bits, uint64_t addend,
                         const lmul_params *p, lmul_range *range)
 {
     uint32_t *x = bits;
-    lmul_range r = {UINT64_MAX, 0};
+    lmul_range r = {UINT64_MAX, 0, 0};
     for (int64_t i = 0; i < n; i++)
         x[i] = (uint32_t)(prep_one(x[i], &lmul_container_f32, p, &r) + addend);
     *range = r;
@@ -36,7 +39,7 @@ void lmul_prep64_scalar(int64_t n, void *bits, uint64_t addend,
                         const lmul_params *p, lmul_range *range)
 {
     uint64_t *x = bits;
-    lmul_range r = {UINT64_MAX, 0};
+    lmul_range r = {UINT64_MAX, 0, 0};
     for (int64_t i = 0; i < n; i++)
         x[i] = prep_one(x[i], &lmul_container_f64, p, &r) + addend;
     *range = r;
