@@ -139,4 +139,47 @@ void lmul_dgemm_safe_avx2_8x6(int64_t kc, const void *pa, const void *pb,
     dgemm_8x6(kc, pa, pb, c, ldc, aux, 1);
 }
 
+/* Packing preparation of float32 bits, 8 lanes at a time (see lmul_prep_ft);
+ * NaN is never rounded. Magnitudes are below 2^31: signed compares order them. */
+LMUL_TARGET_AVX2
+void lmul_prep32_avx2(int64_t n, void *bits, uint64_t addend,
+                      const lmul_params *p, lmul_range *range)
+{
+    int32_t *x = bits;
+    const __m256i sign = _mm256_set1_epi32((int)0x80000000u);
+    const __m256i inf = _mm256_set1_epi32(0x7F800000);
+    const __m256i below_normal = _mm256_set1_epi32(0x007FFFFF);
+    const __m256i add = _mm256_set1_epi32((int)addend);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i lo = _mm256_set1_epi32(-1), hi = _mm256_setzero_si256();
+    __m256i zeros = _mm256_setzero_si256();
+    for (int64_t i = 0; i < n; i += 8) {
+        const int left = n - i < 8 ? (int)(n - i) : 8;
+        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(left), lane);
+        const __m256i v = _mm256_maskload_epi32(x + i, m);
+        __m256i mag = _mm256_andnot_si256(sign, v);
+        mag = _mm256_and_si256(mag, _mm256_cmpgt_epi32(mag, below_normal));
+        if (p->round_shift)
+            mag = _mm256_blendv_epi8(round32(mag, p), mag, _mm256_cmpgt_epi32(mag, inf));
+        const __m256i nonzero = _mm256_andnot_si256(
+            _mm256_cmpeq_epi32(mag, _mm256_setzero_si256()), m);
+        lo = _mm256_blendv_epi8(lo, _mm256_min_epu32(lo, mag), nonzero);
+        hi = _mm256_blendv_epi8(hi, _mm256_max_epu32(hi, mag), m);
+        zeros = _mm256_or_si256(zeros, _mm256_andnot_si256(nonzero, m));
+        const __m256i out = _mm256_or_si256(_mm256_and_si256(v, sign), mag);
+        _mm256_maskstore_epi32(x + i, m, _mm256_add_epi32(out, add));
+    }
+    _Alignas(32) uint32_t l[8], h[8];
+    _mm256_store_si256((__m256i *)l, lo);
+    _mm256_store_si256((__m256i *)h, hi);
+    uint32_t min = UINT32_MAX, max = 0;
+    for (int i = 0; i < 8; i++) {
+        min = l[i] < min ? l[i] : min;
+        max = h[i] > max ? h[i] : max;
+    }
+    range->min = min == UINT32_MAX ? UINT64_MAX : min;
+    range->max = max;
+    range->zeros = !_mm256_testz_si256(zeros, zeros);
+}
+
 #endif /* LMUL_X86 */
