@@ -53,11 +53,6 @@ static inline void pack_copy(char *dst, const char *src, int64_t real,
                              int64_t width, int64_t kc, int64_t s_idx,
                              int64_t s_k, size_t elsize)
 {
-    if (real == width && s_idx == (int64_t)elsize) {
-        for (int64_t p = 0; p < kc; p++)
-            memcpy(dst + p * width * elsize, src + p * s_k, (size_t)width * elsize);
-        return;
-    }
     const char *rows[LMUL_MAX_TILE];
     for (int64_t i = 0; i < width; i++)
         rows[i] = src + (i < real ? i : real - 1) * s_idx;
@@ -66,15 +61,22 @@ static inline void pack_copy(char *dst, const char *src, int64_t real,
             memcpy(dst + i * elsize, rows[i] + p * s_k, elsize);
 }
 
+/* A panel whose elements are contiguous at each step is prepared straight
+ * from the source; others are gathered first. */
 static void pack_panel(const lmul_gemm_problem *pr, char *dst, const char *src,
                        int64_t real, int64_t width, int64_t kc, int64_t s_idx,
                        int64_t s_k, uint64_t addend, lmul_range *range)
 {
+    const lmul_prep_ft prep = pr->ker->prep;
+    if (real == width && s_idx == (int64_t)pr->elsize) {
+        prep(kc, width, src, s_k, dst, addend, &pr->params, range);
+        return;
+    }
     if (pr->elsize == 4)   /* constant sizes let memcpy become one move */
         pack_copy(dst, src, real, width, kc, s_idx, s_k, 4);
     else
         pack_copy(dst, src, real, width, kc, s_idx, s_k, 8);
-    pr->ker->prep(width * kc, dst, addend, &pr->params, range);
+    prep(1, width * kc, dst, 0, dst, addend, &pr->params, range);
 }
 
 /* offset - bias modulo 2^width: with it in A, a + b is the L-Mul product. */

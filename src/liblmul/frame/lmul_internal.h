@@ -60,12 +60,15 @@ typedef struct lmul_range {
 } lmul_range;
 
 /*
- * GEMM packing preparation, in place on n container bit patterns (uint32 or
- * uint64 by the container): subnormals to zeros of their sign (DAZ), finite
- * values rounded to k bits, NaN and infinity kept; the range of the prepared
- * magnitudes goes to *range; then `addend` is added modulo 2^width.
+ * GEMM packing preparation: dst[r*width + i] = src element i of row r, the
+ * rows `src_stride` bytes apart, each `width` contiguous container bit
+ * patterns (uint32 or uint64 by the container; src may be dst when rows is 1),
+ * prepared: subnormals to zeros of their sign (DAZ), finite values rounded
+ * to k bits, NaN and infinity kept; what was seen goes to *range; then
+ * `addend` is added modulo 2^width.
  */
-typedef void (*lmul_prep_ft)(int64_t n, void *bits, uint64_t addend,
+typedef void (*lmul_prep_ft)(int64_t rows, int64_t width, const void *src,
+                             int64_t src_stride, void *dst, uint64_t addend,
                              const lmul_params *p, lmul_range *range);
 
 /* What the safe microkernel must handle in a tile, from the two ranges. */

@@ -142,10 +142,11 @@ void lmul_dgemm_safe_avx2_8x6(int64_t kc, const void *pa, const void *pb,
 /* Packing preparation of float32 bits, 8 lanes at a time (see lmul_prep_ft);
  * NaN is never rounded. Magnitudes are below 2^31: signed compares order them. */
 LMUL_TARGET_AVX2
-void lmul_prep32_avx2(int64_t n, void *bits, uint64_t addend,
+void lmul_prep32_avx2(int64_t rows, int64_t width, const void *src,
+                      int64_t src_stride, void *dst, uint64_t addend,
                       const lmul_params *p, lmul_range *range)
 {
-    int32_t *x = bits;
+    int32_t *out = dst;
     const __m256i sign = _mm256_set1_epi32((int)0x80000000u);
     const __m256i inf = _mm256_set1_epi32(0x7F800000);
     const __m256i below_normal = _mm256_set1_epi32(0x007FFFFF);
@@ -153,21 +154,24 @@ void lmul_prep32_avx2(int64_t n, void *bits, uint64_t addend,
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     __m256i lo = _mm256_set1_epi32(-1), hi = _mm256_setzero_si256();
     __m256i zeros = _mm256_setzero_si256();
-    for (int64_t i = 0; i < n; i += 8) {
-        const int left = n - i < 8 ? (int)(n - i) : 8;
-        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(left), lane);
-        const __m256i v = _mm256_maskload_epi32(x + i, m);
-        __m256i mag = _mm256_andnot_si256(sign, v);
-        mag = _mm256_and_si256(mag, _mm256_cmpgt_epi32(mag, below_normal));
-        if (p->round_shift)
-            mag = _mm256_blendv_epi8(round32(mag, p), mag, _mm256_cmpgt_epi32(mag, inf));
-        const __m256i nonzero = _mm256_andnot_si256(
-            _mm256_cmpeq_epi32(mag, _mm256_setzero_si256()), m);
-        lo = _mm256_blendv_epi8(lo, _mm256_min_epu32(lo, mag), nonzero);
-        hi = _mm256_blendv_epi8(hi, _mm256_max_epu32(hi, mag), m);
-        zeros = _mm256_or_si256(zeros, _mm256_andnot_si256(nonzero, m));
-        const __m256i out = _mm256_or_si256(_mm256_and_si256(v, sign), mag);
-        _mm256_maskstore_epi32(x + i, m, _mm256_add_epi32(out, add));
+    for (int64_t row = 0; row < rows; row++, out += width) {
+        const int32_t *x = (const int32_t *)((const char *)src + row * src_stride);
+        for (int64_t i = 0; i < width; i += 8) {
+            const int left = width - i < 8 ? (int)(width - i) : 8;
+            const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(left), lane);
+            const __m256i v = _mm256_maskload_epi32(x + i, m);
+            __m256i mag = _mm256_andnot_si256(sign, v);
+            mag = _mm256_and_si256(mag, _mm256_cmpgt_epi32(mag, below_normal));
+            if (p->round_shift)
+                mag = _mm256_blendv_epi8(round32(mag, p), mag, _mm256_cmpgt_epi32(mag, inf));
+            const __m256i nonzero = _mm256_andnot_si256(
+                _mm256_cmpeq_epi32(mag, _mm256_setzero_si256()), m);
+            lo = _mm256_blendv_epi8(lo, _mm256_min_epu32(lo, mag), nonzero);
+            hi = _mm256_blendv_epi8(hi, _mm256_max_epu32(hi, mag), m);
+            zeros = _mm256_or_si256(zeros, _mm256_andnot_si256(nonzero, m));
+            const __m256i r = _mm256_or_si256(_mm256_and_si256(v, sign), mag);
+            _mm256_maskstore_epi32(out + i, m, _mm256_add_epi32(r, add));
+        }
     }
     _Alignas(32) uint32_t l[8], h[8];
     _mm256_store_si256((__m256i *)l, lo);

@@ -16,6 +16,7 @@ void lmul_dgemm_fast_avx2_8x6(int64_t kc, const void *pa, const void *pb,
                               void *c, int64_t ldc, const lmul_gemm_aux *aux);
 void lmul_dgemm_safe_avx2_8x6(int64_t kc, const void *pa, const void *pb,
                               void *c, int64_t ldc, const lmul_gemm_aux *aux);
-void lmul_prep32_avx2(int64_t n, void *bits, uint64_t addend,
+void lmul_prep32_avx2(int64_t rows, int64_t width, const void *src,
+                      int64_t src_stride, void *dst, uint64_t addend,
                       const lmul_params *p, lmul_range *range);
 #endif

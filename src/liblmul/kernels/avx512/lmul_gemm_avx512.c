@@ -97,8 +97,11 @@ static inline void sgemm_32x12(int64_t kc, const int32_t *a, const int32_t *b,
                                int full)
 {
     __m512 acc0[NR], acc1[NR];
-    for (int j = 0; j < NR; j++)
+    for (int j = 0; j < NR; j++) {
         acc0[j] = acc1[j] = _mm512_setzero_ps();
+        _mm_prefetch((const char *)(c + j * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + j * ldc + 31), _MM_HINT_T0);
+    }
     const __m512i addend = _mm512_set1_epi32((int)aux->a_addend);
     for (int64_t p = 0; p < kc; p++, a += SMR, b += NR) {
         const __m512i a0 = _mm512_loadu_si512(a), a1 = _mm512_loadu_si512(a + 16);
@@ -331,30 +334,34 @@ void lmul_dgemm_safe_avx512_16x12(int64_t kc, const void *pa, const void *pb,
 /* Packing preparation, 16 or 8 lanes at a time (see lmul_prep_ft); NaN is
  * never rounded (a carry could make it infinity). */
 LMUL_TARGET_AVX512
-void lmul_prep32_avx512(int64_t n, void *bits, uint64_t addend,
+void lmul_prep32_avx512(int64_t rows, int64_t width, const void *src,
+                        int64_t src_stride, void *dst, uint64_t addend,
                         const lmul_params *p, lmul_range *range)
 {
-    uint32_t *x = bits;
+    uint32_t *out = dst;
     const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
     const __m512i inf = _mm512_set1_epi32(0x7F800000);
     const __m512i min_normal = _mm512_set1_epi32(0x00800000);
     const __m512i add = _mm512_set1_epi32((int)addend);
     __m512i lo = _mm512_set1_epi32(-1), hi = _mm512_setzero_si512();
     __mmask16 zeros = 0;
-    for (int64_t i = 0; i < n; i += 16) {
-        const __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-        const __m512i v = _mm512_maskz_loadu_epi32(m, x + i);
-        __m512i mag = _mm512_andnot_si512(sign, v);
-        mag = _mm512_maskz_mov_epi32(_mm512_cmpge_epu32_mask(mag, min_normal), mag);
-        if (p->round_shift)
-            mag = _mm512_mask_mov_epi32(mag, _mm512_cmple_epu32_mask(mag, inf),
-                                        round32(mag, p));
-        const __mmask16 nonzero = _mm512_mask_test_epi32_mask(m, mag, mag);
-        zeros |= m & ~nonzero;
-        lo = _mm512_mask_min_epu32(lo, nonzero, lo, mag);
-        hi = _mm512_mask_max_epu32(hi, m, hi, mag);
-        const __m512i out = _mm512_ternarylogic_epi32(v, sign, mag, 0xEA);  /* v&sign | mag */
-        _mm512_mask_storeu_epi32(x + i, m, _mm512_add_epi32(out, add));
+    for (int64_t row = 0; row < rows; row++, out += width) {
+        const uint32_t *x = (const uint32_t *)((const char *)src + row * src_stride);
+        for (int64_t i = 0; i < width; i += 16) {
+            const __mmask16 m = width - i >= 16 ? 0xFFFF : (__mmask16)((1u << (width - i)) - 1);
+            const __m512i v = _mm512_maskz_loadu_epi32(m, x + i);
+            __m512i mag = _mm512_andnot_si512(sign, v);
+            mag = _mm512_maskz_mov_epi32(_mm512_cmpge_epu32_mask(mag, min_normal), mag);
+            if (p->round_shift)
+                mag = _mm512_mask_mov_epi32(mag, _mm512_cmple_epu32_mask(mag, inf),
+                                            round32(mag, p));
+            const __mmask16 nonzero = _mm512_mask_test_epi32_mask(m, mag, mag);
+            zeros |= m & ~nonzero;
+            lo = _mm512_mask_min_epu32(lo, nonzero, lo, mag);
+            hi = _mm512_mask_max_epu32(hi, m, hi, mag);
+            const __m512i r = _mm512_ternarylogic_epi32(v, sign, mag, 0xEA);  /* v&sign | mag */
+            _mm512_mask_storeu_epi32(out + i, m, _mm512_add_epi32(r, add));
+        }
     }
     const uint64_t min = _mm512_reduce_min_epu32(lo);
     range->min = min == UINT32_MAX ? UINT64_MAX : min;
@@ -363,30 +370,34 @@ void lmul_prep32_avx512(int64_t n, void *bits, uint64_t addend,
 }
 
 LMUL_TARGET_AVX512
-void lmul_prep64_avx512(int64_t n, void *bits, uint64_t addend,
+void lmul_prep64_avx512(int64_t rows, int64_t width, const void *src,
+                        int64_t src_stride, void *dst, uint64_t addend,
                         const lmul_params *p, lmul_range *range)
 {
-    uint64_t *x = bits;
+    uint64_t *out = dst;
     const __m512i sign = _mm512_set1_epi64((long long)0x8000000000000000u);
     const __m512i inf = _mm512_set1_epi64(0x7FF0000000000000);
     const __m512i min_normal = _mm512_set1_epi64(0x0010000000000000);
     const __m512i add = _mm512_set1_epi64((long long)addend);
     __m512i lo = _mm512_set1_epi64(-1), hi = _mm512_setzero_si512();
     __mmask8 zeros = 0;
-    for (int64_t i = 0; i < n; i += 8) {
-        const __mmask8 m = n - i >= 8 ? 0xFF : (__mmask8)((1u << (n - i)) - 1);
-        const __m512i v = _mm512_maskz_loadu_epi64(m, x + i);
-        __m512i mag = _mm512_andnot_si512(sign, v);
-        mag = _mm512_maskz_mov_epi64(_mm512_cmpge_epu64_mask(mag, min_normal), mag);
-        if (p->round_shift)
-            mag = _mm512_mask_mov_epi64(mag, _mm512_cmple_epu64_mask(mag, inf),
-                                        round64(mag, p));
-        const __mmask8 nonzero = _mm512_mask_test_epi64_mask(m, mag, mag);
-        zeros |= m & ~nonzero;
-        lo = _mm512_mask_min_epu64(lo, nonzero, lo, mag);
-        hi = _mm512_mask_max_epu64(hi, m, hi, mag);
-        const __m512i out = _mm512_ternarylogic_epi64(v, sign, mag, 0xEA);
-        _mm512_mask_storeu_epi64(x + i, m, _mm512_add_epi64(out, add));
+    for (int64_t row = 0; row < rows; row++, out += width) {
+        const uint64_t *x = (const uint64_t *)((const char *)src + row * src_stride);
+        for (int64_t i = 0; i < width; i += 8) {
+            const __mmask8 m = width - i >= 8 ? 0xFF : (__mmask8)((1u << (width - i)) - 1);
+            const __m512i v = _mm512_maskz_loadu_epi64(m, x + i);
+            __m512i mag = _mm512_andnot_si512(sign, v);
+            mag = _mm512_maskz_mov_epi64(_mm512_cmpge_epu64_mask(mag, min_normal), mag);
+            if (p->round_shift)
+                mag = _mm512_mask_mov_epi64(mag, _mm512_cmple_epu64_mask(mag, inf),
+                                            round64(mag, p));
+            const __mmask8 nonzero = _mm512_mask_test_epi64_mask(m, mag, mag);
+            zeros |= m & ~nonzero;
+            lo = _mm512_mask_min_epu64(lo, nonzero, lo, mag);
+            hi = _mm512_mask_max_epu64(hi, m, hi, mag);
+            const __m512i r = _mm512_ternarylogic_epi64(v, sign, mag, 0xEA);
+            _mm512_mask_storeu_epi64(out + i, m, _mm512_add_epi64(r, add));
+        }
     }
     const uint64_t min = _mm512_reduce_min_epu64(lo);
     range->min = min == UINT64_MAX ? UINT64_MAX : min;

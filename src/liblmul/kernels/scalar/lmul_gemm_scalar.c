@@ -25,23 +25,37 @@ static inline uint64_t prep_one(uint64_t bits, const lmul_container *c,
     return sign | mag;
 }
 
-void lmul_prep32_scalar(int64_t n, void *bits, uint64_t addend,
+void lmul_prep32_scalar(int64_t rows, int64_t width, const void *src,
+                        int64_t src_stride, void *dst, uint64_t addend,
                         const lmul_params *p, lmul_range *range)
 {
-    uint32_t *x = bits;
+    uint32_t *out = dst;
     lmul_range r = {UINT64_MAX, 0, 0};
-    for (int64_t i = 0; i < n; i++)
-        x[i] = (uint32_t)(prep_one(x[i], &lmul_container_f32, p, &r) + addend);
+    for (int64_t row = 0; row < rows; row++) {
+        const char *in = (const char *)src + row * src_stride;
+        for (int64_t i = 0; i < width; i++, out++) {
+            uint32_t x;
+            memcpy(&x, in + i * sizeof x, sizeof x);
+            *out = (uint32_t)(prep_one(x, &lmul_container_f32, p, &r) + addend);
+        }
+    }
     *range = r;
 }
 
-void lmul_prep64_scalar(int64_t n, void *bits, uint64_t addend,
+void lmul_prep64_scalar(int64_t rows, int64_t width, const void *src,
+                        int64_t src_stride, void *dst, uint64_t addend,
                         const lmul_params *p, lmul_range *range)
 {
-    uint64_t *x = bits;
+    uint64_t *out = dst;
     lmul_range r = {UINT64_MAX, 0, 0};
-    for (int64_t i = 0; i < n; i++)
-        x[i] = prep_one(x[i], &lmul_container_f64, p, &r) + addend;
+    for (int64_t row = 0; row < rows; row++) {
+        const char *in = (const char *)src + row * src_stride;
+        for (int64_t i = 0; i < width; i++, out++) {
+            uint64_t x;
+            memcpy(&x, in + i * sizeof x, sizeof x);
+            *out = prep_one(x, &lmul_container_f64, p, &r) + addend;
+        }
+    }
     *range = r;
 }
 

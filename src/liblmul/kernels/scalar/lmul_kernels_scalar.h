@@ -9,9 +9,11 @@ void lmul_dmul_scalar_1(int64_t n, const double *x, const double *y, double *z,
 void lmul_hmul_scalar_1(int64_t n, const uint16_t *x, const uint16_t *y,
                         uint16_t *z, const lmul_params *p);
 
-void lmul_prep32_scalar(int64_t n, void *bits, uint64_t addend,
+void lmul_prep32_scalar(int64_t rows, int64_t width, const void *src,
+                        int64_t src_stride, void *dst, uint64_t addend,
                         const lmul_params *p, lmul_range *range);
-void lmul_prep64_scalar(int64_t n, void *bits, uint64_t addend,
+void lmul_prep64_scalar(int64_t rows, int64_t width, const void *src,
+                        int64_t src_stride, void *dst, uint64_t addend,
                         const lmul_params *p, lmul_range *range);
 void lmul_sgemm_fast_scalar_4x4(int64_t kc, const void *pa, const void *pb,
                                 void *c, int64_t ldc, const lmul_gemm_aux *aux);
