@@ -21,6 +21,14 @@
 
 #define ALIGN 64
 #define LMUL_MAX_TILE 64                          /* largest mr or nr */
+#define PACK_STEPS 32                             /* steps per direct prep */
+#define LINE 64
+
+#if defined(__GNUC__)
+#  define PREFETCH(p) __builtin_prefetch(p)
+#else
+#  define PREFETCH(p) ((void)(p))
+#endif
 #define MIN_WORK_PER_THREAD (INT64_C(1) << 21)   /* m*n*k below this: one thread */
 
 static _Atomic uint64_t fast_tiles, safe_tiles;
@@ -56,27 +64,65 @@ static inline void pack_copy(char *dst, const char *src, int64_t real,
     const char *rows[LMUL_MAX_TILE];
     for (int64_t i = 0; i < width; i++)
         rows[i] = src + (i < real ? i : real - 1) * s_idx;
-    for (int64_t p = 0; p < kc; p++, dst += width * elsize)
+    const int64_t ahead = s_k * (LINE / (int64_t)elsize);  /* when s_k == elsize */
+    for (int64_t p = 0; p < kc; p++, dst += width * elsize) {
+        if (p % (LINE / (int64_t)elsize) == 0)
+            for (int64_t i = 0; i < width; i++)
+                PREFETCH(rows[i] + p * s_k + 4 * ahead);
         for (int64_t i = 0; i < width; i++)
             memcpy(dst + i * elsize, rows[i] + p * s_k, elsize);
+    }
 }
 
-/* A panel whose elements are contiguous at each step is prepared straight
- * from the source; others are gathered first. */
+/* A gathered micro-panel, prepared in place. */
 static void pack_panel(const lmul_gemm_problem *pr, char *dst, const char *src,
                        int64_t real, int64_t width, int64_t kc, int64_t s_idx,
                        int64_t s_k, uint64_t addend, lmul_range *range)
 {
-    const lmul_prep_ft prep = pr->ker->prep;
-    if (real == width && s_idx == (int64_t)pr->elsize) {
-        prep(kc, width, src, s_k, dst, addend, &pr->params, range);
-        return;
-    }
     if (pr->elsize == 4)   /* constant sizes let memcpy become one move */
         pack_copy(dst, src, real, width, kc, s_idx, s_k, 4);
     else
         pack_copy(dst, src, real, width, kc, s_idx, s_k, 8);
-    prep(1, width * kc, dst, 0, dst, addend, &pr->params, range);
+    pr->ker->prep(1, width * kc, dst, 0, dst, addend, &pr->params, range);
+}
+
+static void range_merge(lmul_range *into, lmul_range r)
+{
+    into->min = r.min < into->min ? r.min : into->min;
+    into->max = r.max > into->max ? r.max : into->max;
+    into->zeros |= r.zeros;
+}
+
+/*
+ * Packs `len` elements (rows of A or columns of B) by `kc` steps into
+ * micro-panels of `width`. When the elements of a step are contiguous, whole
+ * panels are prepared straight from the source, a few steps at a time across
+ * all panels so that each source row is read once, in order; the others,
+ * and a last panel that needs padding, are gathered first.
+ */
+static void pack_block(const lmul_gemm_problem *pr, char *dst, const char *src,
+                       int64_t len, int64_t width, int64_t kc, int64_t s_idx,
+                       int64_t s_k, uint64_t addend, lmul_range *ranges)
+{
+    const size_t es = pr->elsize;
+    int64_t direct = s_idx == (int64_t)es ? len / width * width : 0;
+    for (int64_t r = 0; r < direct; r += width)
+        ranges[r / width] = (lmul_range){UINT64_MAX, 0, 0};
+    for (int64_t p0 = 0; p0 < kc && direct > 0; p0 += PACK_STEPS) {
+        const int64_t steps = min64(PACK_STEPS, kc - p0);
+        for (int64_t p = p0 + PACK_STEPS; p < min64(p0 + 2 * PACK_STEPS, kc); p++)
+            for (int64_t b = 0; b < direct * (int64_t)es; b += LINE)
+                PREFETCH(src + p * s_k + b);     /* the next steps' rows */
+        for (int64_t r = 0; r < direct; r += width) {
+            lmul_range got;
+            pr->ker->prep(steps, width, src + r * s_idx + p0 * s_k, s_k,
+                          dst + (r * kc + p0 * width) * es, addend, &pr->params, &got);
+            range_merge(&ranges[r / width], got);
+        }
+    }
+    for (int64_t r = direct; r < len; r += width)
+        pack_panel(pr, dst + r * kc * es, src + r * s_idx, min64(width, len - r),
+                   width, kc, s_idx, s_k, addend, &ranges[r / width]);
 }
 
 /* offset - bias modulo 2^width: with it in A, a + b is the L-Mul product. */
@@ -89,23 +135,15 @@ static uint64_t a_addend(const lmul_gemm_problem *pr)
 static void pack_a(const lmul_gemm_problem *pr, const workspace *ws, int64_t ic,
                    int64_t mc, int64_t pc, int64_t kc)
 {
-    const int64_t mr = pr->ker->mr;
-    for (int64_t ir = 0; ir < mc; ir += mr)
-        pack_panel(pr, ws->a + ir * kc * pr->elsize,
-                   pr->a + (ic + ir) * pr->rs_a + pc * pr->cs_a,
-                   min64(mr, mc - ir), mr, kc, pr->rs_a, pr->cs_a, a_addend(pr),
-                   &ws->ra[ir / mr]);
+    pack_block(pr, ws->a, pr->a + ic * pr->rs_a + pc * pr->cs_a, mc, pr->ker->mr,
+               kc, pr->rs_a, pr->cs_a, a_addend(pr), ws->ra);
 }
 
 static void pack_b(const lmul_gemm_problem *pr, const workspace *ws, int64_t pc,
                    int64_t kc, int64_t jc, int64_t nc)
 {
-    const int64_t nr = pr->ker->nr;
-    for (int64_t jr = 0; jr < nc; jr += nr)
-        pack_panel(pr, ws->b + jr * kc * pr->elsize,
-                   pr->b + pc * pr->rs_b + (jc + jr) * pr->cs_b,
-                   min64(nr, nc - jr), nr, kc, pr->cs_b, pr->rs_b, 0,
-                   &ws->rb[jr / nr]);
+    pack_block(pr, ws->b, pr->b + pc * pr->rs_b + jc * pr->cs_b, nc, pr->ker->nr,
+               kc, pr->cs_b, pr->rs_b, 0, ws->rb);
 }
 
 /* ---------------------------------------------------------------- tiles */

@@ -349,7 +349,8 @@ void lmul_prep32_avx512(int64_t rows, int64_t width, const void *src,
         const uint32_t *x = (const uint32_t *)((const char *)src + row * src_stride);
         for (int64_t i = 0; i < width; i += 16) {
             const __mmask16 m = width - i >= 16 ? 0xFFFF : (__mmask16)((1u << (width - i)) - 1);
-            const __m512i v = _mm512_maskz_loadu_epi32(m, x + i);
+            const __m512i v = m == 0xFFFF ? _mm512_loadu_si512(x + i)
+                                         : _mm512_maskz_loadu_epi32(m, x + i);
             __m512i mag = _mm512_andnot_si512(sign, v);
             mag = _mm512_maskz_mov_epi32(_mm512_cmpge_epu32_mask(mag, min_normal), mag);
             if (p->round_shift)
@@ -360,7 +361,10 @@ void lmul_prep32_avx512(int64_t rows, int64_t width, const void *src,
             lo = _mm512_mask_min_epu32(lo, nonzero, lo, mag);
             hi = _mm512_mask_max_epu32(hi, m, hi, mag);
             const __m512i r = _mm512_ternarylogic_epi32(v, sign, mag, 0xEA);  /* v&sign | mag */
-            _mm512_mask_storeu_epi32(out + i, m, _mm512_add_epi32(r, add));
+            if (m == 0xFFFF)
+                _mm512_storeu_si512(out + i, _mm512_add_epi32(r, add));
+            else
+                _mm512_mask_storeu_epi32(out + i, m, _mm512_add_epi32(r, add));
         }
     }
     const uint64_t min = _mm512_reduce_min_epu32(lo);
@@ -385,7 +389,8 @@ void lmul_prep64_avx512(int64_t rows, int64_t width, const void *src,
         const uint64_t *x = (const uint64_t *)((const char *)src + row * src_stride);
         for (int64_t i = 0; i < width; i += 8) {
             const __mmask8 m = width - i >= 8 ? 0xFF : (__mmask8)((1u << (width - i)) - 1);
-            const __m512i v = _mm512_maskz_loadu_epi64(m, x + i);
+            const __m512i v = m == 0xFF ? _mm512_loadu_si512(x + i)
+                                         : _mm512_maskz_loadu_epi64(m, x + i);
             __m512i mag = _mm512_andnot_si512(sign, v);
             mag = _mm512_maskz_mov_epi64(_mm512_cmpge_epu64_mask(mag, min_normal), mag);
             if (p->round_shift)
@@ -396,7 +401,10 @@ void lmul_prep64_avx512(int64_t rows, int64_t width, const void *src,
             lo = _mm512_mask_min_epu64(lo, nonzero, lo, mag);
             hi = _mm512_mask_max_epu64(hi, m, hi, mag);
             const __m512i r = _mm512_ternarylogic_epi64(v, sign, mag, 0xEA);
-            _mm512_mask_storeu_epi64(out + i, m, _mm512_add_epi64(r, add));
+            if (m == 0xFF)
+                _mm512_storeu_si512(out + i, _mm512_add_epi64(r, add));
+            else
+                _mm512_mask_storeu_epi64(out + i, m, _mm512_add_epi64(r, add));
         }
     }
     const uint64_t min = _mm512_reduce_min_epu64(lo);
