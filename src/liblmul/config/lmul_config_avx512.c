@@ -7,7 +7,7 @@ const lmul_kernels lmul_kernels_avx512 = {
     .smul = lmul_smul_avx512_16,
     .dmul = lmul_dmul_avx512_8,
     .hmul = lmul_hmul_avx512_16,
-    .sgemm = {.mr = 32, .nr = 12, .mc = 192, .kc = 384, .nc = 3072,
+    .sgemm = {.mr = 32, .nr = 12, .mc = 384, .kc = 256, .nc = 3072,
               .fast = lmul_sgemm_fast_avx512_32x12,
               .safe = lmul_sgemm_safe_avx512_32x12, .prep = lmul_prep32_avx512},
     .dgemm = {.mr = 16, .nr = 12, .mc = 192, .kc = 256, .nc = 3072,
