@@ -3,7 +3,7 @@ Luo & Sun (2024), as NumPy ufuncs over hand-written AVX2 / AVX-512 kernels.
 
     >>> import numpy as np, lmul_simd
     >>> lmul_simd.multiply(np.float32([1.5, 3.0]), np.float32(2.0))
-    array([3.25, 6.5 ], dtype=float32)
+    array([3.125, 6.25 ], dtype=float32)
     >>> lmul_simd.multiply_k(3)(np.float32(1.1), np.float32(1.1))  # 3 mantissa bits
     np.float32(1.375)
     >>> lmul_simd.matmul(np.float32([[1.5, 3.0]]), np.float32([[2.0], [1.0]]))
