@@ -79,7 +79,10 @@ static void pack_panel(const lmul_gemm_problem *pr, char *dst, const char *src,
                        int64_t real, int64_t width, int64_t kc, int64_t s_idx,
                        int64_t s_k, uint64_t addend, lmul_range *range)
 {
-    if (pr->elsize == 4)   /* constant sizes let memcpy become one move */
+    const lmul_tcopy_ft tcopy = pr->ker->tcopy;
+    if (tcopy != NULL && real == width && width % 4 == 0 && s_k == (int64_t)pr->elsize)
+        tcopy(width, kc, src, s_idx, dst);
+    else if (pr->elsize == 4)   /* constant sizes let memcpy become one move */
         pack_copy(dst, src, real, width, kc, s_idx, s_k, 4);
     else
         pack_copy(dst, src, real, width, kc, s_idx, s_k, 8);

@@ -98,11 +98,18 @@ typedef struct lmul_gemm_aux {
 typedef void (*lmul_gemm_ukr_ft)(int64_t kc, const void *pa, const void *pb,
                                  void *c, int64_t ldc, const lmul_gemm_aux *aux);
 
+/* Transposing copy for packing: dst[p*width + i] = src[i*src_stride + p]
+ * (src_stride in bytes, elements of the container's width) for p < kc,
+ * i < width; width a multiple of 4. */
+typedef void (*lmul_tcopy_ft)(int64_t width, int64_t kc, const void *src,
+                              int64_t src_stride, void *dst);
+
 typedef struct lmul_gemm_kernels {
     int mr, nr;                 /* register tile */
     int mc, kc, nc;             /* cache blocks; mc % mr == 0, nc % nr == 0 */
     lmul_gemm_ukr_ft fast, safe;
     lmul_prep_ft prep;
+    lmul_tcopy_ft tcopy;        /* NULL: the frame's element copy */
 } lmul_gemm_kernels;
 
 /* What one instruction-set level provides (registered in config/). */

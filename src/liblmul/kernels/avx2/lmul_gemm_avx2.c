@@ -10,6 +10,7 @@
 
 #if LMUL_X86
 #include <immintrin.h>
+#include <string.h>
 
 #include "lmul_kernels_avx2.h"
 #include "lmul_lanes_avx2.h"
@@ -324,6 +325,32 @@ void lmul_prep32_avx2(int64_t rows, int64_t width, const void *src,
     range->min = min == UINT32_MAX ? UINT64_MAX : min;
     range->max = max;
     range->zeros = !_mm256_testz_si256(zeros, zeros);
+}
+
+/* Transposing packing copy of 32-bit elements, 4 x 4 blocks (lmul_tcopy_ft). */
+LMUL_TARGET_AVX2
+void lmul_tcopy32_avx2(int64_t width, int64_t kc, const void *src,
+                       int64_t src_stride, void *dst)
+{
+    float *out = dst;
+    int64_t p = 0;
+    for (; p + 4 <= kc; p += 4)
+        for (int64_t i = 0; i < width; i += 4) {
+            const char *s = (const char *)src + i * src_stride + p * (int64_t)sizeof(float);
+            __m128 r0 = _mm_loadu_ps((const float *)s);
+            __m128 r1 = _mm_loadu_ps((const float *)(s + src_stride));
+            __m128 r2 = _mm_loadu_ps((const float *)(s + 2 * src_stride));
+            __m128 r3 = _mm_loadu_ps((const float *)(s + 3 * src_stride));
+            _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+            _mm_storeu_ps(out + p * width + i, r0);
+            _mm_storeu_ps(out + (p + 1) * width + i, r1);
+            _mm_storeu_ps(out + (p + 2) * width + i, r2);
+            _mm_storeu_ps(out + (p + 3) * width + i, r3);
+        }
+    for (; p < kc; p++)
+        for (int64_t i = 0; i < width; i++)
+            memcpy(out + p * width + i, (const char *)src + i * src_stride
+                   + p * (int64_t)sizeof(float), sizeof(float));
 }
 
 #endif /* LMUL_X86 */

@@ -19,4 +19,6 @@ void lmul_dgemm_safe_avx2_8x6(int64_t kc, const void *pa, const void *pb,
 void lmul_prep32_avx2(int64_t rows, int64_t width, const void *src,
                       int64_t src_stride, void *dst, uint64_t addend,
                       const lmul_params *p, lmul_range *range);
+void lmul_tcopy32_avx2(int64_t width, int64_t kc, const void *src,
+                       int64_t src_stride, void *dst);
 #endif
