@@ -148,9 +148,9 @@ LMUL_API int lmul_dgemm_strided(int64_t m, int64_t n, int64_t kdim, double alpha
                                 const double *b, int64_t rs_b, int64_t cs_b,
                                 double beta, double *c, int64_t rs_c, int64_t cs_c,
                                 int k);
-/* float16 (raw binary16 patterns) in and out, float32 accumulation and one
- * rounding at the end; converts A and B to float32 copies (m*kdim + kdim*n
- * floats) and keeps an m x n float32 result. */
+/* float16 (raw binary16 patterns) in and out, alpha and beta float: A and B
+ * widen to float32 as they are packed, C is summed in float32 blocks and
+ * rounded to float16 once. */
 LMUL_API int lmul_hgemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
                                 const uint16_t *a, int64_t rs_a, int64_t cs_a,
                                 const uint16_t *b, int64_t rs_b, int64_t cs_b,

@@ -67,6 +67,18 @@ def test_matmul_dtypes(impl, dtype, m, n, kdim):
     assert_gemm(c, a, b)
 
 
+def test_matmul_float16_blocks_and_views(impl):
+    """float16: sums over several KC blocks and MC blocks, views, one rounding."""
+    a = normal((400, 300), np.float16)[::-1, ::2]
+    b = normal((5, 150), np.float16).T
+    c = impl.matmul(a, b)
+    assert c.dtype == np.float16
+    assert_gemm(c, a, b)
+    out = np.zeros((10, 400), np.float16).T[:, ::-2]     # strided float16 C
+    impl.matmul(a, b, out=out)
+    np.testing.assert_array_equal(out, c)
+
+
 @pytest.mark.parametrize("k", [1, 3, 4, 10])
 def test_matmul_k(impl, k):
     a, b = normal((19, 23)), normal((23, 14))
@@ -193,13 +205,16 @@ def test_safe_kernel_cases(impl, dtype, case):
 def test_same_bits_for_any_thread_count(impl):
     a, b = normal((161, 203)), normal((203, 197))   # enough work for 3 threads
     a[RNG.random(a.shape) < 0.02] = 0.0    # some tiles safe, some fast
-    results = []
-    for threads in (1, 2, 3):
-        with lmul_simd.num_threads(threads):
-            results.append(impl.matmul(a, b))
-    for r in results[1:]:
-        np.testing.assert_array_equal(r.view(np.uint32), results[0].view(np.uint32))
-    assert_gemm(results[0], a, b)
+    for dtype in (np.float32, np.float16):
+        x, y = a.astype(dtype), b.astype(dtype)
+        results = []
+        for threads in (1, 2, 3):
+            with lmul_simd.num_threads(threads):
+                results.append(impl.matmul(x, y))
+        bits = np.uint32 if dtype == np.float32 else np.uint16
+        for r in results[1:]:
+            np.testing.assert_array_equal(r.view(bits), results[0].view(bits))
+        assert_gemm(results[0], x, y)
 
 
 # ---------------------------------------------------------------- vecdot
@@ -264,7 +279,8 @@ OK, ERR_K, ERR_ARG, ERR_DIM = 0, -1, -2, -4
 for name, real in (("lmul_sgemm", ctypes.c_float), ("lmul_dgemm", ctypes.c_double)):
     getattr(LIB, name).argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, I64, I64, I64,
                                    real, PTR, I64, PTR, I64, real, PTR, I64, ctypes.c_int]
-LIB.lmul_sgemm_strided.argtypes = [I64, I64, I64, ctypes.c_float, PTR, I64, I64, PTR, I64,
+for name in ("lmul_sgemm_strided", "lmul_hgemm_strided"):
+    getattr(LIB, name).argtypes = [I64, I64, I64, ctypes.c_float, PTR, I64, I64, PTR, I64,
                                    I64, ctypes.c_float, PTR, I64, I64, ctypes.c_int]
 
 
@@ -328,3 +344,24 @@ def test_c_errors(impl):
                                   0.0, c.ctypes.data, 0, 4, 23) == ERR_ARG   # C rows alias
     assert LIB.lmul_sgemm_strided(2, 2, 2, 1.0, None, 20, 4, b.ctypes.data, 16, 4,
                                   0.0, c.ctypes.data, 16, 4, 23) == ERR_ARG
+
+
+def test_c_float16_beta(impl):
+    a, b = normal((6, 40), np.float16), normal((40, 5), np.float16)
+    c0 = normal((6, 5), np.float16)
+
+    def hgemm(c, beta, kdim=40):
+        return LIB.lmul_hgemm_strided(6, 5, kdim, 1.0, a.ctypes.data, *a.strides,
+                                      b.ctypes.data, *b.strides, beta, c.ctypes.data,
+                                      *c.strides, 10)
+    c = np.full((6, 5), np.nan, np.float16)
+    assert hgemm(c, 0.0) == OK
+    assert_gemm(c, a, b)
+    c = c0.copy()
+    assert hgemm(c, 2.0, kdim=0) == OK
+    np.testing.assert_array_equal(c, (2 * c0.astype(np.float32)).astype(np.float16))
+    c = c0.copy()
+    assert hgemm(c, 1.0) == OK
+    s, magnitude = reference.exact_products_sum(a, b)
+    expect = s + c0.astype(np.float64)
+    assert (np.abs(c - expect) <= 2.0 ** -10 * np.abs(expect) + 45 * 2.0 ** -24 * (magnitude + np.abs(c0)) + 2.0 ** -24).all()

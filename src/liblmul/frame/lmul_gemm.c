@@ -10,34 +10,50 @@
 #include "lmul_gemm_frame.h"
 #include "../kernels/scalar/lmul_half_scalar.h"
 
-/* C = beta * C (kdim = 0); beta = 0 writes zeros without reading C. */
-static void scale_c(size_t elsize, char *c, int64_t m, int64_t n, int64_t rs,
-                    int64_t cs, const void *beta)
+/* One element of C = beta * C (kdim = 0); beta = 0 writes zero without
+ * reading C. float16 C (half) is scaled in float32 and rounded once. */
+static void scale_one(char *e, size_t elsize, int half, const void *beta)
 {
-    for (int64_t j = 0; j < n; j++)
-        for (int64_t i = 0; i < m; i++) {
-            char *e = c + i * rs + j * cs;
-            if (elsize == 4) {
-                const float b = *(const float *)beta;
-                float v = 0.0f;
-                if (b != 0.0f) {
-                    memcpy(&v, e, sizeof v);
-                    v = b * v;
-                }
-                memcpy(e, &v, sizeof v);
-            } else {
-                const double b = *(const double *)beta;
-                double v = 0.0;
-                if (b != 0.0) {
-                    memcpy(&v, e, sizeof v);
-                    v = b * v;
-                }
-                memcpy(e, &v, sizeof v);
-            }
+    if (elsize == 8) {
+        const double b = *(const double *)beta;
+        double v = 0.0;
+        if (b != 0.0) {
+            memcpy(&v, e, sizeof v);
+            v = b * v;
         }
+        memcpy(e, &v, sizeof v);
+        return;
+    }
+    const float b = *(const float *)beta;
+    float v = 0.0f;
+    if (b != 0.0f && half) {
+        uint16_t h;
+        memcpy(&h, e, sizeof h);
+        const uint32_t bits = lmul_half_to_float_bits(h);
+        memcpy(&v, &bits, sizeof v);
+    } else if (b != 0.0f) {
+        memcpy(&v, e, sizeof v);
+    }
+    v = b != 0.0f ? b * v : 0.0f;
+    if (half) {
+        uint32_t bits;
+        memcpy(&bits, &v, sizeof bits);
+        const uint16_t h = lmul_float_bits_to_half(bits);
+        memcpy(e, &h, sizeof h);
+    } else {
+        memcpy(e, &v, sizeof v);
+    }
 }
 
-static int gemm_strided(const lmul_container *ct, size_t elsize, int64_t m,
+static void scale_c(size_t elsize, int half, char *c, int64_t m, int64_t n,
+                    int64_t rs, int64_t cs, const void *beta)
+{
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t i = 0; i < m; i++)
+            scale_one(c + i * rs + j * cs, elsize, half, beta);
+}
+
+static int gemm_strided(const lmul_container *ct, size_t elsize, int half, int64_t m,
                         int64_t n, int64_t kdim, const void *alpha, const void *a,
                         int64_t rs_a, int64_t cs_a, const void *b, int64_t rs_b,
                         int64_t cs_b, const void *beta, void *c, int64_t rs_c,
@@ -56,13 +72,14 @@ static int gemm_strided(const lmul_container *ct, size_t elsize, int64_t m,
     if ((m > 1 && rs_c == 0) || (n > 1 && cs_c == 0))
         return LMUL_ERR_ARG;          /* two elements of C at one address */
     if (kdim == 0) {
-        scale_c(elsize, c, m, n, rs_c, cs_c, beta);
+        scale_c(elsize, half, c, m, n, rs_c, cs_c, beta);
         return LMUL_OK;
     }
     const lmul_kernels *ks = lmul_active_kernels();
     pr.ker = elsize == 4 ? &ks->sgemm : &ks->dgemm;
     pr.container = ct;
     pr.elsize = elsize;
+    pr.half = half;
     pr.m = m;
     pr.n = n;
     pr.k = kdim;
@@ -91,7 +108,7 @@ int lmul_sgemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
                        int64_t rs_b, int64_t cs_b, float beta, float *c,
                        int64_t rs_c, int64_t cs_c, int k)
 {
-    return gemm_strided(&lmul_container_f32, sizeof(float), m, n, kdim, &alpha,
+    return gemm_strided(&lmul_container_f32, sizeof(float), 0, m, n, kdim, &alpha,
                         a, rs_a, cs_a, b, rs_b, cs_b, &beta, c, rs_c, cs_c, k);
 }
 
@@ -100,7 +117,7 @@ int lmul_dgemm_strided(int64_t m, int64_t n, int64_t kdim, double alpha,
                        const double *b, int64_t rs_b, int64_t cs_b, double beta,
                        double *c, int64_t rs_c, int64_t cs_c, int k)
 {
-    return gemm_strided(&lmul_container_f64, sizeof(double), m, n, kdim, &alpha,
+    return gemm_strided(&lmul_container_f64, sizeof(double), 0, m, n, kdim, &alpha,
                         a, rs_a, cs_a, b, rs_b, cs_b, &beta, c, rs_c, cs_c, k);
 }
 
@@ -141,7 +158,7 @@ static int gemm_blas(const lmul_container *ct, size_t elsize, lmul_layout layout
         status = blas_strides(layout, LMUL_NO_TRANS, m, n, ldc, elsize, &rs_c, &cs_c);
     if (status != LMUL_OK)
         return status;
-    return gemm_strided(ct, elsize, m, n, kdim, alpha, a, rs_a, cs_a, b, rs_b,
+    return gemm_strided(ct, elsize, 0, m, n, kdim, alpha, a, rs_a, cs_a, b, rs_b,
                         cs_b, beta, c, rs_c, cs_c, k);
 }
 
@@ -165,62 +182,17 @@ int lmul_dgemm(lmul_layout layout, lmul_transpose trans_a, lmul_transpose trans_
 
 /* ---------------------------------------------------------------- float16 */
 
-/* dst[i + j*rows] = float(src element (i, j)). */
-static float *half_to_float_copy(const uint16_t *src, int64_t rows, int64_t cols,
-                                 int64_t rs, int64_t cs)
-{
-    float *dst = malloc((size_t)(rows * cols) * sizeof(float) + 1);
-    if (dst == NULL)
-        return NULL;
-    for (int64_t j = 0; j < cols; j++)
-        for (int64_t i = 0; i < rows; i++) {
-            uint16_t h;
-            memcpy(&h, (const char *)src + i * rs + j * cs, sizeof h);
-            const uint32_t bits = lmul_half_to_float_bits(h);
-            memcpy(&dst[i + j * rows], &bits, sizeof bits);
-        }
-    return dst;
-}
-
 int lmul_hgemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
                        const uint16_t *a, int64_t rs_a, int64_t cs_a,
                        const uint16_t *b, int64_t rs_b, int64_t cs_b, float beta,
                        uint16_t *c, int64_t rs_c, int64_t cs_c, int k)
 {
-    lmul_params p;
-    if (lmul_params_init(&p, &lmul_container_f32, k) != LMUL_OK)
-        return LMUL_ERR_K;
-    if (m < 0 || n < 0 || kdim < 0)
-        return LMUL_ERR_ARG;
-    if (m == 0 || n == 0)
-        return LMUL_OK;
-    if (c == NULL || (kdim > 0 && (a == NULL || b == NULL))
-        || (m > 1 && rs_c == 0) || (n > 1 && cs_c == 0))
-        return LMUL_ERR_ARG;
-    const int64_t fs = sizeof(float);
-    float *af = half_to_float_copy(a, m, kdim, rs_a, cs_a);
-    float *bf = half_to_float_copy(b, kdim, n, rs_b, cs_b);
-    float *cf = beta != 0.0f ? half_to_float_copy(c, m, n, rs_c, cs_c)
-                             : malloc((size_t)(m * n) * sizeof(float));
-    int status = af && bf && cf ? LMUL_OK : LMUL_ERR_NOMEM;
-    if (status == LMUL_OK)
-        status = lmul_sgemm_strided(m, n, kdim, alpha, af, fs, m * fs, bf, fs,
-                                    kdim * fs, beta, cf, fs, m * fs, k);
-    if (status == LMUL_OK) {
-        fexcept_t flags;   /* no floating-point flags from the narrowing */
-        fegetexceptflag(&flags, FE_ALL_EXCEPT);
-        for (int64_t j = 0; j < n; j++)
-            for (int64_t i = 0; i < m; i++) {
-                uint32_t bits;
-                memcpy(&bits, &cf[i + j * m], sizeof bits);
-                const uint16_t h = lmul_float_bits_to_half(bits);
-                memcpy((char *)c + i * rs_c + j * cs_c, &h, sizeof h);
-            }
-        fesetexceptflag(&flags, FE_ALL_EXCEPT);
-    }
-    free(af);
-    free(bf);
-    free(cf);
+    fexcept_t flags;   /* float16 narrowing raises flags too */
+    fegetexceptflag(&flags, FE_ALL_EXCEPT);
+    const int status = gemm_strided(&lmul_container_f32, sizeof(float), 1, m, n,
+                                    kdim, &alpha, a, rs_a, cs_a, b, rs_b, cs_b,
+                                    &beta, c, rs_c, cs_c, k);
+    fesetexceptflag(&flags, FE_ALL_EXCEPT);
     return status;
 }
 
@@ -249,20 +221,34 @@ int lmul_ddot(int64_t n, const double *x, int64_t x_stride, const double *y,
     return LMUL_OK;
 }
 
-int lmul_sdot(int64_t n, const float *x, int64_t x_stride, const float *y,
-              int64_t y_stride, float *result, int k)
+/* sum_i lmul(x[i], y[i]) in float32; float16 elements widen first. */
+static int float32_dot(int64_t n, const char *x, int64_t sx, const char *y,
+                       int64_t sy, int half, int k, float *result)
 {
     lmul_params p;
     if (lmul_params_init(&p, &lmul_container_f32, k) != LMUL_OK)
         return LMUL_ERR_K;
     if (n < 0 || result == NULL || (n > 0 && (x == NULL || y == NULL)))
         return LMUL_ERR_ARG;
-    float buf[DOT_CHUNK], acc = 0.0f;
+    float xf[DOT_CHUNK], yf[DOT_CHUNK], buf[DOT_CHUNK], acc = 0.0f;
     for (int64_t start = 0; start < n; start += DOT_CHUNK) {
         const int64_t m = n - start < DOT_CHUNK ? n - start : DOT_CHUNK;
-        lmul_smul(m, (const float *)((const char *)x + start * x_stride), x_stride,
-                  (const float *)((const char *)y + start * y_stride), y_stride,
-                  buf, sizeof(float), k);
+        const char *xs = x + start * sx, *ys = y + start * sy;
+        if (half) {
+            for (int64_t i = 0; i < m; i++) {
+                uint16_t hx, hy;
+                memcpy(&hx, xs + i * sx, sizeof hx);
+                memcpy(&hy, ys + i * sy, sizeof hy);
+                const uint32_t bx = lmul_half_to_float_bits(hx);
+                const uint32_t by = lmul_half_to_float_bits(hy);
+                memcpy(&xf[i], &bx, sizeof bx);
+                memcpy(&yf[i], &by, sizeof by);
+            }
+            lmul_smul(m, xf, sizeof(float), yf, sizeof(float), buf, sizeof(float), k);
+        } else {
+            lmul_smul(m, (const float *)xs, sx, (const float *)ys, sy, buf,
+                      sizeof(float), k);
+        }
         for (int64_t i = 0; i < m; i++)
             acc += buf[i];
     }
@@ -270,24 +256,26 @@ int lmul_sdot(int64_t n, const float *x, int64_t x_stride, const float *y,
     return LMUL_OK;
 }
 
+int lmul_sdot(int64_t n, const float *x, int64_t x_stride, const float *y,
+              int64_t y_stride, float *result, int k)
+{
+    return float32_dot(n, (const char *)x, x_stride, (const char *)y, y_stride, 0,
+                       k, result);
+}
+
 /* float16 widens exactly to float32; the products and the sum are float32. */
 int lmul_hdot(int64_t n, const uint16_t *x, int64_t x_stride, const uint16_t *y,
               int64_t y_stride, uint16_t *result, int k)
 {
-    if (n < 0 || result == NULL || (n > 0 && (x == NULL || y == NULL)))
+    if (result == NULL)
         return LMUL_ERR_ARG;
-    float *xf = half_to_float_copy(x, n, 1, x_stride, 0);
-    float *yf = half_to_float_copy(y, n, 1, y_stride, 0);
-    float acc = 0.0f;
-    int status = xf && yf ? LMUL_OK : LMUL_ERR_NOMEM;
-    if (status == LMUL_OK)
-        status = lmul_sdot(n, xf, sizeof(float), yf, sizeof(float), &acc, k);
+    float acc;
+    const int status = float32_dot(n, (const char *)x, x_stride, (const char *)y,
+                                   y_stride, 1, k, &acc);
     if (status == LMUL_OK) {
         uint32_t bits;
         memcpy(&bits, &acc, sizeof bits);
         *result = lmul_float_bits_to_half(bits);
     }
-    free(xf);
-    free(yf);
     return status;
 }

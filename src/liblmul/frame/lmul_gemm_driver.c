@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "lmul_gemm_frame.h"
+#include "../kernels/scalar/lmul_half_scalar.h"
 
 #define ALIGN 64
 #define LMUL_MAX_TILE 64                          /* largest mr or nr */
@@ -37,6 +38,7 @@ typedef struct workspace {
     void *mem;
     char *a, *b, *tile;
     lmul_range *ra, *rb;
+    char *cbuf;                 /* float16 C: an MC x NC float32 block */
 } workspace;
 
 typedef struct region {
@@ -56,10 +58,10 @@ static size_t aligned(size_t bytes) { return (bytes + ALIGN - 1) / ALIGN * ALIGN
 /* ---------------------------------------------------------------- packing */
 
 /* dst[p*width + i] = element i (the last real one repeated past `real`) at
- * step p of the inner dimension. */
+ * step p of the inner dimension; float16 sources widen to float32 bits. */
 static inline void pack_copy(char *dst, const char *src, int64_t real,
                              int64_t width, int64_t kc, int64_t s_idx,
-                             int64_t s_k, size_t elsize)
+                             int64_t s_k, size_t elsize, int half)
 {
     const char *rows[LMUL_MAX_TILE];
     for (int64_t i = 0; i < width; i++)
@@ -69,8 +71,16 @@ static inline void pack_copy(char *dst, const char *src, int64_t real,
         if (p % (LINE / (int64_t)elsize) == 0)
             for (int64_t i = 0; i < width; i++)
                 PREFETCH(rows[i] + p * s_k + 4 * ahead);
-        for (int64_t i = 0; i < width; i++)
-            memcpy(dst + i * elsize, rows[i] + p * s_k, elsize);
+        for (int64_t i = 0; i < width; i++) {
+            if (half) {
+                uint16_t h;
+                memcpy(&h, rows[i] + p * s_k, sizeof h);
+                const uint32_t bits = lmul_half_to_float_bits(h);
+                memcpy(dst + i * elsize, &bits, sizeof bits);
+            } else {
+                memcpy(dst + i * elsize, rows[i] + p * s_k, elsize);
+            }
+        }
     }
 }
 
@@ -80,12 +90,14 @@ static void pack_panel(const lmul_gemm_problem *pr, char *dst, const char *src,
                        int64_t s_k, uint64_t addend, lmul_range *range)
 {
     const lmul_tcopy_ft tcopy = pr->ker->tcopy;
-    if (tcopy != NULL && real == width && width % 4 == 0 && s_k == (int64_t)pr->elsize)
+    if (pr->half)   /* constant sizes let memcpy become one move */
+        pack_copy(dst, src, real, width, kc, s_idx, s_k, 4, 1);
+    else if (tcopy != NULL && real == width && width % 4 == 0 && s_k == (int64_t)pr->elsize)
         tcopy(width, kc, src, s_idx, dst);
-    else if (pr->elsize == 4)   /* constant sizes let memcpy become one move */
-        pack_copy(dst, src, real, width, kc, s_idx, s_k, 4);
+    else if (pr->elsize == 4)
+        pack_copy(dst, src, real, width, kc, s_idx, s_k, 4, 0);
     else
-        pack_copy(dst, src, real, width, kc, s_idx, s_k, 8);
+        pack_copy(dst, src, real, width, kc, s_idx, s_k, 8, 0);
     pr->ker->prep(1, width * kc, dst, 0, dst, addend, &pr->params, range);
 }
 
@@ -108,7 +120,7 @@ static void pack_block(const lmul_gemm_problem *pr, char *dst, const char *src,
                        int64_t s_k, uint64_t addend, lmul_range *ranges)
 {
     const size_t es = pr->elsize;
-    int64_t direct = s_idx == (int64_t)es ? len / width * width : 0;
+    int64_t direct = s_idx == (int64_t)es && !pr->half ? len / width * width : 0;
     for (int64_t r = 0; r < direct; r += width)
         ranges[r / width] = (lmul_range){UINT64_MAX, 0, 0};
     for (int64_t p0 = 0; p0 < kc && direct > 0; p0 += PACK_STEPS) {
@@ -261,6 +273,12 @@ static void macro_kernel(const lmul_gemm_problem *pr, const workspace *ws,
 
 /* ---------------------------------------------------------------- loops */
 
+static void count_tiles(const uint64_t counts[2])
+{
+    atomic_fetch_add_explicit(&fast_tiles, counts[0], memory_order_relaxed);
+    atomic_fetch_add_explicit(&safe_tiles, counts[1], memory_order_relaxed);
+}
+
 static void gemm_region(const lmul_gemm_problem *pr, region r, const workspace *ws)
 {
     const lmul_gemm_kernels *ker = pr->ker;
@@ -280,15 +298,65 @@ static void gemm_region(const lmul_gemm_problem *pr, region r, const workspace *
             }
         }
     }
-    atomic_fetch_add_explicit(&fast_tiles, counts[0], memory_order_relaxed);
-    atomic_fetch_add_explicit(&safe_tiles, counts[1], memory_order_relaxed);
+    count_tiles(counts);
+}
+
+/* float16 C: each MC x NC block is summed over the whole inner dimension in
+ * a float32 buffer (from beta * C), then rounded to float16 once; the loops
+ * over pc and ic swap, so B is packed again for every block of rows. */
+static void gemm_region_half(const lmul_gemm_problem *pr, region r,
+                             const workspace *ws)
+{
+    const lmul_gemm_kernels *ker = pr->ker;
+    const float beta = *(const float *)pr->beta;
+    uint64_t counts[2] = {0, 0};
+    lmul_gemm_problem block = *pr;           /* C is the float32 buffer */
+    block.rs_c = sizeof(float);
+    block.cs_c = ker->mc * (int64_t)sizeof(float);
+    block.beta = &one_f32;
+    for (int64_t jc = r.n0; jc < r.n1; jc += ker->nc) {
+        const int64_t nc = min64(ker->nc, r.n1 - jc);
+        for (int64_t ic = r.m0; ic < r.m1; ic += ker->mc) {
+            const int64_t mc = min64(ker->mc, r.m1 - ic);
+            char *c = pr->c + ic * pr->rs_c + jc * pr->cs_c;
+            float *acc = (float *)ws->cbuf;
+            for (int64_t j = 0; j < nc; j++)
+                for (int64_t i = 0; i < mc; i++) {
+                    uint16_t h = 0;
+                    if (beta != 0.0f)
+                        memcpy(&h, c + i * pr->rs_c + j * pr->cs_c, sizeof h);
+                    const uint32_t bits = lmul_half_to_float_bits(h);
+                    float old;
+                    memcpy(&old, &bits, sizeof old);
+                    acc[i + j * ker->mc] = beta != 0.0f ? beta * old : 0.0f;
+                }
+            for (int64_t pc = 0; pc < pr->k; pc += ker->kc) {
+                const int64_t kc = min64(ker->kc, pr->k - pc);
+                pack_b(pr, ws, pc, kc, jc, nc);
+                pack_a(pr, ws, ic, mc, pc, kc);
+                macro_kernel(&block, ws, mc, nc, kc, ws->cbuf, &one_f32, counts);
+            }
+            for (int64_t j = 0; j < nc; j++)
+                for (int64_t i = 0; i < mc; i++) {
+                    uint32_t bits;
+                    memcpy(&bits, &acc[i + j * ker->mc], sizeof bits);
+                    const uint16_t h = lmul_float_bits_to_half(bits);
+                    memcpy(c + i * pr->rs_c + j * pr->cs_c, &h, sizeof h);
+                }
+        }
+    }
+    count_tiles(counts);
 }
 
 static void run_task(void *arg, int t)
 {
     const run_state *st = arg;
     const region r = st->regions[t];
-    if (r.m0 < r.m1 && r.n0 < r.n1)
+    if (r.m0 >= r.m1 || r.n0 >= r.n1)
+        return;
+    if (st->pr->half)
+        gemm_region_half(st->pr, r, &st->ws[t]);
+    else
         gemm_region(st->pr, r, &st->ws[t]);
 }
 
@@ -352,11 +420,12 @@ static int workspace_alloc(const lmul_gemm_problem *pr, workspace *ws)
     const size_t t = aligned((size_t)(ker->mr * ker->nr) * pr->elsize);
     const size_t ra = aligned((size_t)(mc / ker->mr) * sizeof(lmul_range));
     const size_t rb = aligned((size_t)(nc / ker->nr) * sizeof(lmul_range));
-    char *mem = aligned_alloc(ALIGN, a + b + t + ra + rb);
+    const size_t cb = pr->half ? aligned((size_t)(ker->mc * nc) * sizeof(float)) : 0;
+    char *mem = aligned_alloc(ALIGN, a + b + t + ra + rb + cb);
     if (mem == NULL)
         return LMUL_ERR_NOMEM;
     *ws = (workspace){mem, mem, mem + a, mem + a + b, (lmul_range *)(mem + a + b + t),
-                      (lmul_range *)(mem + a + b + t + ra)};
+                      (lmul_range *)(mem + a + b + t + ra), mem + a + b + t + ra + rb};
     return LMUL_OK;
 }
 

@@ -10,6 +10,9 @@ typedef struct lmul_gemm_problem {
     const lmul_gemm_kernels *ker;
     const lmul_container *container;
     size_t elsize;                  /* 4 (float32 container) or 8 (float64) */
+    int half;                       /* A, B and C hold float16 (elsize 4): A and
+                                       B widen when packed, C is summed in a
+                                       float32 block and rounded once */
     int64_t m, n, k;
     const char *a;
     int64_t rs_a, cs_a;
