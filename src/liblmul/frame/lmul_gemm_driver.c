@@ -21,16 +21,16 @@
 #include "../kernels/scalar/lmul_half_scalar.h"
 
 #define ALIGN 64
+#define LINE 64                                   /* cache line bytes */
 #define LMUL_MAX_TILE 64                          /* largest mr or nr */
 #define PACK_STEPS 32                             /* steps per direct prep */
-#define LINE 64
+#define MIN_WORK_PER_THREAD (INT64_C(1) << 21)   /* m*n*k below this: one thread */
 
 #if defined(__GNUC__)
 #  define PREFETCH(p) __builtin_prefetch(p)
 #else
 #  define PREFETCH(p) ((void)(p))
 #endif
-#define MIN_WORK_PER_THREAD (INT64_C(1) << 21)   /* m*n*k below this: one thread */
 
 static _Atomic uint64_t fast_tiles, safe_tiles;
 
@@ -66,11 +66,11 @@ static inline void pack_copy(char *dst, const char *src, int64_t real,
     const char *rows[LMUL_MAX_TILE];
     for (int64_t i = 0; i < width; i++)
         rows[i] = src + (i < real ? i : real - 1) * s_idx;
-    const int64_t ahead = s_k * (LINE / (int64_t)elsize);  /* when s_k == elsize */
+    const int64_t line_steps = LINE / (int64_t)elsize;
     for (int64_t p = 0; p < kc; p++, dst += width * elsize) {
-        if (p % (LINE / (int64_t)elsize) == 0)
+        if (p % line_steps == 0)   /* four lines ahead when the steps are contiguous */
             for (int64_t i = 0; i < width; i++)
-                PREFETCH(rows[i] + p * s_k + 4 * ahead);
+                PREFETCH(rows[i] + (p + 4 * line_steps) * s_k);
         for (int64_t i = 0; i < width; i++) {
             if (half) {
                 uint16_t h;
@@ -90,9 +90,11 @@ static void pack_panel(const lmul_gemm_problem *pr, char *dst, const char *src,
                        int64_t s_k, uint64_t addend, lmul_range *range)
 {
     const lmul_tcopy_ft tcopy = pr->ker->tcopy;
-    if (pr->half)   /* constant sizes let memcpy become one move */
+    const int transposing = real == width && width % 4 == 0 && s_k == (int64_t)pr->elsize;
+    /* constant sizes let memcpy become one move */
+    if (pr->half)
         pack_copy(dst, src, real, width, kc, s_idx, s_k, 4, 1);
-    else if (tcopy != NULL && real == width && width % 4 == 0 && s_k == (int64_t)pr->elsize)
+    else if (tcopy != NULL && transposing)
         tcopy(width, kc, src, s_idx, dst);
     else if (pr->elsize == 4)
         pack_copy(dst, src, real, width, kc, s_idx, s_k, 4, 0);
@@ -120,7 +122,7 @@ static void pack_block(const lmul_gemm_problem *pr, char *dst, const char *src,
                        int64_t s_k, uint64_t addend, lmul_range *ranges)
 {
     const size_t es = pr->elsize;
-    int64_t direct = s_idx == (int64_t)es && !pr->half ? len / width * width : 0;
+    const int64_t direct = s_idx == (int64_t)es && !pr->half ? len / width * width : 0;
     for (int64_t r = 0; r < direct; r += width)
         ranges[r / width] = (lmul_range){UINT64_MAX, 0, 0};
     for (int64_t p0 = 0; p0 < kc && direct > 0; p0 += PACK_STEPS) {
