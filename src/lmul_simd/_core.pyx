@@ -9,8 +9,6 @@ from libc.string cimport strdup
 cnp.import_array()
 cnp.import_ufunc()
 
-from cpython.exc cimport PyErr_SetString
-
 from lmul_simd.lmul_simd cimport *
 
 cdef extern from "numpy/ndarraytypes.h":
@@ -45,50 +43,68 @@ cdef void f16_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
 # gufunc loops: dims[0] is the batch, then the core dimensions; steps[0..2]
 # the batch strides, then the core strides of each operand in order.
 
-cdef void report(int status) noexcept nogil:
-    if status != LMUL_OK:
-        with gil:
-            PyErr_SetString(MemoryError if status == LMUL_ERR_NOMEM else ValueError,
-                            lmul_strerror(status))
+cdef void matmul_by_dots(int typenum, char *a, char *b, char *c, cnp.npy_intp *dims,
+                         cnp.npy_intp *steps, int k) noexcept nogil:
+    """One batch element as dot products, which need no heap: the fallback
+    when the GEMM cannot allocate its workspace (a ufunc loop cannot raise)."""
+    cdef cnp.npy_intp i, j
+    cdef char *x
+    cdef char *y
+    cdef char *r
+    for i in range(dims[1]):
+        for j in range(dims[3]):
+            x, y, r = a + i * steps[3], b + j * steps[6], c + i * steps[7] + j * steps[8]
+            if typenum == cnp.NPY_FLOAT:
+                lmul_sdot(dims[2], <const float *>x, steps[4], <const float *>y,
+                          steps[5], <float *>r, k)
+            elif typenum == cnp.NPY_DOUBLE:
+                lmul_ddot(dims[2], <const double *>x, steps[4], <const double *>y,
+                          steps[5], <double *>r, k)
+            else:
+                lmul_hdot(dims[2], <const uint16_t *>x, steps[4], <const uint16_t *>y,
+                          steps[5], <uint16_t *>r, k)
 
 cdef void matmul_f32_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
                           void *data) noexcept nogil:
-    cdef cnp.npy_intp b
-    cdef int status = LMUL_OK
-    for b in range(dims[0]):
-        if status == LMUL_OK:
-            status = lmul_sgemm_strided(
-                dims[1], dims[3], dims[2], 1.0, <const float *>(args[0] + b * steps[0]),
-                steps[3], steps[4], <const float *>(args[1] + b * steps[1]), steps[5],
-                steps[6], 0.0, <float *>(args[2] + b * steps[2]), steps[7], steps[8],
-                <int><intptr_t>data)
-    report(status)
+    cdef cnp.npy_intp n
+    cdef char *a
+    cdef char *b
+    cdef char *c
+    for n in range(dims[0]):
+        a, b, c = args[0] + n * steps[0], args[1] + n * steps[1], args[2] + n * steps[2]
+        if lmul_sgemm_strided(dims[1], dims[3], dims[2], 1.0, <const float *>a, steps[3],
+                              steps[4], <const float *>b, steps[5], steps[6], 0.0,
+                              <float *>c, steps[7], steps[8],
+                              <int><intptr_t>data) == LMUL_ERR_NOMEM:
+            matmul_by_dots(cnp.NPY_FLOAT, a, b, c, dims, steps, <int><intptr_t>data)
 
 cdef void matmul_f64_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
                           void *data) noexcept nogil:
-    cdef cnp.npy_intp b
-    cdef int status = LMUL_OK
-    for b in range(dims[0]):
-        if status == LMUL_OK:
-            status = lmul_dgemm_strided(
-                dims[1], dims[3], dims[2], 1.0, <const double *>(args[0] + b * steps[0]),
-                steps[3], steps[4], <const double *>(args[1] + b * steps[1]), steps[5],
-                steps[6], 0.0, <double *>(args[2] + b * steps[2]), steps[7], steps[8],
-                <int><intptr_t>data)
-    report(status)
+    cdef cnp.npy_intp n
+    cdef char *a
+    cdef char *b
+    cdef char *c
+    for n in range(dims[0]):
+        a, b, c = args[0] + n * steps[0], args[1] + n * steps[1], args[2] + n * steps[2]
+        if lmul_dgemm_strided(dims[1], dims[3], dims[2], 1.0, <const double *>a, steps[3],
+                              steps[4], <const double *>b, steps[5], steps[6], 0.0,
+                              <double *>c, steps[7], steps[8],
+                              <int><intptr_t>data) == LMUL_ERR_NOMEM:
+            matmul_by_dots(cnp.NPY_DOUBLE, a, b, c, dims, steps, <int><intptr_t>data)
 
 cdef void matmul_f16_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
                           void *data) noexcept nogil:
-    cdef cnp.npy_intp b
-    cdef int status = LMUL_OK
-    for b in range(dims[0]):
-        if status == LMUL_OK:
-            status = lmul_hgemm_strided(
-                dims[1], dims[3], dims[2], 1.0, <const uint16_t *>(args[0] + b * steps[0]),
-                steps[3], steps[4], <const uint16_t *>(args[1] + b * steps[1]), steps[5],
-                steps[6], 0.0, <uint16_t *>(args[2] + b * steps[2]), steps[7], steps[8],
-                <int><intptr_t>data)
-    report(status)
+    cdef cnp.npy_intp n
+    cdef char *a
+    cdef char *b
+    cdef char *c
+    for n in range(dims[0]):
+        a, b, c = args[0] + n * steps[0], args[1] + n * steps[1], args[2] + n * steps[2]
+        if lmul_hgemm_strided(dims[1], dims[3], dims[2], 1.0, <const uint16_t *>a,
+                              steps[3], steps[4], <const uint16_t *>b, steps[5],
+                              steps[6], 0.0, <uint16_t *>c, steps[7], steps[8],
+                              <int><intptr_t>data) == LMUL_ERR_NOMEM:
+            matmul_by_dots(NPY_HALF, a, b, c, dims, steps, <int><intptr_t>data)
 
 cdef void vecdot_f32_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
                           void *data) noexcept nogil:
@@ -109,14 +125,10 @@ cdef void vecdot_f64_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
 cdef void vecdot_f16_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
                           void *data) noexcept nogil:
     cdef cnp.npy_intp b
-    cdef int status = LMUL_OK
     for b in range(dims[0]):
-        if status == LMUL_OK:
-            status = lmul_hdot(dims[1], <const uint16_t *>(args[0] + b * steps[0]),
-                               steps[3], <const uint16_t *>(args[1] + b * steps[1]),
-                               steps[4], <uint16_t *>(args[2] + b * steps[2]),
-                               <int><intptr_t>data)
-    report(status)
+        lmul_hdot(dims[1], <const uint16_t *>(args[0] + b * steps[0]), steps[3],
+                  <const uint16_t *>(args[1] + b * steps[1]), steps[4],
+                  <uint16_t *>(args[2] + b * steps[2]), <int><intptr_t>data)
 
 # ---------------------------------------------------------------- ufuncs
 
