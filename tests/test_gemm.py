@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import lmul_simd
 from lmul_simd import reference
@@ -121,6 +122,31 @@ def test_batches_and_1d(impl):
     assert_gemm(impl.matmul(a[1, 0], v)[:, None], a[1, 0], v[:, None])
     assert_gemm(impl.matmul(v, b[2])[None], v[None], b[2])
     assert_gemm(np.reshape(impl.matmul(v, w), (1, 1)), v[None], w[:, None])
+
+
+@settings(max_examples=60, deadline=None)
+@given(m=st.integers(0, 40), n=st.integers(0, 40), kdim=st.integers(0, 70),
+       steps=st.tuples(*[st.sampled_from([1, 2, -1, -3])] * 4),
+       transpose=st.tuples(st.booleans(), st.booleans()),
+       isa=st.sampled_from(lmul_simd.available_isas()),
+       dtype=st.sampled_from([np.float32, np.float64]), k=st.sampled_from([None, 2, 7]))
+def test_matmul_any_view(m, n, kdim, steps, transpose, isa, dtype, k):
+    """Random sizes, strides, orders and levels, with a guard around C."""
+    def view(rows, cols, s_row, s_col, t):
+        shape = (cols, rows) if t else (rows, cols)
+        base = normal((shape[0] * abs(s_row), shape[1] * abs(s_col)), dtype)
+        v = base[::s_row, ::s_col]
+        return v.T if t else v
+    a = view(m, kdim, steps[0], steps[1], transpose[0])
+    b = view(kdim, n, steps[2], steps[3], transpose[1])
+    guard = np.full((m + 2, 2 * n + 2), -7.0, dtype)
+    out = guard[1:-1, 1:-1:2]
+    with lmul_simd.use_isa(isa):
+        (lmul_simd.matmul if k is None else lmul_simd.matmul_k(k))(a, b, out=out)
+    assert_gemm(out, a, b, k)
+    inside = np.zeros(guard.shape, bool)
+    inside[1:-1, 1:-1:2] = True
+    assert (guard[~inside] == -7.0).all()
 
 
 def test_axes(impl):
