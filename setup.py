@@ -22,8 +22,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 LIB_NAME = "lmul_simd.liblmul_simd"
 LIB_SOURCES = sorted(glob("src/liblmul/**/*.c", recursive=True))
 SHARED_SUFFIX = ".dylib" if sys.platform == "darwin" else ".so"
-C_FLAGS = ["-O3", "-std=c11", "-fvisibility=hidden", "-Wall", "-Wextra",
-           "-Wno-unused-function"]
+# -ffp-contract=off: the GEMM's edge tiles and full tiles must round alike
+C_FLAGS = ["-O3", "-std=c11", "-fvisibility=hidden", "-Wall", "-Wextra", "-ffp-contract=off",
+           "-Wno-unused-function", "-pthread"]
 
 
 NO_EXTENSION = os.environ.get("LMUL_SIMD_NO_EXTENSION", "").strip() not in ("", "0")
@@ -47,6 +48,9 @@ class BuildExt(build_ext):
             super().run()
         except Exception as error:   # no compiler, a compile or link error, ...
             announce_pure_python(f"building the C extension failed ({error})")
+            return
+        if self.inplace:   # get_include() of a source checkout
+            copy_headers(os.path.join(HERE, "src", "lmul_simd"))
 
     def get_ext_filename(self, fullname):
         # called with the dotted name or only its last part, by setuptools version
@@ -64,15 +68,19 @@ class BuildExt(build_ext):
         super().build_extension(ext)
 
 
+def copy_headers(package_dir):
+    target = os.path.join(package_dir, "include")
+    os.makedirs(target, exist_ok=True)
+    for header in glob(os.path.join(HERE, "include", "*.h")):
+        shutil.copy(header, target)
+
+
 class BuildPy(build_py):
     """Ships the public header inside the package (lmul_simd.get_include())."""
 
     def run(self):
         super().run()
-        target = os.path.join(self.build_lib, "lmul_simd", "include")
-        os.makedirs(target, exist_ok=True)
-        for header in glob(os.path.join(HERE, "include", "*.h")):
-            shutil.copy(header, target)
+        copy_headers(os.path.join(self.build_lib, "lmul_simd"))
 
 
 def extensions():
@@ -93,7 +101,9 @@ def compiled_extensions():
     library = Extension(
         LIB_NAME, sources=LIB_SOURCES, include_dirs=["include"],
         define_macros=[("LMUL_BUILDING", "1")], extra_compile_args=C_FLAGS,
-        extra_link_args=["-Wl,-soname,liblmul_simd" + SHARED_SUFFIX] if sys.platform != "darwin" else [],
+        libraries=["m"] if sys.platform != "win32" else [],   # fe*exceptflag
+        extra_link_args=["-pthread"] + (["-Wl,-soname,liblmul_simd" + SHARED_SUFFIX]
+                                         if sys.platform != "darwin" else []),
     )
     rpath = "@loader_path" if sys.platform == "darwin" else "$ORIGIN"
     core = Extension(
@@ -103,7 +113,7 @@ def compiled_extensions():
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
         extra_compile_args=["-O2"],
     )
-    return [library] + cythonize([core], language_level=3)
+    return [library] + cythonize([core], language_level=3, include_path=["src"])
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt, "build_py": BuildPy})

@@ -111,6 +111,100 @@ LMUL_API int lmul_e5m2mul(int64_t n, const uint8_t *x, int64_t x_stride,
                           const uint8_t *y, int64_t y_stride,
                           float *z, int64_t z_stride, int k);
 
+/*
+ * GEMM with L-Mul products (SPEC.md section 5):
+ *     C = alpha * sum_p lmul(A[i,p], B[p,j]; k) + beta * C
+ * products exact, accumulated in the container (float32 for float and
+ * float16, float64 for double). beta = 0 ignores C's old contents (NaNs
+ * included); m, n or kdim = 0 is valid (kdim = 0 gives beta * C). A and B
+ * are never written. The result is the same bit for bit for every thread
+ * count. C must not overlap A or B.
+ */
+typedef enum lmul_layout {
+    LMUL_ROW_MAJOR = 101,
+    LMUL_COL_MAJOR = 102
+} lmul_layout;
+
+typedef enum lmul_transpose {
+    LMUL_NO_TRANS = 111,
+    LMUL_TRANS = 112
+} lmul_transpose;
+
+/*
+ * BLAS-like form, leading dimensions in elements as in CBLAS:
+ * op(A) is m x kdim, op(B) is kdim x n, C is m x n.
+ * Returns LMUL_OK, LMUL_ERR_K, LMUL_ERR_ARG (negative size, bad enum, NULL
+ * pointer to a non-empty matrix) or LMUL_ERR_DIM (leading dimension too small),
+ * LMUL_ERR_NOMEM; on an error nothing is written.
+ */
+LMUL_API int lmul_sgemm(lmul_layout layout, lmul_transpose trans_a,
+                        lmul_transpose trans_b, int64_t m, int64_t n, int64_t kdim,
+                        float alpha, const float *a, int64_t lda,
+                        const float *b, int64_t ldb, float beta,
+                        float *c, int64_t ldc, int k);
+LMUL_API int lmul_dgemm(lmul_layout layout, lmul_transpose trans_a,
+                        lmul_transpose trans_b, int64_t m, int64_t n, int64_t kdim,
+                        double alpha, const double *a, int64_t lda,
+                        const double *b, int64_t ldb, double beta,
+                        double *c, int64_t ldc, int k);
+
+/*
+ * General strided form: element (i, j) of A is at (char *)a + i*rs_a + j*cs_a.
+ * Strides are in BYTES (as NumPy's), any sign, zero (broadcast) allowed for A
+ * and B; C's strides must not map two elements to one address. Any NumPy
+ * view can be passed without a copy. Elements need no alignment.
+ * Returns LMUL_OK, LMUL_ERR_K, LMUL_ERR_ARG or LMUL_ERR_NOMEM.
+ */
+LMUL_API int lmul_sgemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
+                                const float *a, int64_t rs_a, int64_t cs_a,
+                                const float *b, int64_t rs_b, int64_t cs_b,
+                                float beta, float *c, int64_t rs_c, int64_t cs_c,
+                                int k);
+LMUL_API int lmul_dgemm_strided(int64_t m, int64_t n, int64_t kdim, double alpha,
+                                const double *a, int64_t rs_a, int64_t cs_a,
+                                const double *b, int64_t rs_b, int64_t cs_b,
+                                double beta, double *c, int64_t rs_c, int64_t cs_c,
+                                int k);
+/* float16 (raw binary16 patterns) in and out, alpha and beta float: A and B
+ * widen to float32 as they are packed, C is summed in float32 blocks and
+ * rounded to float16 once. */
+LMUL_API int lmul_hgemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
+                                const uint16_t *a, int64_t rs_a, int64_t cs_a,
+                                const uint16_t *b, int64_t rs_b, int64_t cs_b,
+                                float beta, uint16_t *c, int64_t rs_c,
+                                int64_t cs_c, int k);
+
+/* Dot products: *result = sum_i lmul(x[i], y[i]; k), strides in BYTES.
+ * The float16 one accumulates in float32 and rounds once to float16. */
+LMUL_API int lmul_sdot(int64_t n, const float *x, int64_t x_stride,
+                       const float *y, int64_t y_stride, float *result, int k);
+LMUL_API int lmul_ddot(int64_t n, const double *x, int64_t x_stride,
+                       const double *y, int64_t y_stride, double *result, int k);
+LMUL_API int lmul_hdot(int64_t n, const uint16_t *x, int64_t x_stride,
+                       const uint16_t *y, int64_t y_stride, uint16_t *result,
+                       int k);
+
+/*
+ * Threads of the GEMM. At load: LMUL_SIMD_NUM_THREADS if set to a positive
+ * integer, else every online CPU. n < 1 returns LMUL_ERR_ARG. Small products
+ * use fewer threads. Process-wide; do not change it while a GEMM runs.
+ */
+LMUL_API int lmul_set_num_threads(int n);
+LMUL_API int lmul_get_num_threads(void);
+
+/*
+ * Which microkernel each register tile took, counted since the last reset:
+ * the one-add kernel (no zero, subnormal, infinity or NaN in the two packed
+ * micro-panels, and no product can leave the normal range) or the safe one.
+ */
+typedef struct lmul_gemm_stats {
+    uint64_t fast_tiles;
+    uint64_t safe_tiles;
+} lmul_gemm_stats;
+
+LMUL_API void lmul_gemm_get_stats(lmul_gemm_stats *stats);
+LMUL_API void lmul_gemm_reset_stats(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -16,13 +16,29 @@ def implementations():
     return found
 
 
-@pytest.fixture(params=implementations(), ids=lambda p: "-".join(filter(None, p)))
-def impl(request):
-    """A backend module (multiply, multiply_k, ...) with its ISA level active."""
-    name, isa = request.param
+def implementation_id(param):
+    return "-".join(filter(None, param))
+
+
+def activated(name, isa):
+    """Yields the backend module with its ISA level active (if it has one)."""
     backend = _backend.get(name)
     if isa is None:
         yield backend
         return
     with lmul_simd.use_isa(isa):
         yield backend
+
+
+@pytest.fixture(params=implementations(), ids=implementation_id)
+def impl(request):
+    """A backend module (multiply, multiply_k, matmul, ...), ISA level active."""
+    yield from activated(*request.param)
+
+
+@pytest.fixture(params=[p for p in implementations() if p[0] == "c"],
+                ids=implementation_id)
+def c_impl(request):
+    """The C backend at each ISA level: for what only it has (gufunc `axes=`,
+    the GEMM's microkernel statistics, the C API)."""
+    yield from activated(*request.param)

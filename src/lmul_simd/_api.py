@@ -1,4 +1,5 @@
-"""The public API, the same whichever backend computes it."""
+"""The public API (elementwise L-Mul, matmul, vecdot), the same whichever
+backend computes it."""
 import operator
 
 from ._backend import load
@@ -7,6 +8,8 @@ _backend = load()
 
 backend = _backend.name
 multiply = _backend.multiply
+matmul = _backend.matmul
+vecdot = _backend.vecdot
 
 
 def _mantissa_bits(k):
@@ -22,10 +25,22 @@ def _mantissa_bits(k):
 def multiply_k(k):
     """The L-Mul ufunc with operands rounded to k mantissa bits.
 
-    k may be 1..23 for float16 and float32 inputs (float32 container) and
-    1..52 for float64. The ufunc is made once per k and cached.
+    k may be 1..23 for float16, bfloat16, float8 and float32 inputs (float32
+    container) and 1..52 for float64. The ufunc is made once per k and cached.
     """
     return _backend.multiply_k(_mantissa_bits(k))
+
+
+def matmul_k(k):
+    """matmul with operands rounded to k mantissa bits (k as for multiply_k),
+    made once per k and cached."""
+    return _backend.matmul_k(_mantissa_bits(k))
+
+
+def vecdot_k(k):
+    """vecdot with operands rounded to k mantissa bits (k as for multiply_k),
+    made once per k and cached."""
+    return _backend.vecdot_k(_mantissa_bits(k))
 
 
 def lmul(x1, x2, k=None, **kwargs):
@@ -33,28 +48,3 @@ def lmul(x1, x2, k=None, **kwargs):
     Keyword arguments (out, where, dtype, casting, ...) go to the ufunc."""
     ufunc = multiply if k is None else multiply_k(k)
     return ufunc(x1, x2, **kwargs)
-
-
-def _not_in_backend(name):
-    def missing(*args, **kwargs):
-        raise NotImplementedError(f"{name} is not implemented by the {backend!r} "
-                                  f"backend; LMUL_SIMD_BACKEND=numba provides it")
-    missing.__name__ = name
-    return missing
-
-
-# the GEMM: every backend will have it (the C one is issue #3)
-matmul = getattr(_backend, "matmul", _not_in_backend("matmul"))
-vecdot = getattr(_backend, "vecdot", _not_in_backend("vecdot"))
-
-
-def matmul_k(k):
-    """matmul with operands rounded to k mantissa bits (k as in multiply_k)."""
-    k = _mantissa_bits(k)
-    return getattr(_backend, "matmul_k", _not_in_backend("matmul_k"))(k)
-
-
-def vecdot_k(k):
-    """vecdot with operands rounded to k mantissa bits (k as in multiply_k)."""
-    k = _mantissa_bits(k)
-    return getattr(_backend, "vecdot_k", _not_in_backend("vecdot_k"))(k)

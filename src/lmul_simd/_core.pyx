@@ -1,6 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-"""Thin glue: the C library's elementwise loops as NumPy ufuncs, and its
-instruction-set control."""
+"""Thin glue: the C library's elementwise, GEMM and dot loops as NumPy ufuncs
+and gufuncs, and its instruction-set and thread control."""
 cimport numpy as cnp
 import numpy as np
 from libc.stdint cimport int64_t, intptr_t, uint8_t, uint16_t
@@ -10,30 +10,7 @@ from libc.string cimport strdup
 cnp.import_array()
 cnp.import_ufunc()
 
-cdef extern from "lmul_simd.h" nogil:
-    int LMUL_OK, LMUL_ERR_ISA, LMUL_ERR_ARG
-    ctypedef enum lmul_isa:
-        LMUL_ISA_SCALAR, LMUL_ISA_AVX2, LMUL_ISA_AVX512
-    const char *lmul_version()
-    const char *lmul_strerror(int status)
-    lmul_isa lmul_get_isa()
-    lmul_isa lmul_best_isa()
-    int lmul_set_isa(lmul_isa isa)
-    const char *lmul_isa_name(lmul_isa isa)
-    int lmul_isa_from_name(const char *name, lmul_isa *isa)
-    int lmul_isa_env_status()
-    int lmul_smul(int64_t n, const float *x, int64_t xs, const float *y,
-                  int64_t ys, float *z, int64_t zs, int k)
-    int lmul_dmul(int64_t n, const double *x, int64_t xs, const double *y,
-                  int64_t ys, double *z, int64_t zs, int k)
-    int lmul_hmul(int64_t n, const uint16_t *x, int64_t xs, const uint16_t *y,
-                  int64_t ys, uint16_t *z, int64_t zs, int k)
-    int lmul_bmul(int64_t n, const uint16_t *x, int64_t xs, const uint16_t *y,
-                  int64_t ys, uint16_t *z, int64_t zs, int k)
-    int lmul_e4m3mul(int64_t n, const uint8_t *x, int64_t xs, const uint8_t *y,
-                     int64_t ys, float *z, int64_t zs, int k)
-    int lmul_e5m2mul(int64_t n, const uint8_t *x, int64_t xs, const uint8_t *y,
-                     int64_t ys, float *z, int64_t zs, int k)
+from lmul_simd.lmul_simd cimport *
 
 cdef extern from "numpy/ndarraytypes.h":
     int NPY_HALF
@@ -126,10 +103,128 @@ cdef register_narrow_loops(ufunc, k):
         cnp.PyUFunc_RegisterLoopForType(ufunc, f.typenum, f.loop, types,
                                         <void *><intptr_t>loop_k)
 
+# gufunc loops: dims[0] is the batch, then the core dimensions; steps[0..2]
+# the batch strides, then the core strides of each operand in order.
+
+cdef void matmul_by_dots(int typenum, char *a, char *b, char *c, cnp.npy_intp *dims,
+                         cnp.npy_intp *steps, int k) noexcept nogil:
+    """One batch element as dot products, which need no heap: the fallback
+    when the GEMM cannot allocate its workspace (a ufunc loop cannot raise)."""
+    cdef cnp.npy_intp i, j
+    cdef char *x
+    cdef char *y
+    cdef char *r
+    for i in range(dims[1]):
+        for j in range(dims[3]):
+            x, y, r = a + i * steps[3], b + j * steps[6], c + i * steps[7] + j * steps[8]
+            if typenum == cnp.NPY_FLOAT:
+                lmul_sdot(dims[2], <const float *>x, steps[4], <const float *>y,
+                          steps[5], <float *>r, k)
+            elif typenum == cnp.NPY_DOUBLE:
+                lmul_ddot(dims[2], <const double *>x, steps[4], <const double *>y,
+                          steps[5], <double *>r, k)
+            else:
+                lmul_hdot(dims[2], <const uint16_t *>x, steps[4], <const uint16_t *>y,
+                          steps[5], <uint16_t *>r, k)
+
+cdef void matmul_f32_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
+                          void *data) noexcept nogil:
+    cdef cnp.npy_intp n
+    cdef char *a
+    cdef char *b
+    cdef char *c
+    for n in range(dims[0]):
+        a, b, c = args[0] + n * steps[0], args[1] + n * steps[1], args[2] + n * steps[2]
+        if lmul_sgemm_strided(dims[1], dims[3], dims[2], 1.0, <const float *>a, steps[3],
+                              steps[4], <const float *>b, steps[5], steps[6], 0.0,
+                              <float *>c, steps[7], steps[8],
+                              <int><intptr_t>data) == LMUL_ERR_NOMEM:
+            matmul_by_dots(cnp.NPY_FLOAT, a, b, c, dims, steps, <int><intptr_t>data)
+
+cdef void matmul_f64_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
+                          void *data) noexcept nogil:
+    cdef cnp.npy_intp n
+    cdef char *a
+    cdef char *b
+    cdef char *c
+    for n in range(dims[0]):
+        a, b, c = args[0] + n * steps[0], args[1] + n * steps[1], args[2] + n * steps[2]
+        if lmul_dgemm_strided(dims[1], dims[3], dims[2], 1.0, <const double *>a, steps[3],
+                              steps[4], <const double *>b, steps[5], steps[6], 0.0,
+                              <double *>c, steps[7], steps[8],
+                              <int><intptr_t>data) == LMUL_ERR_NOMEM:
+            matmul_by_dots(cnp.NPY_DOUBLE, a, b, c, dims, steps, <int><intptr_t>data)
+
+cdef void matmul_f16_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
+                          void *data) noexcept nogil:
+    cdef cnp.npy_intp n
+    cdef char *a
+    cdef char *b
+    cdef char *c
+    for n in range(dims[0]):
+        a, b, c = args[0] + n * steps[0], args[1] + n * steps[1], args[2] + n * steps[2]
+        if lmul_hgemm_strided(dims[1], dims[3], dims[2], 1.0, <const uint16_t *>a,
+                              steps[3], steps[4], <const uint16_t *>b, steps[5],
+                              steps[6], 0.0, <uint16_t *>c, steps[7], steps[8],
+                              <int><intptr_t>data) == LMUL_ERR_NOMEM:
+            matmul_by_dots(NPY_HALF, a, b, c, dims, steps, <int><intptr_t>data)
+
+cdef void vecdot_f32_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
+                          void *data) noexcept nogil:
+    cdef cnp.npy_intp b
+    for b in range(dims[0]):
+        lmul_sdot(dims[1], <const float *>(args[0] + b * steps[0]), steps[3],
+                  <const float *>(args[1] + b * steps[1]), steps[4],
+                  <float *>(args[2] + b * steps[2]), <int><intptr_t>data)
+
+cdef void vecdot_f64_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
+                          void *data) noexcept nogil:
+    cdef cnp.npy_intp b
+    for b in range(dims[0]):
+        lmul_ddot(dims[1], <const double *>(args[0] + b * steps[0]), steps[3],
+                  <const double *>(args[1] + b * steps[1]), steps[4],
+                  <double *>(args[2] + b * steps[2]), <int><intptr_t>data)
+
+cdef void vecdot_f16_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
+                          void *data) noexcept nogil:
+    cdef cnp.npy_intp b
+    for b in range(dims[0]):
+        lmul_hdot(dims[1], <const uint16_t *>(args[0] + b * steps[0]), steps[3],
+                  <const uint16_t *>(args[1] + b * steps[1]), steps[4],
+                  <uint16_t *>(args[2] + b * steps[2]), <int><intptr_t>data)
+
 # ---------------------------------------------------------------- ufuncs
 
-cdef object new_ufunc(str name, str doc, list loops):
-    """loops: (NumPy type number, loop function index, k) for each dtype."""
+# what a ufunc computes: its loops and its gufunc signature
+cdef enum:
+    ELEMENTWISE = 0
+    MATMUL = 1
+    VECDOT = 2
+SIGNATURES = {MATMUL: b"(n?,k),(k,m?)->(n?,m?)", VECDOT: b"(n),(n)->()"}
+
+
+cdef cnp.PyUFuncGenericFunction loop_of(int kind, int typenum):
+    if kind == MATMUL:
+        if typenum == cnp.NPY_FLOAT:
+            return <cnp.PyUFuncGenericFunction>matmul_f32_loop
+        if typenum == cnp.NPY_DOUBLE:
+            return <cnp.PyUFuncGenericFunction>matmul_f64_loop
+        return <cnp.PyUFuncGenericFunction>matmul_f16_loop
+    if kind == VECDOT:
+        if typenum == cnp.NPY_FLOAT:
+            return <cnp.PyUFuncGenericFunction>vecdot_f32_loop
+        if typenum == cnp.NPY_DOUBLE:
+            return <cnp.PyUFuncGenericFunction>vecdot_f64_loop
+        return <cnp.PyUFuncGenericFunction>vecdot_f16_loop
+    if typenum == cnp.NPY_FLOAT:
+        return <cnp.PyUFuncGenericFunction>f32_loop
+    if typenum == cnp.NPY_DOUBLE:
+        return <cnp.PyUFuncGenericFunction>f64_loop
+    return <cnp.PyUFuncGenericFunction>f16_loop
+
+
+cdef object new_ufunc(str name, str doc, list loops, int kind):
+    """loops: (NumPy type number, k) for each dtype."""
     cdef cnp.PyUFuncGenericFunction *funcs
     cdef void **data
     cdef char *types
@@ -140,44 +235,67 @@ cdef object new_ufunc(str name, str doc, list loops):
     if funcs == NULL or data == NULL or types == NULL:
         raise MemoryError()
     for i, (typenum, k) in enumerate(loops):
-        if typenum == cnp.NPY_FLOAT:
-            funcs[i] = <cnp.PyUFuncGenericFunction>f32_loop
-        elif typenum == cnp.NPY_DOUBLE:
-            funcs[i] = <cnp.PyUFuncGenericFunction>f64_loop
-        else:
-            funcs[i] = <cnp.PyUFuncGenericFunction>f16_loop
+        funcs[i] = loop_of(kind, typenum)
         data[i] = <void *><intptr_t>k
         types[3 * i] = types[3 * i + 1] = types[3 * i + 2] = typenum
     # the ufunc keeps these pointers for its whole life: it is cached forever
-    return cnp.PyUFunc_FromFuncAndData(
+    if kind == ELEMENTWISE:
+        return cnp.PyUFunc_FromFuncAndData(
+            funcs, data, types, <int>n, 2, 1, cnp.PyUFunc_None,
+            strdup(name.encode()), strdup(doc.encode()), 0)
+    return cnp.PyUFunc_FromFuncAndDataAndSignature(
         funcs, data, types, <int>n, 2, 1, cnp.PyUFunc_None,
-        strdup(name.encode()), strdup(doc.encode()), 0)
+        strdup(name.encode()), strdup(doc.encode()), 0, strdup(SIGNATURES[kind]))
 
 
-def make_multiply():
+cdef object make_default(str name, str doc, int kind):
     """The ufunc with each format's own k (float16 10, float32 23, float64 52)."""
-    ufunc = new_ufunc("multiply", MULTIPLY_DOC, [
+    ufunc = new_ufunc(name, doc, [
         (NPY_HALF, 10), (cnp.NPY_FLOAT, FLOAT32_MANTISSA),
-        (cnp.NPY_DOUBLE, FLOAT64_MANTISSA)])
-    register_narrow_loops(ufunc, None)
+        (cnp.NPY_DOUBLE, FLOAT64_MANTISSA)], kind)
+    if kind == ELEMENTWISE:
+        register_narrow_loops(ufunc, None)
     return ufunc
 
 
-def make_multiply_k(int k):
+cdef object make_k(str name, str doc, int kind, int k):
     """The ufunc with operands rounded to k mantissa bits (1 <= k <= 52)."""
     if not 1 <= k <= FLOAT64_MANTISSA:
         raise ValueError(f"mantissa bits k={k} is out of range 1..52 "
                          f"(1..23 for float16 and float32 inputs)")
-    name = f"multiply_k{k}"
-    doc = MULTIPLY_K_DOC.format(k=k)
     if k > FLOAT32_MANTISSA:
-        ufunc = new_ufunc(name, doc, [(cnp.NPY_DOUBLE, k)])
+        ufunc = new_ufunc(name, doc, [(cnp.NPY_DOUBLE, k)], kind)
         lmul_use_float64_container_resolver(ufunc)
         return ufunc
     ufunc = new_ufunc(name, doc, [(NPY_HALF, k), (cnp.NPY_FLOAT, k),
-                                  (cnp.NPY_DOUBLE, k)])
-    register_narrow_loops(ufunc, k)
+                                  (cnp.NPY_DOUBLE, k)], kind)
+    if kind == ELEMENTWISE:
+        register_narrow_loops(ufunc, k)
     return ufunc
+
+
+def make_multiply():
+    return make_default("multiply", MULTIPLY_DOC, ELEMENTWISE)
+
+
+def make_multiply_k(int k):
+    return make_k(f"multiply_k{k}", MULTIPLY_K_DOC.format(k=k), ELEMENTWISE, k)
+
+
+def make_matmul():
+    return make_default("matmul", MATMUL_DOC, MATMUL)
+
+
+def make_matmul_k(int k):
+    return make_k(f"matmul_k{k}", MATMUL_K_DOC.format(k=k), MATMUL, k)
+
+
+def make_vecdot():
+    return make_default("vecdot", VECDOT_DOC, VECDOT)
+
+
+def make_vecdot_k(int k):
+    return make_k(f"vecdot_k{k}", VECDOT_K_DOC.format(k=k), VECDOT, k)
 
 
 MULTIPLY_DOC = """multiply(x1, x2, /, out=None, *, where=True, casting='same_kind', order='K', dtype=None, subok=True)
@@ -195,6 +313,32 @@ MULTIPLY_K_DOC = """multiply_k{k}(x1, x2, /, out=None, *, where=True, casting='s
 
 L-Mul product of x1 and x2 with both operands first rounded to k={k} mantissa
 bits (round-to-nearest-even), elementwise. See lmul_simd.multiply.
+"""
+
+MATMUL_DOC = """matmul(x1, x2, /, out=None, *, axes=None, axis=None, casting='same_kind', order='K', dtype=None, subok=True)
+
+Matrix product with L-Mul products, as numpy.matmul: signature
+(n?,k),(k,m?)->(n?,m?), batch broadcasting, 1-D operands, out=, axes=.
+Products are exact L-Mul products (k = the format's mantissa width), summed
+in float32 (float16, float32 inputs) or float64: within (K+2)*u*sum|p| of the
+exact sum (SPEC.md section 5). float16 results are rounded once from float32.
+Computed by a blocked, threaded GEMM (see lmul_simd.set_num_threads).
+"""
+
+MATMUL_K_DOC = """matmul_k{k}(x1, x2, /, out=None, *, axes=None, axis=None, casting='same_kind', order='K', dtype=None, subok=True)
+
+lmul_simd.matmul with both operands rounded to k={k} mantissa bits first.
+"""
+
+VECDOT_DOC = """vecdot(x1, x2, /, out=None, *, axes=None, axis=None, casting='same_kind', order='K', dtype=None, subok=True)
+
+Dot product over the last axis with L-Mul products, as numpy.vecdot for real
+inputs: signature (n),(n)->(), broadcasting over the other axes.
+"""
+
+VECDOT_K_DOC = """vecdot_k{k}(x1, x2, /, out=None, *, axes=None, axis=None, casting='same_kind', order='K', dtype=None, subok=True)
+
+lmul_simd.vecdot with both operands rounded to k={k} mantissa bits first.
 """
 
 # ---------------------------------------------------------------- ISA control
@@ -228,3 +372,25 @@ def set_isa(str name):
     if lmul_set_isa(isa) == LMUL_ERR_ISA:
         raise RuntimeError(f"instruction set {name!r} is not supported on this "
                            f"machine; the best it has is {best_isa()!r}")
+
+
+# ---------------------------------------------------------------- threads, stats
+
+def get_num_threads():
+    return lmul_get_num_threads()
+
+
+def set_num_threads(int n):
+    if lmul_set_num_threads(n) != LMUL_OK:
+        raise ValueError(f"number of threads must be at least 1, got {n}")
+
+
+def gemm_stats():
+    """Register tiles computed by each GEMM microkernel since the last reset."""
+    cdef lmul_gemm_stats stats
+    lmul_gemm_get_stats(&stats)
+    return {"fast": stats.fast_tiles, "safe": stats.safe_tiles}
+
+
+def reset_gemm_stats():
+    lmul_gemm_reset_stats()

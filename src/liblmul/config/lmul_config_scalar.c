@@ -1,4 +1,4 @@
-/* The scalar level: registers the portable C kernels. */
+/* The scalar level: registers the portable C kernels and their block sizes. */
 #include "../kernels/scalar/lmul_kernels_scalar.h"
 
 const lmul_kernels lmul_kernels_scalar = {
@@ -8,4 +8,10 @@ const lmul_kernels lmul_kernels_scalar = {
     .hmul = lmul_hmul_scalar_1,
     .bmul = lmul_bmul_scalar_1,
     .f8mul = lmul_f8mul_scalar_1,
+    .sgemm = {.mr = 4, .nr = 4, .mc = 128, .kc = 256, .nc = 1024,
+              .fast = lmul_sgemm_fast_scalar_4x4,
+              .safe = lmul_sgemm_safe_scalar_4x4, .prep = lmul_prep32_scalar},
+    .dgemm = {.mr = 4, .nr = 4, .mc = 128, .kc = 256, .nc = 1024,
+              .fast = lmul_dgemm_fast_scalar_4x4,
+              .safe = lmul_dgemm_safe_scalar_4x4, .prep = lmul_prep64_scalar},
 };

@@ -87,6 +87,67 @@ typedef void (*lmul_f8mul_ker_ft)(int64_t n, const uint8_t *x, const uint8_t *y,
                                   float *z, const lmul_params *p,
                                   const lmul_fp8_format *f);
 
+/* What packing saw in a micro-panel: magnitudes are the bits without the
+ * sign, after DAZ and rounding. */
+typedef struct lmul_range {
+    uint64_t min;               /* smallest non-zero magnitude (UINT64_MAX: none) */
+    uint64_t max;               /* largest magnitude */
+    int zeros;                  /* a zero (or subnormal) was seen */
+} lmul_range;
+
+/*
+ * GEMM packing preparation: dst[r*width + i] = src element i of row r, the
+ * rows `src_stride` bytes apart, each `width` contiguous container bit
+ * patterns (uint32 or uint64 by the container; src may be dst when rows is 1),
+ * prepared: subnormals to zeros of their sign (DAZ), finite values rounded
+ * to k bits, NaN and infinity kept; what was seen goes to *range; then
+ * `addend` is added modulo 2^width.
+ */
+typedef void (*lmul_prep_ft)(int64_t rows, int64_t width, const void *src,
+                             int64_t src_stride, void *dst, uint64_t addend,
+                             const lmul_params *p, lmul_range *range);
+
+/* What the safe microkernel must handle in a tile, from the two ranges. */
+typedef enum lmul_safe_case {
+    LMUL_SAFE_ZEROS,            /* zeros; no product under- or overflows */
+    LMUL_SAFE_FLUSH,            /* zeros and underflow; no infinity, NaN, overflow */
+    LMUL_SAFE_FULL              /* anything: every case of SPEC.md lane by lane */
+} lmul_safe_case;
+
+/* What a GEMM microkernel needs besides its two micro-panels. */
+typedef struct lmul_gemm_aux {
+    const void *alpha, *beta;   /* the container's type; beta 0: C not read */
+    uint64_t a_addend;          /* added to A's bits by the packing */
+    lmul_safe_case safe_case;   /* for the safe kernel */
+    const lmul_params *p;
+} lmul_gemm_aux;
+
+/*
+ * One register tile: C[i + j*ldc] = alpha * sum_p prod(pa[p*MR + i], pb[p*NR + j])
+ * + beta * C[i + j*ldc] for i < MR, j < NR, computed as (alpha*acc) + (beta*c),
+ * two roundings, so the frame's edge path gives the same bits. pa holds A's
+ * bits plus a_addend, pb B's bits, both prepared.
+ * The fast kernel's product is one integer add of the packed bits (valid
+ * when no operand is zero, subnormal, infinite or NaN and no product leaves
+ * the normal range); the safe kernel handles every case of SPEC.md.
+ */
+typedef void (*lmul_gemm_ukr_ft)(int64_t kc, const void *pa, const void *pb,
+                                 void *c, int64_t ldc, const lmul_gemm_aux *aux);
+
+/* Transposing copy for packing: dst[p*width + i] = src[i*src_stride + p]
+ * (src_stride in bytes, elements of the container's width) for p < kc,
+ * i < width; width a multiple of 4. */
+typedef void (*lmul_tcopy_ft)(int64_t width, int64_t kc, const void *src,
+                              int64_t src_stride, void *dst);
+
+typedef struct lmul_gemm_kernels {
+    int mr, nr;                 /* register tile */
+    int mc, kc, nc;             /* cache blocks; mc % mr == 0, nc % nr == 0 */
+    lmul_gemm_ukr_ft fast, safe;
+    lmul_prep_ft prep;
+    lmul_tcopy_ft tcopy;        /* NULL: the frame's element copy */
+} lmul_gemm_kernels;
+
 /* What one instruction-set level provides (registered in config/). */
 typedef struct lmul_kernels {
     lmul_isa isa;
@@ -95,6 +156,8 @@ typedef struct lmul_kernels {
     lmul_hmul_ker_ft hmul;
     lmul_bmul_ker_ft bmul;
     lmul_f8mul_ker_ft f8mul;
+    lmul_gemm_kernels sgemm;
+    lmul_gemm_kernels dgemm;
 } lmul_kernels;
 
 extern const lmul_kernels lmul_kernels_scalar;
@@ -105,5 +168,10 @@ extern const lmul_kernels lmul_kernels_avx512;
 
 /* The kernels of the instruction set in use (frame/lmul_dispatch.c). */
 const lmul_kernels *lmul_active_kernels(void);
+
+/* Threads (frame/lmul_threads.c): runs fn(arg, t) for t = 0..nt-1, the
+ * calling thread taking t = 0; a thread that cannot start runs in the caller. */
+typedef void (*lmul_task_ft)(void *arg, int t);
+void lmul_parallel_run(int nt, lmul_task_ft fn, void *arg);
 
 #endif /* LMUL_INTERNAL_H */

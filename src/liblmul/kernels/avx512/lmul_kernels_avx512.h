@@ -12,4 +12,18 @@ void lmul_bmul_avx512_16(int64_t n, const uint16_t *x, const uint16_t *y,
                       uint16_t *z, const lmul_params *p);
 void lmul_f8mul_avx512_16(int64_t n, const uint8_t *x, const uint8_t *y, float *z,
                        const lmul_params *p, const lmul_fp8_format *f);
+void lmul_sgemm_fast_avx512_32x12(int64_t kc, const void *pa, const void *pb,
+                                  void *c, int64_t ldc, const lmul_gemm_aux *aux);
+void lmul_sgemm_safe_avx512_32x12(int64_t kc, const void *pa, const void *pb,
+                                  void *c, int64_t ldc, const lmul_gemm_aux *aux);
+void lmul_dgemm_fast_avx512_16x12(int64_t kc, const void *pa, const void *pb,
+                                  void *c, int64_t ldc, const lmul_gemm_aux *aux);
+void lmul_dgemm_safe_avx512_16x12(int64_t kc, const void *pa, const void *pb,
+                                  void *c, int64_t ldc, const lmul_gemm_aux *aux);
+void lmul_prep32_avx512(int64_t rows, int64_t width, const void *src,
+                        int64_t src_stride, void *dst, uint64_t addend,
+                        const lmul_params *p, lmul_range *range);
+void lmul_prep64_avx512(int64_t rows, int64_t width, const void *src,
+                        int64_t src_stride, void *dst, uint64_t addend,
+                        const lmul_params *p, lmul_range *range);
 #endif

@@ -1,0 +1,281 @@
+/*
+ * GEMM and dot-product entry points: argument checks, the BLAS forms as
+ * strided ones, k = 0, float16 through float32 copies. The blocked work is
+ * in lmul_gemm_driver.c.
+ */
+#include <fenv.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lmul_gemm_frame.h"
+#include "../kernels/scalar/lmul_half_scalar.h"
+
+/* One element of C = beta * C (kdim = 0); beta = 0 writes zero without
+ * reading C. float16 C (half) is scaled in float32 and rounded once. */
+static void scale_one(char *e, size_t elsize, int half, const void *beta)
+{
+    if (elsize == 8) {
+        const double b = *(const double *)beta;
+        double v = 0.0;
+        if (b != 0.0) {
+            memcpy(&v, e, sizeof v);
+            v = b * v;
+        }
+        memcpy(e, &v, sizeof v);
+        return;
+    }
+    const float b = *(const float *)beta;
+    float v = 0.0f;
+    if (b != 0.0f && half) {
+        uint16_t h;
+        memcpy(&h, e, sizeof h);
+        const uint32_t bits = lmul_half_to_float_bits(h);
+        memcpy(&v, &bits, sizeof v);
+    } else if (b != 0.0f) {
+        memcpy(&v, e, sizeof v);
+    }
+    v = b != 0.0f ? b * v : 0.0f;
+    if (half) {
+        uint32_t bits;
+        memcpy(&bits, &v, sizeof bits);
+        const uint16_t h = lmul_float_bits_to_half(bits);
+        memcpy(e, &h, sizeof h);
+    } else {
+        memcpy(e, &v, sizeof v);
+    }
+}
+
+static void scale_c(size_t elsize, int half, char *c, int64_t m, int64_t n,
+                    int64_t rs, int64_t cs, const void *beta)
+{
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t i = 0; i < m; i++)
+            scale_one(c + i * rs + j * cs, elsize, half, beta);
+}
+
+static int gemm_strided(const lmul_container *ct, size_t elsize, int half, int64_t m,
+                        int64_t n, int64_t kdim, const void *alpha, const void *a,
+                        int64_t rs_a, int64_t cs_a, const void *b, int64_t rs_b,
+                        int64_t cs_b, const void *beta, void *c, int64_t rs_c,
+                        int64_t cs_c, int k)
+{
+    lmul_gemm_problem pr;
+    const int status = lmul_params_init(&pr.params, ct, k);
+    if (status != LMUL_OK)
+        return status;
+    if (m < 0 || n < 0 || kdim < 0)
+        return LMUL_ERR_ARG;
+    if (m == 0 || n == 0)
+        return LMUL_OK;
+    if (c == NULL || (kdim > 0 && (a == NULL || b == NULL)))
+        return LMUL_ERR_ARG;
+    if ((m > 1 && rs_c == 0) || (n > 1 && cs_c == 0))
+        return LMUL_ERR_ARG;          /* two elements of C at one address */
+    if (kdim == 0) {
+        scale_c(elsize, half, c, m, n, rs_c, cs_c, beta);
+        return LMUL_OK;
+    }
+    const lmul_kernels *ks = lmul_active_kernels();
+    pr.ker = elsize == 4 ? &ks->sgemm : &ks->dgemm;
+    pr.container = ct;
+    pr.elsize = elsize;
+    pr.half = half;
+    pr.m = m;
+    pr.n = n;
+    pr.k = kdim;
+    pr.a = a;
+    pr.rs_a = rs_a;
+    pr.cs_a = cs_a;
+    pr.b = b;
+    pr.rs_b = rs_b;
+    pr.cs_b = cs_b;
+    pr.c = c;
+    pr.rs_c = rs_c;
+    pr.cs_c = cs_c;
+    pr.alpha = alpha;
+    pr.beta = beta;
+    /* overflow and inf - inf raise flags in whichever thread meets them: the
+     * caller's flags are left as they were, for every thread count */
+    fexcept_t flags;
+    fegetexceptflag(&flags, FE_ALL_EXCEPT);
+    const int run_status = lmul_gemm_run(&pr);
+    fesetexceptflag(&flags, FE_ALL_EXCEPT);
+    return run_status;
+}
+
+int lmul_sgemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
+                       const float *a, int64_t rs_a, int64_t cs_a, const float *b,
+                       int64_t rs_b, int64_t cs_b, float beta, float *c,
+                       int64_t rs_c, int64_t cs_c, int k)
+{
+    return gemm_strided(&lmul_container_f32, sizeof(float), 0, m, n, kdim, &alpha,
+                        a, rs_a, cs_a, b, rs_b, cs_b, &beta, c, rs_c, cs_c, k);
+}
+
+int lmul_dgemm_strided(int64_t m, int64_t n, int64_t kdim, double alpha,
+                       const double *a, int64_t rs_a, int64_t cs_a,
+                       const double *b, int64_t rs_b, int64_t cs_b, double beta,
+                       double *c, int64_t rs_c, int64_t cs_c, int k)
+{
+    return gemm_strided(&lmul_container_f64, sizeof(double), 0, m, n, kdim, &alpha,
+                        a, rs_a, cs_a, b, rs_b, cs_b, &beta, c, rs_c, cs_c, k);
+}
+
+/* ---------------------------------------------------------------- BLAS form */
+
+/* Byte strides of op(X), rows x cols, stored with leading dimension ld. */
+static int blas_strides(lmul_layout layout, lmul_transpose trans, int64_t rows,
+                        int64_t cols, int64_t ld, size_t elsize, int64_t *rs,
+                        int64_t *cs)
+{
+    if ((layout != LMUL_ROW_MAJOR && layout != LMUL_COL_MAJOR)
+        || (trans != LMUL_NO_TRANS && trans != LMUL_TRANS))
+        return LMUL_ERR_ARG;
+    const int t = trans == LMUL_TRANS, row_major = layout == LMUL_ROW_MAJOR;
+    const int64_t stored_rows = t ? cols : rows, stored_cols = t ? rows : cols;
+    const int64_t min_ld = row_major ? stored_cols : stored_rows;
+    if (ld < (min_ld > 1 ? min_ld : 1))
+        return LMUL_ERR_DIM;
+    const int64_t s_row = row_major ? ld : 1, s_col = row_major ? 1 : ld;
+    *rs = (int64_t)elsize * (t ? s_col : s_row);
+    *cs = (int64_t)elsize * (t ? s_row : s_col);
+    return LMUL_OK;
+}
+
+static int gemm_blas(const lmul_container *ct, size_t elsize, lmul_layout layout,
+                     lmul_transpose ta, lmul_transpose tb, int64_t m, int64_t n,
+                     int64_t kdim, const void *alpha, const void *a, int64_t lda,
+                     const void *b, int64_t ldb, const void *beta, void *c,
+                     int64_t ldc, int k)
+{
+    if (m < 0 || n < 0 || kdim < 0)
+        return LMUL_ERR_ARG;
+    int64_t rs_a, cs_a, rs_b, cs_b, rs_c, cs_c;
+    int status = blas_strides(layout, ta, m, kdim, lda, elsize, &rs_a, &cs_a);
+    if (status == LMUL_OK)
+        status = blas_strides(layout, tb, kdim, n, ldb, elsize, &rs_b, &cs_b);
+    if (status == LMUL_OK)
+        status = blas_strides(layout, LMUL_NO_TRANS, m, n, ldc, elsize, &rs_c, &cs_c);
+    if (status != LMUL_OK)
+        return status;
+    return gemm_strided(ct, elsize, 0, m, n, kdim, alpha, a, rs_a, cs_a, b, rs_b,
+                        cs_b, beta, c, rs_c, cs_c, k);
+}
+
+int lmul_sgemm(lmul_layout layout, lmul_transpose trans_a, lmul_transpose trans_b,
+               int64_t m, int64_t n, int64_t kdim, float alpha, const float *a,
+               int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+               int64_t ldc, int k)
+{
+    return gemm_blas(&lmul_container_f32, sizeof(float), layout, trans_a, trans_b,
+                     m, n, kdim, &alpha, a, lda, b, ldb, &beta, c, ldc, k);
+}
+
+int lmul_dgemm(lmul_layout layout, lmul_transpose trans_a, lmul_transpose trans_b,
+               int64_t m, int64_t n, int64_t kdim, double alpha, const double *a,
+               int64_t lda, const double *b, int64_t ldb, double beta, double *c,
+               int64_t ldc, int k)
+{
+    return gemm_blas(&lmul_container_f64, sizeof(double), layout, trans_a, trans_b,
+                     m, n, kdim, &alpha, a, lda, b, ldb, &beta, c, ldc, k);
+}
+
+/* ---------------------------------------------------------------- float16 */
+
+int lmul_hgemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
+                       const uint16_t *a, int64_t rs_a, int64_t cs_a,
+                       const uint16_t *b, int64_t rs_b, int64_t cs_b, float beta,
+                       uint16_t *c, int64_t rs_c, int64_t cs_c, int k)
+{
+    fexcept_t flags;   /* float16 narrowing raises flags too */
+    fegetexceptflag(&flags, FE_ALL_EXCEPT);
+    const int status = gemm_strided(&lmul_container_f32, sizeof(float), 1, m, n,
+                                    kdim, &alpha, a, rs_a, cs_a, b, rs_b, cs_b,
+                                    &beta, c, rs_c, cs_c, k);
+    fesetexceptflag(&flags, FE_ALL_EXCEPT);
+    return status;
+}
+
+/* ---------------------------------------------------------------- dots */
+
+#define DOT_CHUNK 512
+
+int lmul_ddot(int64_t n, const double *x, int64_t x_stride, const double *y,
+              int64_t y_stride, double *result, int k)
+{
+    lmul_params p;
+    if (lmul_params_init(&p, &lmul_container_f64, k) != LMUL_OK)
+        return LMUL_ERR_K;
+    if (n < 0 || result == NULL || (n > 0 && (x == NULL || y == NULL)))
+        return LMUL_ERR_ARG;
+    double buf[DOT_CHUNK], acc = 0.0;
+    for (int64_t start = 0; start < n; start += DOT_CHUNK) {
+        const int64_t m = n - start < DOT_CHUNK ? n - start : DOT_CHUNK;
+        lmul_dmul(m, (const double *)((const char *)x + start * x_stride), x_stride,
+                  (const double *)((const char *)y + start * y_stride), y_stride,
+                  buf, sizeof(double), k);
+        for (int64_t i = 0; i < m; i++)
+            acc += buf[i];
+    }
+    *result = acc;
+    return LMUL_OK;
+}
+
+/* sum_i lmul(x[i], y[i]) in float32; float16 elements widen first. */
+static int float32_dot(int64_t n, const char *x, int64_t sx, const char *y,
+                       int64_t sy, int half, int k, float *result)
+{
+    lmul_params p;
+    if (lmul_params_init(&p, &lmul_container_f32, k) != LMUL_OK)
+        return LMUL_ERR_K;
+    if (n < 0 || result == NULL || (n > 0 && (x == NULL || y == NULL)))
+        return LMUL_ERR_ARG;
+    float xf[DOT_CHUNK], yf[DOT_CHUNK], buf[DOT_CHUNK], acc = 0.0f;
+    for (int64_t start = 0; start < n; start += DOT_CHUNK) {
+        const int64_t m = n - start < DOT_CHUNK ? n - start : DOT_CHUNK;
+        const char *xs = x + start * sx, *ys = y + start * sy;
+        if (half) {
+            for (int64_t i = 0; i < m; i++) {
+                uint16_t hx, hy;
+                memcpy(&hx, xs + i * sx, sizeof hx);
+                memcpy(&hy, ys + i * sy, sizeof hy);
+                const uint32_t bx = lmul_half_to_float_bits(hx);
+                const uint32_t by = lmul_half_to_float_bits(hy);
+                memcpy(&xf[i], &bx, sizeof bx);
+                memcpy(&yf[i], &by, sizeof by);
+            }
+            lmul_smul(m, xf, sizeof(float), yf, sizeof(float), buf, sizeof(float), k);
+        } else {
+            lmul_smul(m, (const float *)xs, sx, (const float *)ys, sy, buf,
+                      sizeof(float), k);
+        }
+        for (int64_t i = 0; i < m; i++)
+            acc += buf[i];
+    }
+    *result = acc;
+    return LMUL_OK;
+}
+
+int lmul_sdot(int64_t n, const float *x, int64_t x_stride, const float *y,
+              int64_t y_stride, float *result, int k)
+{
+    return float32_dot(n, (const char *)x, x_stride, (const char *)y, y_stride, 0,
+                       k, result);
+}
+
+/* float16 widens exactly to float32; the products and the sum are float32. */
+int lmul_hdot(int64_t n, const uint16_t *x, int64_t x_stride, const uint16_t *y,
+              int64_t y_stride, uint16_t *result, int k)
+{
+    if (result == NULL)
+        return LMUL_ERR_ARG;
+    float acc;
+    const int status = float32_dot(n, (const char *)x, x_stride, (const char *)y,
+                                   y_stride, 1, k, &acc);
+    if (status == LMUL_OK) {
+        uint32_t bits;
+        memcpy(&bits, &acc, sizeof bits);
+        *result = lmul_float_bits_to_half(bits);
+    }
+    return status;
+}

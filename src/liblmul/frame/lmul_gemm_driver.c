@@ -1,0 +1,488 @@
+/*
+ * The blocked GEMM of Goto and BLIS: five loops around a register-tile
+ * microkernel. jc steps over NC columns of C, pc over KC of the inner
+ * dimension (a KC x NC block of B is packed), ic over MC rows (an MC x KC
+ * block of A is packed), jr and ir over the NR x MR register tiles.
+ *
+ * Packing copies each micro-panel contiguously and prepares it once per
+ * element (DAZ, rounding to k bits, and for A the offset - bias folded in),
+ * recording the range of its magnitudes; from the two ranges each tile
+ * picks the one-add kernel or the safe one.
+ *
+ * Threads split C into rectangles over M and N, never K, each thread with
+ * its own packed blocks, so every element of C is computed by the same
+ * operations in the same order whatever the thread count.
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lmul_gemm_frame.h"
+#include "../kernels/scalar/lmul_half_scalar.h"
+
+#define ALIGN 64
+#define LINE 64                                   /* cache line bytes */
+#define LMUL_MAX_TILE 64                          /* largest mr or nr */
+#define PACK_STEPS 32                             /* steps per direct prep */
+#define MIN_WORK_PER_THREAD (INT64_C(1) << 21)   /* m*n*k below this: one thread */
+
+#if defined(__GNUC__)
+#  define PREFETCH(p) __builtin_prefetch(p)
+#else
+#  define PREFETCH(p) ((void)(p))
+#endif
+
+static _Atomic uint64_t fast_tiles, safe_tiles;
+
+typedef struct workspace {
+    void *mem;
+    char *a, *b, *tile;
+    lmul_range *ra, *rb;
+    char *cbuf;                 /* float16 C: an MC x NC float32 block */
+} workspace;
+
+typedef struct region {
+    int64_t m0, m1, n0, n1;
+} region;
+
+typedef struct run_state {
+    const lmul_gemm_problem *pr;
+    const region *regions;
+    workspace *ws;
+} run_state;
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
+static size_t aligned(size_t bytes) { return (bytes + ALIGN - 1) / ALIGN * ALIGN; }
+
+/* ---------------------------------------------------------------- packing */
+
+/* dst[p*width + i] = element i (the last real one repeated past `real`) at
+ * step p of the inner dimension; float16 sources widen to float32 bits. */
+static inline void pack_copy(char *dst, const char *src, int64_t real,
+                             int64_t width, int64_t kc, int64_t s_idx,
+                             int64_t s_k, size_t elsize, int half)
+{
+    const char *rows[LMUL_MAX_TILE];
+    for (int64_t i = 0; i < width; i++)
+        rows[i] = src + (i < real ? i : real - 1) * s_idx;
+    const int64_t line_steps = LINE / (int64_t)elsize;
+    for (int64_t p = 0; p < kc; p++, dst += width * elsize) {
+        if (p % line_steps == 0)   /* four lines ahead when the steps are contiguous */
+            for (int64_t i = 0; i < width; i++)
+                PREFETCH(rows[i] + (p + 4 * line_steps) * s_k);
+        for (int64_t i = 0; i < width; i++) {
+            if (half) {
+                uint16_t h;
+                memcpy(&h, rows[i] + p * s_k, sizeof h);
+                const uint32_t bits = lmul_half_to_float_bits(h);
+                memcpy(dst + i * elsize, &bits, sizeof bits);
+            } else {
+                memcpy(dst + i * elsize, rows[i] + p * s_k, elsize);
+            }
+        }
+    }
+}
+
+/* A gathered micro-panel, prepared in place. */
+static void pack_panel(const lmul_gemm_problem *pr, char *dst, const char *src,
+                       int64_t real, int64_t width, int64_t kc, int64_t s_idx,
+                       int64_t s_k, uint64_t addend, lmul_range *range)
+{
+    const lmul_tcopy_ft tcopy = pr->ker->tcopy;
+    const int transposing = real == width && width % 4 == 0 && s_k == (int64_t)pr->elsize;
+    /* constant sizes let memcpy become one move */
+    if (pr->half)
+        pack_copy(dst, src, real, width, kc, s_idx, s_k, 4, 1);
+    else if (tcopy != NULL && transposing)
+        tcopy(width, kc, src, s_idx, dst);
+    else if (pr->elsize == 4)
+        pack_copy(dst, src, real, width, kc, s_idx, s_k, 4, 0);
+    else
+        pack_copy(dst, src, real, width, kc, s_idx, s_k, 8, 0);
+    pr->ker->prep(1, width * kc, dst, 0, dst, addend, &pr->params, range);
+}
+
+static void range_merge(lmul_range *into, lmul_range r)
+{
+    into->min = r.min < into->min ? r.min : into->min;
+    into->max = r.max > into->max ? r.max : into->max;
+    into->zeros |= r.zeros;
+}
+
+/*
+ * Packs `len` elements (rows of A or columns of B) by `kc` steps into
+ * micro-panels of `width`. When the elements of a step are contiguous, whole
+ * panels are prepared straight from the source, a few steps at a time across
+ * all panels so that each source row is read once, in order; the others,
+ * and a last panel that needs padding, are gathered first.
+ */
+static void pack_block(const lmul_gemm_problem *pr, char *dst, const char *src,
+                       int64_t len, int64_t width, int64_t kc, int64_t s_idx,
+                       int64_t s_k, uint64_t addend, lmul_range *ranges)
+{
+    const size_t es = pr->elsize;
+    const int64_t direct = s_idx == (int64_t)es && !pr->half ? len / width * width : 0;
+    for (int64_t r = 0; r < direct; r += width)
+        ranges[r / width] = (lmul_range){UINT64_MAX, 0, 0};
+    for (int64_t p0 = 0; p0 < kc && direct > 0; p0 += PACK_STEPS) {
+        const int64_t steps = min64(PACK_STEPS, kc - p0);
+        for (int64_t p = p0 + PACK_STEPS; p < min64(p0 + 2 * PACK_STEPS, kc); p++)
+            for (int64_t b = 0; b < direct * (int64_t)es; b += LINE)
+                PREFETCH(src + p * s_k + b);     /* the next steps' rows */
+        for (int64_t r = 0; r < direct; r += width) {
+            lmul_range got;
+            pr->ker->prep(steps, width, src + r * s_idx + p0 * s_k, s_k,
+                          dst + (r * kc + p0 * width) * es, addend, &pr->params, &got);
+            range_merge(&ranges[r / width], got);
+        }
+    }
+    for (int64_t r = direct; r < len; r += width)
+        pack_panel(pr, dst + r * kc * es, src + r * s_idx, min64(width, len - r),
+                   width, kc, s_idx, s_k, addend, &ranges[r / width]);
+}
+
+/* offset - bias modulo 2^width: with it in A, a + b is the L-Mul product. */
+static uint64_t a_addend(const lmul_gemm_problem *pr)
+{
+    const uint64_t v = pr->params.offset - pr->container->bias;
+    return pr->elsize == 4 ? (uint32_t)v : v;
+}
+
+static void pack_a(const lmul_gemm_problem *pr, const workspace *ws, int64_t ic,
+                   int64_t mc, int64_t pc, int64_t kc)
+{
+    pack_block(pr, ws->a, pr->a + ic * pr->rs_a + pc * pr->cs_a, mc, pr->ker->mr,
+               kc, pr->rs_a, pr->cs_a, a_addend(pr), ws->ra);
+}
+
+static void pack_b(const lmul_gemm_problem *pr, const workspace *ws, int64_t pc,
+                   int64_t kc, int64_t jc, int64_t nc)
+{
+    pack_block(pr, ws->b, pr->b + pc * pr->rs_b + jc * pr->cs_b, nc, pr->ker->nr,
+               kc, pr->cs_b, pr->rs_b, 0, ws->rb);
+}
+
+/* ---------------------------------------------------------------- tiles */
+
+/* a + b + offset >= bound, with UINT64_MAX (no value) above every bound. */
+static int sum_reaches(uint64_t a, uint64_t b, uint64_t offset, uint64_t bound)
+{
+    if (a == UINT64_MAX || b == UINT64_MAX)
+        return 1;
+    return a + b + offset >= bound;
+}
+
+/* -1: the one-add kernel is valid (no zero, subnormal, infinity or NaN, every
+ * product normal); else what the safe kernel must handle. */
+static int tile_case(const lmul_gemm_problem *pr, lmul_range a, lmul_range b)
+{
+    const lmul_container *c = pr->container;
+    const uint64_t min_normal = UINT64_C(1) << c->P, off = pr->params.offset;
+    if (a.max >= c->inf || b.max >= c->inf
+        || sum_reaches(a.max, b.max, off, c->bias + c->inf))
+        return LMUL_SAFE_FULL;
+    if (!sum_reaches(a.min, b.min, off, c->bias + min_normal))
+        return LMUL_SAFE_FLUSH;
+    return a.zeros || b.zeros ? LMUL_SAFE_ZEROS : -1;
+}
+
+/* C = (alpha * t) + (beta * C) on an edge or strided tile: the same two
+ * roundings as the microkernels, so every element gets the same bits
+ * whichever path it takes. */
+static void merge_f32(const float *t, int64_t ldt, char *c, int64_t mr,
+                      int64_t nr, int64_t rs, int64_t cs, float alpha, float beta)
+{
+    for (int64_t j = 0; j < nr; j++)
+        for (int64_t i = 0; i < mr; i++) {
+            char *e = c + i * rs + j * cs;
+            float r = alpha * t[i + j * ldt], old;
+            if (beta != 0.0f) {
+                memcpy(&old, e, sizeof old);
+                r = r + beta * old;
+            }
+            memcpy(e, &r, sizeof r);
+        }
+}
+
+static void merge_f64(const double *t, int64_t ldt, char *c, int64_t mr,
+                      int64_t nr, int64_t rs, int64_t cs, double alpha, double beta)
+{
+    for (int64_t j = 0; j < nr; j++)
+        for (int64_t i = 0; i < mr; i++) {
+            char *e = c + i * rs + j * cs;
+            double r = alpha * t[i + j * ldt], old;
+            if (beta != 0.0) {
+                memcpy(&old, e, sizeof old);
+                r = r + beta * old;
+            }
+            memcpy(e, &r, sizeof r);
+        }
+}
+
+static const float one_f32 = 1.0f, zero_f32 = 0.0f;
+static const double one_f64 = 1.0, zero_f64 = 0.0;
+
+static int direct_tile(const lmul_gemm_problem *pr, const char *c)
+{
+    return pr->rs_c == (int64_t)pr->elsize && pr->cs_c % (int64_t)pr->elsize == 0
+        && (uintptr_t)c % pr->elsize == 0;
+}
+
+static void tile(const lmul_gemm_problem *pr, const workspace *ws, const char *pa,
+                 const char *pb, lmul_range ra, lmul_range rb, int64_t kc,
+                 char *c, int64_t mr, int64_t nr, const void *beta,
+                 uint64_t counts[2])
+{
+    const lmul_gemm_kernels *ker = pr->ker;
+    const int safe_case = tile_case(pr, ra, rb), fast = safe_case < 0;
+    lmul_params kernel_params = pr->params;   /* packing did the rounding */
+    kernel_params.round_shift = 0;
+    lmul_gemm_aux aux = {pr->alpha, beta, a_addend(pr),
+                         fast ? LMUL_SAFE_ZEROS : (lmul_safe_case)safe_case,
+                         &kernel_params};
+    const lmul_gemm_ukr_ft ukr = fast ? ker->fast : ker->safe;
+    counts[!fast]++;
+    if (mr == ker->mr && nr == ker->nr && direct_tile(pr, c)) {
+        ukr(kc, pa, pb, c, pr->cs_c / (int64_t)pr->elsize, &aux);
+        return;
+    }
+    const int f32 = pr->elsize == 4;
+    aux.alpha = f32 ? (const void *)&one_f32 : (const void *)&one_f64;
+    aux.beta = f32 ? (const void *)&zero_f32 : (const void *)&zero_f64;
+    ukr(kc, pa, pb, ws->tile, ker->mr, &aux);
+    if (f32)
+        merge_f32((const float *)ws->tile, ker->mr, c, mr, nr, pr->rs_c, pr->cs_c,
+                  *(const float *)pr->alpha, *(const float *)beta);
+    else
+        merge_f64((const double *)ws->tile, ker->mr, c, mr, nr, pr->rs_c,
+                  pr->cs_c, *(const double *)pr->alpha, *(const double *)beta);
+}
+
+static void macro_kernel(const lmul_gemm_problem *pr, const workspace *ws,
+                         int64_t mc, int64_t nc, int64_t kc, char *c,
+                         const void *beta, uint64_t counts[2])
+{
+    const int64_t mr = pr->ker->mr, nr = pr->ker->nr;
+    const size_t es = pr->elsize;
+    for (int64_t jr = 0; jr < nc; jr += nr)
+        for (int64_t ir = 0; ir < mc; ir += mr)
+            tile(pr, ws, ws->a + ir * kc * es, ws->b + jr * kc * es,
+                 ws->ra[ir / mr], ws->rb[jr / nr], kc,
+                 c + ir * pr->rs_c + jr * pr->cs_c, min64(mr, mc - ir),
+                 min64(nr, nc - jr), beta, counts);
+}
+
+/* ---------------------------------------------------------------- loops */
+
+static void count_tiles(const uint64_t counts[2])
+{
+    atomic_fetch_add_explicit(&fast_tiles, counts[0], memory_order_relaxed);
+    atomic_fetch_add_explicit(&safe_tiles, counts[1], memory_order_relaxed);
+}
+
+static void gemm_region(const lmul_gemm_problem *pr, region r, const workspace *ws)
+{
+    const lmul_gemm_kernels *ker = pr->ker;
+    const void *one = pr->elsize == 4 ? (const void *)&one_f32 : (const void *)&one_f64;
+    uint64_t counts[2] = {0, 0};
+    for (int64_t jc = r.n0; jc < r.n1; jc += ker->nc) {
+        const int64_t nc = min64(ker->nc, r.n1 - jc);
+        for (int64_t pc = 0; pc < pr->k; pc += ker->kc) {
+            const int64_t kc = min64(ker->kc, pr->k - pc);
+            pack_b(pr, ws, pc, kc, jc, nc);
+            for (int64_t ic = r.m0; ic < r.m1; ic += ker->mc) {
+                const int64_t mc = min64(ker->mc, r.m1 - ic);
+                pack_a(pr, ws, ic, mc, pc, kc);
+                macro_kernel(pr, ws, mc, nc, kc,
+                             pr->c + ic * pr->rs_c + jc * pr->cs_c,
+                             pc == 0 ? pr->beta : one, counts);
+            }
+        }
+    }
+    count_tiles(counts);
+}
+
+/* float16 C: each MC x NC block is summed over the whole inner dimension in
+ * a float32 buffer (from beta * C), then rounded to float16 once; the loops
+ * over pc and ic swap, so B is packed again for every block of rows. */
+static void gemm_region_half(const lmul_gemm_problem *pr, region r,
+                             const workspace *ws)
+{
+    const lmul_gemm_kernels *ker = pr->ker;
+    const float beta = *(const float *)pr->beta;
+    uint64_t counts[2] = {0, 0};
+    lmul_gemm_problem block = *pr;           /* C is the float32 buffer */
+    block.rs_c = sizeof(float);
+    block.cs_c = ker->mc * (int64_t)sizeof(float);
+    block.beta = &one_f32;
+    for (int64_t jc = r.n0; jc < r.n1; jc += ker->nc) {
+        const int64_t nc = min64(ker->nc, r.n1 - jc);
+        for (int64_t ic = r.m0; ic < r.m1; ic += ker->mc) {
+            const int64_t mc = min64(ker->mc, r.m1 - ic);
+            char *c = pr->c + ic * pr->rs_c + jc * pr->cs_c;
+            float *acc = (float *)ws->cbuf;
+            for (int64_t j = 0; j < nc; j++)
+                for (int64_t i = 0; i < mc; i++) {
+                    uint16_t h = 0;
+                    if (beta != 0.0f)
+                        memcpy(&h, c + i * pr->rs_c + j * pr->cs_c, sizeof h);
+                    const uint32_t bits = lmul_half_to_float_bits(h);
+                    float old;
+                    memcpy(&old, &bits, sizeof old);
+                    acc[i + j * ker->mc] = beta != 0.0f ? beta * old : 0.0f;
+                }
+            for (int64_t pc = 0; pc < pr->k; pc += ker->kc) {
+                const int64_t kc = min64(ker->kc, pr->k - pc);
+                pack_b(pr, ws, pc, kc, jc, nc);
+                pack_a(pr, ws, ic, mc, pc, kc);
+                macro_kernel(&block, ws, mc, nc, kc, ws->cbuf, &one_f32, counts);
+            }
+            for (int64_t j = 0; j < nc; j++)
+                for (int64_t i = 0; i < mc; i++) {
+                    uint32_t bits;
+                    memcpy(&bits, &acc[i + j * ker->mc], sizeof bits);
+                    const uint16_t h = lmul_float_bits_to_half(bits);
+                    memcpy(c + i * pr->rs_c + j * pr->cs_c, &h, sizeof h);
+                }
+        }
+    }
+    count_tiles(counts);
+}
+
+static void run_task(void *arg, int t)
+{
+    const run_state *st = arg;
+    const region r = st->regions[t];
+    if (r.m0 >= r.m1 || r.n0 >= r.n1)
+        return;
+    if (st->pr->half)
+        gemm_region_half(st->pr, r, &st->ws[t]);
+    else
+        gemm_region(st->pr, r, &st->ws[t]);
+}
+
+/* ---------------------------------------------------------------- threads */
+
+static int thread_count(const lmul_gemm_problem *pr)
+{
+    const int64_t work = pr->m * pr->n * pr->k;
+    const int64_t tiles = ((pr->m + pr->ker->mr - 1) / pr->ker->mr)
+                        * ((pr->n + pr->ker->nr - 1) / pr->ker->nr);
+    int64_t nt = lmul_get_num_threads();
+    nt = min64(nt, work / MIN_WORK_PER_THREAD);
+    nt = min64(nt, tiles);
+    return nt < 1 ? 1 : (int)nt;
+}
+
+/* Part idx of `parts` of [0, len), in whole units except the last. */
+static void split(int64_t len, int64_t unit, int parts, int idx, int64_t *lo,
+                  int64_t *hi)
+{
+    const int64_t units = (len + unit - 1) / unit;
+    const int64_t per = units / parts, extra = units % parts;
+    const int64_t u0 = idx * per + min64(idx, extra);
+    const int64_t u1 = u0 + per + (idx < extra);
+    *lo = min64(u0 * unit, len);
+    *hi = min64(u1 * unit, len);
+}
+
+/* A tm x tn grid of threads whose largest rectangle is smallest; ties split N. */
+static void make_regions(const lmul_gemm_problem *pr, int nt, region *regions)
+{
+    const int64_t mr = pr->ker->mr, nr = pr->ker->nr;
+    int best_tm = 1;
+    int64_t best_cost = INT64_MAX;
+    for (int tm = 1; tm <= nt; tm++) {
+        if (nt % tm)
+            continue;
+        const int64_t rows = round_up((pr->m + mr - 1) / mr, tm) / tm * mr;
+        const int64_t cols = round_up((pr->n + nr - 1) / nr, nt / tm) / (nt / tm) * nr;
+        if (rows * cols < best_cost) {
+            best_cost = rows * cols;
+            best_tm = tm;
+        }
+    }
+    const int tn = nt / best_tm;
+    for (int t = 0; t < nt; t++) {
+        region *r = &regions[t];
+        split(pr->m, mr, best_tm, t / tn, &r->m0, &r->m1);
+        split(pr->n, nr, tn, t % tn, &r->n0, &r->n1);
+    }
+}
+
+static int workspace_alloc(const lmul_gemm_problem *pr, workspace *ws)
+{
+    const lmul_gemm_kernels *ker = pr->ker;
+    const int64_t mc = min64(ker->mc, round_up(pr->m, ker->mr));
+    const int64_t nc = min64(ker->nc, round_up(pr->n, ker->nr));
+    const int64_t kc = min64(ker->kc, pr->k);
+    const size_t a = aligned((size_t)(mc * kc) * pr->elsize);
+    const size_t b = aligned((size_t)(kc * nc) * pr->elsize);
+    const size_t t = aligned((size_t)(ker->mr * ker->nr) * pr->elsize);
+    const size_t ra = aligned((size_t)(mc / ker->mr) * sizeof(lmul_range));
+    const size_t rb = aligned((size_t)(nc / ker->nr) * sizeof(lmul_range));
+    const size_t cb = pr->half ? aligned((size_t)(ker->mc * nc) * sizeof(float)) : 0;
+    char *mem = aligned_alloc(ALIGN, a + b + t + ra + rb + cb);
+    if (mem == NULL)
+        return LMUL_ERR_NOMEM;
+    *ws = (workspace){mem, mem, mem + a, mem + a + b, (lmul_range *)(mem + a + b + t),
+                      (lmul_range *)(mem + a + b + t + ra), mem + a + b + t + ra + rb};
+    return LMUL_OK;
+}
+
+/* C^T = B^T A^T: the microkernels store columns of C, so a C whose rows are
+ * contiguous is computed transposed (L-Mul commutes). */
+static void orient(lmul_gemm_problem *pr)
+{
+    const int64_t es = (int64_t)pr->elsize;
+    if (pr->rs_c == es || pr->cs_c != es)
+        return;
+    const lmul_gemm_problem p = *pr;
+    pr->m = p.n;
+    pr->n = p.m;
+    pr->a = p.b;
+    pr->rs_a = p.cs_b;
+    pr->cs_a = p.rs_b;
+    pr->b = p.a;
+    pr->rs_b = p.cs_a;
+    pr->cs_b = p.rs_a;
+    pr->rs_c = p.cs_c;
+    pr->cs_c = p.rs_c;
+}
+
+int lmul_gemm_run(lmul_gemm_problem *pr)
+{
+    enum { MAX_THREADS = 256 };
+    region regions[MAX_THREADS];
+    workspace ws[MAX_THREADS];
+    orient(pr);
+    const int nt = thread_count(pr) < MAX_THREADS ? thread_count(pr) : MAX_THREADS;
+    for (int t = 0; t < nt; t++) {
+        if (workspace_alloc(pr, &ws[t]) != LMUL_OK) {
+            while (t-- > 0)
+                free(ws[t].mem);
+            return LMUL_ERR_NOMEM;
+        }
+    }
+    make_regions(pr, nt, regions);
+    run_state st = {pr, regions, ws};
+    lmul_parallel_run(nt, run_task, &st);
+    for (int t = 0; t < nt; t++)
+        free(ws[t].mem);
+    return LMUL_OK;
+}
+
+void lmul_gemm_get_stats(lmul_gemm_stats *stats)
+{
+    if (stats == NULL)
+        return;
+    stats->fast_tiles = atomic_load(&fast_tiles);
+    stats->safe_tiles = atomic_load(&safe_tiles);
+}
+
+void lmul_gemm_reset_stats(void)
+{
+    atomic_store(&fast_tiles, 0);
+    atomic_store(&safe_tiles, 0);
+}

@@ -1,0 +1,356 @@
+/*
+ * GEMM microkernels for AVX2: float32 tiles of 16 x 6 (two vectors of A by
+ * six broadcasts of B, 12 accumulators of the 16 registers) and float64
+ * tiles of 8 x 6. The one-add kernel's product is vpaddd/vpaddq of the
+ * packed bits. The safe kernel masks out, by per-B thresholds, every
+ * product that is zero or underflows, or (infinity, NaN or a possible
+ * overflow) restores A's bits and runs the full lane logic.
+ */
+#include "../../frame/lmul_internal.h"
+
+#if LMUL_X86
+#include <immintrin.h>
+#include <string.h>
+
+#include "lmul_kernels_avx2.h"
+#include "lmul_lanes_avx2.h"
+
+#define SMR 16
+#define DMR 8
+#define NR 6
+#define HALF 3      /* the flush kernels run the k loop per half of the columns */
+#define KSTEP 256   /* inner steps per chunk of flush thresholds */
+
+/*
+ * Flush thresholds for the safe kernels' zeros-and-underflow case (no
+ * infinity, NaN or possible overflow), where a + b is every normal product:
+ * a product counts when |A| > thr, thr = (the smallest |A| bits whose product
+ * with B is normal) - 1, the largest signed value for a zero B; a zero A
+ * compares as -1. Magnitudes are below 2^(w-1), so signed compares order them.
+ */
+static void thresholds32(int64_t n, const int32_t *b, int32_t *thr, uint32_t normal_from)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const uint32_t mb = (uint32_t)b[i] & 0x7FFFFFFFu;
+        thr[i] = mb == 0 ? INT32_MAX
+                         : (int32_t)(normal_from - (mb < normal_from ? mb : normal_from)) - 1;
+    }
+}
+
+static void thresholds64(int64_t n, const int64_t *b, int64_t *thr, uint64_t normal_from)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const uint64_t mb = (uint64_t)b[i] & UINT64_C(0x7FFFFFFFFFFFFFFF);
+        thr[i] = mb == 0 ? INT64_MAX
+                         : (int64_t)(normal_from - (mb < normal_from ? mb : normal_from)) - 1;
+    }
+}
+
+/* ---------------------------------------------------------------- float32 */
+
+LMUL_TARGET_AVX2
+static inline __m256 sprod(__m256i a, __m256i b, __m256i a_addend,
+                           const lmul_params *p, int full)
+{
+    if (!full)
+        return _mm256_castsi256_ps(_mm256_add_epi32(a, b));
+    return _mm256_castsi256_ps(lmul32_full(_mm256_sub_epi32(a, a_addend), b, p, 0));
+}
+
+/* C = (alpha * acc) + (beta * C), or alpha * acc when C is not read. */
+LMUL_TARGET_AVX2
+static inline void sstore(float *c, int64_t ldc, const __m256 *acc0,
+                          const __m256 *acc1, const lmul_gemm_aux *aux)
+{
+    const float beta = *(const float *)aux->beta;
+    const __m256 va = _mm256_set1_ps(*(const float *)aux->alpha);
+    const __m256 vb = _mm256_set1_ps(beta);
+    for (int j = 0; j < NR; j++, c += ldc) {
+        __m256 r0 = _mm256_mul_ps(va, acc0[j]), r1 = _mm256_mul_ps(va, acc1[j]);
+        if (beta != 0.0f) {
+            r0 = _mm256_add_ps(r0, _mm256_mul_ps(vb, _mm256_loadu_ps(c)));
+            r1 = _mm256_add_ps(r1, _mm256_mul_ps(vb, _mm256_loadu_ps(c + 8)));
+        }
+        _mm256_storeu_ps(c, r0);
+        _mm256_storeu_ps(c + 8, r1);
+    }
+}
+
+/* The one-add kernel (full = 0) or the lane-by-lane one (full = 1). */
+LMUL_TARGET_AVX2
+static inline void sgemm_avx2_16x6(int64_t kc, const int32_t *a, const int32_t *b,
+                              float *c, int64_t ldc, const lmul_gemm_aux *aux,
+                              int full)
+{
+    __m256 acc0[NR], acc1[NR];
+    for (int j = 0; j < NR; j++)
+        acc0[j] = acc1[j] = _mm256_setzero_ps();
+    const __m256i addend = _mm256_set1_epi32((int)aux->a_addend);
+    for (int64_t p = 0; p < kc; p++, a += SMR, b += NR) {
+        const __m256i a0 = _mm256_loadu_si256((const __m256i *)a);
+        const __m256i a1 = _mm256_loadu_si256((const __m256i *)(a + 8));
+#pragma GCC unroll 6
+        for (int j = 0; j < NR; j++) {
+            const __m256i bj = _mm256_set1_epi32(b[j]);
+            acc0[j] = _mm256_add_ps(acc0[j], sprod(a0, bj, addend, aux->p, full));
+            acc1[j] = _mm256_add_ps(acc1[j], sprod(a1, bj, addend, aux->p, full));
+        }
+    }
+    sstore(c, ldc, acc0, acc1, aux);
+}
+
+/* Columns j0 .. j0 + HALF - 1 of the flush kernel over `steps` steps. */
+LMUL_TARGET_AVX2
+static inline void sflush_half(int64_t steps, const int32_t *a, const int32_t *b,
+                               const int32_t *thr, __m256 *acc0, __m256 *acc1,
+                               __m256i addend, int j0)
+{
+    const __m256i abs_mask = _mm256_set1_epi32(0x7FFFFFFF);
+    for (int64_t p = 0; p < steps; p++, a += SMR, b += NR, thr += NR) {
+        const __m256i a0 = _mm256_loadu_si256((const __m256i *)a);
+        const __m256i a1 = _mm256_loadu_si256((const __m256i *)(a + 8));
+        __m256i m0 = _mm256_and_si256(_mm256_sub_epi32(a0, addend), abs_mask);
+        __m256i m1 = _mm256_and_si256(_mm256_sub_epi32(a1, addend), abs_mask);
+        m0 = _mm256_or_si256(m0, _mm256_cmpeq_epi32(m0, _mm256_setzero_si256()));
+        m1 = _mm256_or_si256(m1, _mm256_cmpeq_epi32(m1, _mm256_setzero_si256()));
+#pragma GCC unroll 3
+        for (int j = j0; j < j0 + HALF; j++) {
+            const __m256i bj = _mm256_set1_epi32(b[j]), tj = _mm256_set1_epi32(thr[j]);
+            const __m256i s0 = _mm256_and_si256(_mm256_cmpgt_epi32(m0, tj),
+                                                _mm256_add_epi32(a0, bj));
+            const __m256i s1 = _mm256_and_si256(_mm256_cmpgt_epi32(m1, tj),
+                                                _mm256_add_epi32(a1, bj));
+            acc0[j] = _mm256_add_ps(acc0[j], _mm256_castsi256_ps(s0));
+            acc1[j] = _mm256_add_ps(acc1[j], _mm256_castsi256_ps(s1));
+        }
+    }
+}
+
+/* Zeros and underflow: a + b masked by the thresholds above. */
+LMUL_TARGET_AVX2
+static void sgemm_avx2_16x6_flush(int64_t kc, const int32_t *a, const int32_t *b,
+                             float *c, int64_t ldc, const lmul_gemm_aux *aux)
+{
+    __m256 acc0[NR], acc1[NR];
+    int32_t thr[KSTEP * NR];
+    for (int j = 0; j < NR; j++)
+        acc0[j] = acc1[j] = _mm256_setzero_ps();
+    const __m256i addend = _mm256_set1_epi32((int)aux->a_addend);
+    const uint32_t normal_from = (uint32_t)(0x00800000u - aux->a_addend);
+    for (int64_t k0 = 0; k0 < kc; k0 += KSTEP) {
+        const int64_t steps = kc - k0 < KSTEP ? kc - k0 : KSTEP;
+        thresholds32(steps * NR, b, thr, normal_from);
+        sflush_half(steps, a, b, thr, acc0, acc1, addend, 0);
+        sflush_half(steps, a, b, thr, acc0, acc1, addend, HALF);
+        a += steps * SMR;
+        b += steps * NR;
+    }
+    sstore(c, ldc, acc0, acc1, aux);
+}
+
+LMUL_TARGET_AVX2
+void lmul_sgemm_fast_avx2_16x6(int64_t kc, const void *pa, const void *pb,
+                               void *c, int64_t ldc, const lmul_gemm_aux *aux)
+{
+    sgemm_avx2_16x6(kc, pa, pb, c, ldc, aux, 0);
+}
+
+LMUL_TARGET_AVX2
+void lmul_sgemm_safe_avx2_16x6(int64_t kc, const void *pa, const void *pb,
+                               void *c, int64_t ldc, const lmul_gemm_aux *aux)
+{
+    if (aux->safe_case == LMUL_SAFE_FULL)
+        sgemm_avx2_16x6(kc, pa, pb, c, ldc, aux, 1);
+    else
+        sgemm_avx2_16x6_flush(kc, pa, pb, c, ldc, aux);
+}
+
+/* ---------------------------------------------------------------- float64 */
+
+LMUL_TARGET_AVX2
+static inline __m256d dprod(__m256i a, __m256i b, __m256i a_addend,
+                            const lmul_params *p, int full)
+{
+    if (!full)
+        return _mm256_castsi256_pd(_mm256_add_epi64(a, b));
+    return _mm256_castsi256_pd(lmul64_full(_mm256_sub_epi64(a, a_addend), b, p, 0));
+}
+
+LMUL_TARGET_AVX2
+static inline void dstore(double *c, int64_t ldc, const __m256d *acc0,
+                          const __m256d *acc1, const lmul_gemm_aux *aux)
+{
+    const double beta = *(const double *)aux->beta;
+    const __m256d va = _mm256_set1_pd(*(const double *)aux->alpha);
+    const __m256d vb = _mm256_set1_pd(beta);
+    for (int j = 0; j < NR; j++, c += ldc) {
+        __m256d r0 = _mm256_mul_pd(va, acc0[j]), r1 = _mm256_mul_pd(va, acc1[j]);
+        if (beta != 0.0) {
+            r0 = _mm256_add_pd(r0, _mm256_mul_pd(vb, _mm256_loadu_pd(c)));
+            r1 = _mm256_add_pd(r1, _mm256_mul_pd(vb, _mm256_loadu_pd(c + 4)));
+        }
+        _mm256_storeu_pd(c, r0);
+        _mm256_storeu_pd(c + 4, r1);
+    }
+}
+
+LMUL_TARGET_AVX2
+static inline void dgemm_avx2_8x6(int64_t kc, const int64_t *a, const int64_t *b,
+                             double *c, int64_t ldc, const lmul_gemm_aux *aux,
+                             int full)
+{
+    __m256d acc0[NR], acc1[NR];
+    for (int j = 0; j < NR; j++)
+        acc0[j] = acc1[j] = _mm256_setzero_pd();
+    const __m256i addend = _mm256_set1_epi64x((long long)aux->a_addend);
+    for (int64_t p = 0; p < kc; p++, a += DMR, b += NR) {
+        const __m256i a0 = _mm256_loadu_si256((const __m256i *)a);
+        const __m256i a1 = _mm256_loadu_si256((const __m256i *)(a + 4));
+#pragma GCC unroll 6
+        for (int j = 0; j < NR; j++) {
+            const __m256i bj = _mm256_set1_epi64x(b[j]);
+            acc0[j] = _mm256_add_pd(acc0[j], dprod(a0, bj, addend, aux->p, full));
+            acc1[j] = _mm256_add_pd(acc1[j], dprod(a1, bj, addend, aux->p, full));
+        }
+    }
+    dstore(c, ldc, acc0, acc1, aux);
+}
+
+LMUL_TARGET_AVX2
+static inline void dflush_half(int64_t steps, const int64_t *a, const int64_t *b,
+                               const int64_t *thr, __m256d *acc0, __m256d *acc1,
+                               __m256i addend, int j0)
+{
+    const __m256i abs_mask = _mm256_set1_epi64x(0x7FFFFFFFFFFFFFFF);
+    for (int64_t p = 0; p < steps; p++, a += DMR, b += NR, thr += NR) {
+        const __m256i a0 = _mm256_loadu_si256((const __m256i *)a);
+        const __m256i a1 = _mm256_loadu_si256((const __m256i *)(a + 4));
+        __m256i m0 = _mm256_and_si256(_mm256_sub_epi64(a0, addend), abs_mask);
+        __m256i m1 = _mm256_and_si256(_mm256_sub_epi64(a1, addend), abs_mask);
+        m0 = _mm256_or_si256(m0, _mm256_cmpeq_epi64(m0, _mm256_setzero_si256()));
+        m1 = _mm256_or_si256(m1, _mm256_cmpeq_epi64(m1, _mm256_setzero_si256()));
+#pragma GCC unroll 3
+        for (int j = j0; j < j0 + HALF; j++) {
+            const __m256i bj = _mm256_set1_epi64x(b[j]), tj = _mm256_set1_epi64x(thr[j]);
+            const __m256i s0 = _mm256_and_si256(_mm256_cmpgt_epi64(m0, tj),
+                                                _mm256_add_epi64(a0, bj));
+            const __m256i s1 = _mm256_and_si256(_mm256_cmpgt_epi64(m1, tj),
+                                                _mm256_add_epi64(a1, bj));
+            acc0[j] = _mm256_add_pd(acc0[j], _mm256_castsi256_pd(s0));
+            acc1[j] = _mm256_add_pd(acc1[j], _mm256_castsi256_pd(s1));
+        }
+    }
+}
+
+LMUL_TARGET_AVX2
+static void dgemm_avx2_8x6_flush(int64_t kc, const int64_t *a, const int64_t *b,
+                            double *c, int64_t ldc, const lmul_gemm_aux *aux)
+{
+    __m256d acc0[NR], acc1[NR];
+    int64_t thr[KSTEP * NR];
+    for (int j = 0; j < NR; j++)
+        acc0[j] = acc1[j] = _mm256_setzero_pd();
+    const __m256i addend = _mm256_set1_epi64x((long long)aux->a_addend);
+    const uint64_t normal_from = UINT64_C(0x0010000000000000) - aux->a_addend;
+    for (int64_t k0 = 0; k0 < kc; k0 += KSTEP) {
+        const int64_t steps = kc - k0 < KSTEP ? kc - k0 : KSTEP;
+        thresholds64(steps * NR, b, thr, normal_from);
+        dflush_half(steps, a, b, thr, acc0, acc1, addend, 0);
+        dflush_half(steps, a, b, thr, acc0, acc1, addend, HALF);
+        a += steps * DMR;
+        b += steps * NR;
+    }
+    dstore(c, ldc, acc0, acc1, aux);
+}
+
+LMUL_TARGET_AVX2
+void lmul_dgemm_fast_avx2_8x6(int64_t kc, const void *pa, const void *pb,
+                              void *c, int64_t ldc, const lmul_gemm_aux *aux)
+{
+    dgemm_avx2_8x6(kc, pa, pb, c, ldc, aux, 0);
+}
+
+LMUL_TARGET_AVX2
+void lmul_dgemm_safe_avx2_8x6(int64_t kc, const void *pa, const void *pb,
+                              void *c, int64_t ldc, const lmul_gemm_aux *aux)
+{
+    if (aux->safe_case == LMUL_SAFE_FULL)
+        dgemm_avx2_8x6(kc, pa, pb, c, ldc, aux, 1);
+    else
+        dgemm_avx2_8x6_flush(kc, pa, pb, c, ldc, aux);
+}
+
+/* Packing preparation of float32 bits, 8 lanes at a time (see lmul_prep_ft);
+ * NaN is never rounded. Magnitudes are below 2^31: signed compares order them. */
+LMUL_TARGET_AVX2
+void lmul_prep32_avx2(int64_t rows, int64_t width, const void *src,
+                      int64_t src_stride, void *dst, uint64_t addend,
+                      const lmul_params *p, lmul_range *range)
+{
+    int32_t *out = dst;
+    const __m256i sign = _mm256_set1_epi32((int)0x80000000u);
+    const __m256i inf = _mm256_set1_epi32(0x7F800000);
+    const __m256i below_normal = _mm256_set1_epi32(0x007FFFFF);
+    const __m256i add = _mm256_set1_epi32((int)addend);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i lo = _mm256_set1_epi32(-1), hi = _mm256_setzero_si256();
+    __m256i zeros = _mm256_setzero_si256();
+    for (int64_t row = 0; row < rows; row++, out += width) {
+        const int32_t *x = (const int32_t *)((const char *)src + row * src_stride);
+        for (int64_t i = 0; i < width; i += 8) {
+            const int left = width - i < 8 ? (int)(width - i) : 8;
+            const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(left), lane);
+            const __m256i v = _mm256_maskload_epi32(x + i, m);
+            __m256i mag = _mm256_andnot_si256(sign, v);
+            mag = _mm256_and_si256(mag, _mm256_cmpgt_epi32(mag, below_normal));
+            if (p->round_shift)
+                mag = _mm256_blendv_epi8(round32(mag, p), mag, _mm256_cmpgt_epi32(mag, inf));
+            const __m256i nonzero = _mm256_andnot_si256(
+                _mm256_cmpeq_epi32(mag, _mm256_setzero_si256()), m);
+            lo = _mm256_blendv_epi8(lo, _mm256_min_epu32(lo, mag), nonzero);
+            hi = _mm256_blendv_epi8(hi, _mm256_max_epu32(hi, mag), m);
+            zeros = _mm256_or_si256(zeros, _mm256_andnot_si256(nonzero, m));
+            const __m256i r = _mm256_or_si256(_mm256_and_si256(v, sign), mag);
+            _mm256_maskstore_epi32(out + i, m, _mm256_add_epi32(r, add));
+        }
+    }
+    _Alignas(32) uint32_t l[8], h[8];
+    _mm256_store_si256((__m256i *)l, lo);
+    _mm256_store_si256((__m256i *)h, hi);
+    uint32_t min = UINT32_MAX, max = 0;
+    for (int i = 0; i < 8; i++) {
+        min = l[i] < min ? l[i] : min;
+        max = h[i] > max ? h[i] : max;
+    }
+    range->min = min == UINT32_MAX ? UINT64_MAX : min;
+    range->max = max;
+    range->zeros = !_mm256_testz_si256(zeros, zeros);
+}
+
+/* Transposing packing copy of 32-bit elements, 4 x 4 blocks (lmul_tcopy_ft). */
+LMUL_TARGET_AVX2
+void lmul_tcopy32_avx2(int64_t width, int64_t kc, const void *src,
+                       int64_t src_stride, void *dst)
+{
+    float *out = dst;
+    int64_t p = 0;
+    for (; p + 4 <= kc; p += 4)
+        for (int64_t i = 0; i < width; i += 4) {
+            const char *s = (const char *)src + i * src_stride + p * (int64_t)sizeof(float);
+            __m128 r0 = _mm_loadu_ps((const float *)s);
+            __m128 r1 = _mm_loadu_ps((const float *)(s + src_stride));
+            __m128 r2 = _mm_loadu_ps((const float *)(s + 2 * src_stride));
+            __m128 r3 = _mm_loadu_ps((const float *)(s + 3 * src_stride));
+            _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+            _mm_storeu_ps(out + p * width + i, r0);
+            _mm_storeu_ps(out + (p + 1) * width + i, r1);
+            _mm_storeu_ps(out + (p + 2) * width + i, r2);
+            _mm_storeu_ps(out + (p + 3) * width + i, r3);
+        }
+    for (; p < kc; p++)
+        for (int64_t i = 0; i < width; i++)
+            memcpy(out + p * width + i, (const char *)src + i * src_stride
+                   + p * (int64_t)sizeof(float), sizeof(float));
+}
+
+#endif /* LMUL_X86 */
