@@ -3,6 +3,8 @@
     PYTHONPATH=src python -m pytest bench/bench_numba.py --benchmark-columns=min,median,ops -s
 
 * elementwise float32, 2^20 elements: target >= 0.5x the C backend's throughput;
+* elementwise on the narrow formats (float16, bfloat16, float8 e4m3fn/e5m2),
+  2^20 elements, on the Numba backend, beside its float32 (issue #7);
 * GEMM float32 512^3: target >= 0.2x the C GEMM (skipped while the C backend
   has no matmul);
 * the JIT compile time, paid once per machine (cold disk cache) and what a
@@ -17,6 +19,7 @@ import sys
 import timeit
 from pathlib import Path
 
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -65,6 +68,16 @@ def test_elementwise_float32(benchmark, vectors, name):
     benchmark.group = "elementwise float32 2^20"
     benchmark(multiply, x, y, out=out)
     assert np.array_equal(out.view(np.uint32), numba_backend.multiply(x, y).view(np.uint32))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, ml_dtypes.bfloat16,
+                                   ml_dtypes.float8_e4m3fn, ml_dtypes.float8_e5m2],
+                         ids=lambda d: np.dtype(d).name)
+def test_elementwise_formats_numba(benchmark, vectors, dtype):
+    x, y = (v.astype(dtype) for v in vectors[:2])
+    benchmark.group = "elementwise by format 2^20 (Numba)"
+    result = benchmark(numba_backend.multiply, x, y)
+    assert result.dtype == (np.float32 if x.itemsize == 1 else x.dtype)
 
 
 @pytest.mark.parametrize("name", ["c", "numba"])

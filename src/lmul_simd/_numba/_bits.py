@@ -15,6 +15,7 @@ cache is rebuilt anyway).
 """
 from types import SimpleNamespace
 
+import ml_dtypes
 import numpy as np
 from numba import njit
 
@@ -100,6 +101,9 @@ FLOAT16 = (16, 13, 112 << 23, 0x7C00, 224 << 23, 1 << 10, 2.0 ** -24)
 BFLOAT16 = (16, 16, 0, 0x7F80, 0, 0, 1.0)   # the top half of a float32
 FLOAT8_E4M3FN = (8, 20, 120 << 23, 0x7F, 240 << 23, 1 << 3, 2.0 ** -9)
 FLOAT8_E5M2 = (8, 21, 112 << 23, 0x7C, 224 << 23, 1 << 2, 2.0 ** -16)
+WIDENING = {np.dtype(np.float16): FLOAT16, np.dtype(ml_dtypes.bfloat16): BFLOAT16,
+            np.dtype(ml_dtypes.float8_e4m3fn): FLOAT8_E4M3FN,
+            np.dtype(ml_dtypes.float8_e5m2): FLOAT8_E5M2}
 
 
 @njit(cache=True, inline="always")

@@ -1,6 +1,7 @@
 """L-Mul GEMM in Numba: C = sum_k lmul(A[i,k], B[k,j]) (SPEC.md section 5).
 
-The operands are packed once, in parallel: DAZ and rounding to k bits, B cut
+The operands are packed once, in parallel: narrow formats (float16, bfloat16,
+float8) widened to float32 bits, DAZ and rounding to k bits, B cut
 into contiguous column panels. When no operand is infinite or NaN and no
 product can overflow (the usual case), the bias and the 2^-l(k) offset are
 folded into A and zeros become sentinels chosen from the data so that any
@@ -23,7 +24,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..reference import FLOAT32, FLOAT64
-from ._bits import OPS32, OPS64, l_of_k
+from ._bits import OPS32, OPS64, l_of_k, narrow_to_float_bits
 
 ROWS_PER_TASK, KC, NC = 16, 256, 256
 
@@ -51,13 +52,23 @@ def _constants(c, ops):
                 round_magnitude=ops.round_magnitude, lmul_bits=ops.lmul_bits)
 
 
+@_template()
+def container_bits(v, fmt):
+    """The container bits of v: a container value (fmt None) or the bit
+    pattern of a value of the narrow format fmt (float32 container only)."""
+    if fmt is None:
+        return U(FLOAT(v).view(U))
+    return U(narrow_to_float_bits(v, fmt))
+
+
 @_template(parallel=True)
-def rounded_bits(x, k):
-    """Sign | magnitude after DAZ and rounding to k bits, per element."""
+def rounded_bits(x, k, fmt):
+    """Sign | magnitude after DAZ and rounding to k bits, per element, of the
+    values (fmt None) or narrow bit patterns (see container_bits) x."""
     flat = x.reshape(-1)
     out = np.empty(flat.size, dtype=U)
     for i in prange(flat.size):
-        bits = U(FLOAT(flat[i]).view(U))
+        bits = container_bits(flat[i], fmt)
         out[i] = U(U(bits & SIGN) | round_magnitude(U(bits & MAG), k))
     return out.reshape(x.shape)
 
@@ -167,10 +178,11 @@ def blocked_gemm(a_first, a_second, b_first, b_second, k, fast, out):
 
 
 @_template()
-def gemm(a, b, k):
-    """(batch, M, K) @ (batch, K, N) container arrays -> (batch, M, N); an
-    operand with a batch of 1 is broadcast."""
-    a_bits, b_bits = rounded_bits(a, k), rounded_bits(b, k)
+def gemm(a, b, k, fmt):
+    """(batch, M, K) @ (batch, K, N) -> (batch, M, N) container array; a and b
+    hold container values (fmt None) or the bit patterns of the narrow format
+    fmt, widened as they are packed. An operand with a batch of 1 is broadcast."""
+    a_bits, b_bits = rounded_bits(a, k, fmt), rounded_bits(b, k, fmt)
     batch, M, N = max(a.shape[0], b.shape[0]), a.shape[1], b.shape[2]
     out = np.zeros((batch, M, (N + NC - 1) // NC, NC), dtype=FLOAT)
     b_panels = panels(b_bits)

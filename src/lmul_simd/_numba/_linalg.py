@@ -4,9 +4,11 @@ Plain Python functions, not gufuncs: numba.guvectorize has no optional core
 dimensions, so it cannot state matmul's "(n?,k),(k,m?)->(n?,m?)". This layer
 promotes 1-D operands, broadcasts the batch dimensions (a batch of one is
 broadcast inside the kernel, without copies) and hands (batch, M, K) and
-(batch, K, N) container arrays to the compiled kernel. Accumulation follows
-SPEC.md section 5: float32 for float32 and narrower inputs, float64 for
-float64; float16 results are rounded once, at the end.
+(batch, K, N) arrays to the compiled kernel: container values, or the bit
+patterns of float16, bfloat16 and float8, which the kernel widens as it packs.
+Accumulation follows SPEC.md section 5: float32 for float32 and narrower
+inputs, float64 for float64; float16 and bfloat16 results are rounded once,
+at the end; float8 results are float32.
 """
 import functools
 import math
@@ -14,10 +16,23 @@ import math
 import numpy as np
 
 from ..reference import check_k, container_for, default_k, result_dtype, FLOAT64
+from ._bits import WIDENING
 from ._gemm import gemm32, gemm64
 from ._ufuncs import multiply_k as _multiply_k
 
 _GEMM = {np.dtype(np.float32): gemm32, np.dtype(np.float64): gemm64}
+
+
+def _gemm(a, b, batch, shapes, fmt, container, k):
+    """The kernel's (batch, M, N) container result for a (..., M, K) and
+    b (..., K, N) of format fmt; narrow formats go in as their bit patterns."""
+    narrow = WIDENING.get(fmt)
+    dtype = container.dtype if narrow is None else fmt
+    a, b = (_batched(x, batch, shape, dtype) for x, shape in zip((a, b), shapes))
+    if narrow is not None:
+        bits = np.dtype(f"u{fmt.itemsize}")
+        a, b = a.view(bits), b.view(bits)
+    return _GEMM[container.dtype](a, b, k, narrow)
 
 
 def _operands(x1, x2, k, name):
@@ -70,8 +85,7 @@ def _matmul(x1, x2, out, k):
     if math.prod(batch + (M, N, K)) == 0:       # nothing to sum: zeros
         result = np.zeros(batch + (M, N), container.dtype)
     else:
-        result = _GEMM[container.dtype](_batched(a2, batch, (M, K), container.dtype),
-                                        _batched(b2, batch, (K, N), container.dtype), k)
+        result = _gemm(a2, b2, batch, ((M, K), (K, N)), fmt, container, k)
         result = result.reshape(batch + (M, N))
     if a.ndim == 1:
         result = result[..., 0, :]
@@ -101,7 +115,8 @@ def _with_k(function, k, name):
 def matmul(x1, x2, /, out=None):
     """L-Mul matrix product with np.matmul's semantics (1-D operands, batch
     broadcasting, out=): each product is lmul_simd.multiply's, accumulated in
-    float32 (float16/float32 inputs) or float64 (float64 inputs)."""
+    float32 (float16, bfloat16, float8 and float32 inputs) or float64 (float64
+    inputs); the result's format is multiply's."""
     return _matmul(x1, x2, out, None)
 
 

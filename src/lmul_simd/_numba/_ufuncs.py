@@ -21,19 +21,19 @@ from numba.np.ufunc.ufuncbuilder import (
     _compile_element_wise_function, _finalize_ufunc_signature)
 
 from ..reference import result_dtype
-from ._bits import (FLOAT8_E4M3FN, FLOAT8_E5M2, lmul16_bits, lmul_bfloat16_bits,
-                    lmul_float8, lmul_float32, lmul_float64)
+from ._bits import (WIDENING, lmul16_bits, lmul_bfloat16_bits, lmul_float8,
+                    lmul_float32, lmul_float64)
 
 FLOAT32_MANTISSA, FLOAT64_MANTISSA = 23, 52
 
-BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
-E4M3FN, E5M2 = np.dtype(ml_dtypes.float8_e4m3fn), np.dtype(ml_dtypes.float8_e5m2)
+_BF16 = np.dtype(ml_dtypes.bfloat16)
+_E4M3FN, _E5M2 = np.dtype(ml_dtypes.float8_e4m3fn), np.dtype(ml_dtypes.float8_e5m2)
 # the Numba type a loop sees for each format: bit patterns for the narrow ones
 _NUMBA_TYPE = {np.dtype(np.float16): "uint16", np.dtype(np.float32): "float32",
-               np.dtype(np.float64): "float64", BFLOAT16: "uint16",
-               E4M3FN: "uint8", E5M2: "uint8"}
+               np.dtype(np.float64): "float64", _BF16: "uint16",
+               _E4M3FN: "uint8", _E5M2: "uint8"}
 # the ml_dtypes formats, with their own k, added to each ufunc (not float64 ones)
-NARROW_MANTISSA = {BFLOAT16: 7, E4M3FN: 3, E5M2: 2}
+NARROW_MANTISSA = {_BF16: 7, _E4M3FN: 3, _E5M2: 2}
 
 
 @functools.lru_cache(maxsize=None)
@@ -122,16 +122,13 @@ def _lmul_kernels(k):
     return lmul_float16_bits, lmul_float32_k, lmul_float64_k
 
 
-_FLOAT8 = {E4M3FN: FLOAT8_E4M3FN, E5M2: FLOAT8_E5M2}
-
-
 def _narrow_kernel(dtype, k):
     """The loop body of the ml_dtypes format `dtype` with k mantissa bits."""
-    if dtype == BFLOAT16:
+    if dtype == _BF16:
         def lmul_bfloat16_k(x, y):
             return lmul_bfloat16_bits(x, y, k)
         return lmul_bfloat16_k
-    fmt = _FLOAT8[dtype]
+    fmt = WIDENING[dtype]
 
     def lmul_float8_k(x, y):
         return lmul_float8(x, y, k, fmt)
@@ -170,7 +167,7 @@ def multiply_k(k):
     made once per k and cached."""
     if not 1 <= k <= FLOAT64_MANTISSA:
         raise ValueError(f"mantissa bits k={k} is out of range 1..52 "
-                         f"(1..23 for float16 and float32 inputs)")
+                         f"(1..23 for inputs computed in the float32 container)")
     name = f"multiply_k{k}"
     f16, f32, f64 = _lmul_kernels(k)
     narrow = {dtype: _narrow_kernel(dtype, k) for dtype in NARROW_MANTISSA}
