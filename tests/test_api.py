@@ -23,6 +23,8 @@ def test_lmul_picks_the_ufunc_by_k():
     assert np.array_equal(lmul_simd.lmul(x, y, k=np.int64(3)), reference.lmul(x, y, 3))
     out = np.empty_like(x)
     assert lmul_simd.lmul(x, y, out=out) is out
+    with pytest.raises(ValueError, match="out of range"):
+        lmul_simd.lmul(x, y, k=0)
 
 
 def test_unknown_backend_name():

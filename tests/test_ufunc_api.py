@@ -184,14 +184,3 @@ def test_read_only_out_is_refused(impl):
     out.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):
         impl.multiply(data(3), data(3), out=out)
-
-
-def test_public_api_validates_k():
-    import lmul_simd
-    with pytest.raises(TypeError):
-        lmul_simd.multiply_k(3.0)
-    with pytest.raises(TypeError):
-        lmul_simd.multiply_k(True)
-    x = data(8)
-    assert_same_bits(lmul_simd.lmul(x, x, k=4), reference.lmul(x, x, 4))
-    assert_same_bits(lmul_simd.lmul(x, x), reference.lmul(x, x))
