@@ -114,8 +114,8 @@ LMUL_API int lmul_e5m2mul(int64_t n, const uint8_t *x, int64_t x_stride,
 /*
  * GEMM with L-Mul products (SPEC.md section 5):
  *     C = alpha * sum_p lmul(A[i,p], B[p,j]; k) + beta * C
- * products exact, accumulated in the container (float32 for float and
- * float16, float64 for double). beta = 0 ignores C's old contents (NaNs
+ * products exact, accumulated in the container (float32 for float, float16,
+ * bfloat16 and float8, float64 for double). beta = 0 ignores C's old contents (NaNs
  * included); m, n or kdim = 0 is valid (kdim = 0 gives beta * C). A and B
  * are never written. The result is the same bit for bit for every thread
  * count. C must not overlap A or B.
@@ -173,9 +173,33 @@ LMUL_API int lmul_hgemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
                                 const uint16_t *b, int64_t rs_b, int64_t cs_b,
                                 float beta, uint16_t *c, int64_t rs_c,
                                 int64_t cs_c, int k);
+/* bfloat16 (raw bit patterns) in and out, as lmul_hgemm_strided: A and B
+ * widen exactly to float32 as they are packed (no converted copy of A or B),
+ * C is summed in float32 blocks and rounded to bfloat16 once (nearest even).
+ * k 1..23 (7 is bfloat16's own). */
+LMUL_API int lmul_bgemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
+                                const uint16_t *a, int64_t rs_a, int64_t cs_a,
+                                const uint16_t *b, int64_t rs_b, int64_t cs_b,
+                                float beta, uint16_t *c, int64_t rs_c,
+                                int64_t cs_c, int k);
+/* float8 e4m3fn / e5m2 (raw bytes) in, float32 C (SPEC.md section 4): A and
+ * B widen exactly to float32 as they are packed, C is computed as by
+ * lmul_sgemm_strided. k 1..23 (3 and 2 are the formats' own). */
+LMUL_API int lmul_e4m3gemm_strided(int64_t m, int64_t n, int64_t kdim,
+                                   float alpha, const uint8_t *a, int64_t rs_a,
+                                   int64_t cs_a, const uint8_t *b, int64_t rs_b,
+                                   int64_t cs_b, float beta, float *c,
+                                   int64_t rs_c, int64_t cs_c, int k);
+LMUL_API int lmul_e5m2gemm_strided(int64_t m, int64_t n, int64_t kdim,
+                                   float alpha, const uint8_t *a, int64_t rs_a,
+                                   int64_t cs_a, const uint8_t *b, int64_t rs_b,
+                                   int64_t cs_b, float beta, float *c,
+                                   int64_t rs_c, int64_t cs_c, int k);
 
 /* Dot products: *result = sum_i lmul(x[i], y[i]; k), strides in BYTES.
- * The float16 one accumulates in float32 and rounds once to float16. */
+ * The narrow formats widen exactly and accumulate in float32 (k 1..23); the
+ * float16 and bfloat16 ones round once to their format, the float8 ones
+ * give the float32 sum. */
 LMUL_API int lmul_sdot(int64_t n, const float *x, int64_t x_stride,
                        const float *y, int64_t y_stride, float *result, int k);
 LMUL_API int lmul_ddot(int64_t n, const double *x, int64_t x_stride,
@@ -183,6 +207,15 @@ LMUL_API int lmul_ddot(int64_t n, const double *x, int64_t x_stride,
 LMUL_API int lmul_hdot(int64_t n, const uint16_t *x, int64_t x_stride,
                        const uint16_t *y, int64_t y_stride, uint16_t *result,
                        int k);
+LMUL_API int lmul_bdot(int64_t n, const uint16_t *x, int64_t x_stride,
+                       const uint16_t *y, int64_t y_stride, uint16_t *result,
+                       int k);
+LMUL_API int lmul_e4m3dot(int64_t n, const uint8_t *x, int64_t x_stride,
+                          const uint8_t *y, int64_t y_stride, float *result,
+                          int k);
+LMUL_API int lmul_e5m2dot(int64_t n, const uint8_t *x, int64_t x_stride,
+                          const uint8_t *y, int64_t y_stride, float *result,
+                          int k);
 
 /*
  * Threads of the GEMM. At load: LMUL_SIMD_NUM_THREADS if set to a positive

@@ -60,18 +60,123 @@ cdef void e5m2_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
                  <int><intptr_t>data)
 
 
+# gufunc loops: dims[0] is the batch, then the core dimensions; steps[0..2]
+# the batch strides, then the core strides of each operand in order. One loop
+# per kind serves every format: the data pointer carries k | format << 8.
+
+cdef enum GemmFormat:
+    FMT_F32 = 0
+    FMT_F64 = 1
+    FMT_F16 = 2
+    FMT_BF16 = 3
+    FMT_E4M3 = 4
+    FMT_E5M2 = 5
+
+cdef inline void *gufunc_data(int fmt, int k):
+    return <void *><intptr_t>(k | fmt << 8)
+
+cdef inline int data_k(void *data) noexcept nogil:
+    return <int>(<intptr_t>data & 0xFF)
+
+cdef inline int data_format(void *data) noexcept nogil:
+    return <int>(<intptr_t>data >> 8)
+
+
+cdef int gemm_of(int fmt, cnp.npy_intp *dims, char *a, char *b, char *c,
+                 cnp.npy_intp *steps, int k) noexcept nogil:
+    """C = A B for one batch element, by the format's C entry point."""
+    cdef int64_t m = dims[1], n = dims[3], kd = dims[2]
+    if fmt == FMT_F32:
+        return lmul_sgemm_strided(m, n, kd, 1.0, <const float *>a, steps[3], steps[4],
+                                  <const float *>b, steps[5], steps[6], 0.0,
+                                  <float *>c, steps[7], steps[8], k)
+    if fmt == FMT_F64:
+        return lmul_dgemm_strided(m, n, kd, 1.0, <const double *>a, steps[3], steps[4],
+                                  <const double *>b, steps[5], steps[6], 0.0,
+                                  <double *>c, steps[7], steps[8], k)
+    if fmt == FMT_F16:
+        return lmul_hgemm_strided(m, n, kd, 1.0, <const uint16_t *>a, steps[3],
+                                  steps[4], <const uint16_t *>b, steps[5], steps[6],
+                                  0.0, <uint16_t *>c, steps[7], steps[8], k)
+    if fmt == FMT_BF16:
+        return lmul_bgemm_strided(m, n, kd, 1.0, <const uint16_t *>a, steps[3],
+                                  steps[4], <const uint16_t *>b, steps[5], steps[6],
+                                  0.0, <uint16_t *>c, steps[7], steps[8], k)
+    if fmt == FMT_E4M3:
+        return lmul_e4m3gemm_strided(m, n, kd, 1.0, <const uint8_t *>a, steps[3],
+                                     steps[4], <const uint8_t *>b, steps[5], steps[6],
+                                     0.0, <float *>c, steps[7], steps[8], k)
+    return lmul_e5m2gemm_strided(m, n, kd, 1.0, <const uint8_t *>a, steps[3],
+                                 steps[4], <const uint8_t *>b, steps[5], steps[6],
+                                 0.0, <float *>c, steps[7], steps[8], k)
+
+
+cdef void dot_of(int fmt, cnp.npy_intp n, char *x, cnp.npy_intp sx, char *y,
+                 cnp.npy_intp sy, char *r, int k) noexcept nogil:
+    """*r = the dot product of x and y, by the format's C entry point."""
+    if fmt == FMT_F32:
+        lmul_sdot(n, <const float *>x, sx, <const float *>y, sy, <float *>r, k)
+    elif fmt == FMT_F64:
+        lmul_ddot(n, <const double *>x, sx, <const double *>y, sy, <double *>r, k)
+    elif fmt == FMT_F16:
+        lmul_hdot(n, <const uint16_t *>x, sx, <const uint16_t *>y, sy,
+                  <uint16_t *>r, k)
+    elif fmt == FMT_BF16:
+        lmul_bdot(n, <const uint16_t *>x, sx, <const uint16_t *>y, sy,
+                  <uint16_t *>r, k)
+    elif fmt == FMT_E4M3:
+        lmul_e4m3dot(n, <const uint8_t *>x, sx, <const uint8_t *>y, sy, <float *>r, k)
+    else:
+        lmul_e5m2dot(n, <const uint8_t *>x, sx, <const uint8_t *>y, sy, <float *>r, k)
+
+
+cdef void matmul_by_dots(int fmt, char *a, char *b, char *c, cnp.npy_intp *dims,
+                         cnp.npy_intp *steps, int k) noexcept nogil:
+    """One batch element as dot products, which need no heap: the fallback
+    when the GEMM cannot allocate its workspace (a ufunc loop cannot raise)."""
+    cdef cnp.npy_intp i, j
+    for i in range(dims[1]):
+        for j in range(dims[3]):
+            dot_of(fmt, dims[2], a + i * steps[3], steps[4], b + j * steps[6],
+                   steps[5], c + i * steps[7] + j * steps[8], k)
+
+
+cdef void matmul_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
+                      void *data) noexcept nogil:
+    cdef cnp.npy_intp n
+    cdef char *a
+    cdef char *b
+    cdef char *c
+    cdef int fmt = data_format(data), k = data_k(data)
+    for n in range(dims[0]):
+        a, b, c = args[0] + n * steps[0], args[1] + n * steps[1], args[2] + n * steps[2]
+        if gemm_of(fmt, dims, a, b, c, steps, k) == LMUL_ERR_NOMEM:
+            matmul_by_dots(fmt, a, b, c, dims, steps, k)
+
+
+cdef void vecdot_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
+                      void *data) noexcept nogil:
+    cdef cnp.npy_intp b
+    cdef int fmt = data_format(data), k = data_k(data)
+    for b in range(dims[0]):
+        dot_of(fmt, dims[1], args[0] + b * steps[0], steps[3],
+               args[1] + b * steps[1], steps[4], args[2] + b * steps[2], k)
+
+
 cdef class _NarrowFormat:
-    """An ml_dtypes format: its type number, the result's, its loop, its k."""
-    cdef int typenum, result_typenum, mantissa_bits
+    """An ml_dtypes format: its type number, the result's, its elementwise
+    loop, its gufunc format, its k."""
+    cdef int typenum, result_typenum, mantissa_bits, gemm_format
     cdef cnp.PyUFuncGenericFunction loop
 
 
 cdef _NarrowFormat narrow_format(dtype, result_typenum, cnp.PyUFuncGenericFunction loop,
-                                 int mantissa_bits):
+                                 int gemm_format, int mantissa_bits):
     cdef _NarrowFormat f = _NarrowFormat()
     f.typenum = dtype.num
     f.result_typenum = result_typenum
     f.loop = loop
+    f.gemm_format = gemm_format
     f.mantissa_bits = mantissa_bits
     return f
 
@@ -80,118 +185,15 @@ def _narrow_formats():
     import ml_dtypes
     return [
         narrow_format(np.dtype(ml_dtypes.bfloat16), np.dtype(ml_dtypes.bfloat16).num,
-                      <cnp.PyUFuncGenericFunction>bf16_loop, 7),
+                      <cnp.PyUFuncGenericFunction>bf16_loop, FMT_BF16, 7),
         narrow_format(np.dtype(ml_dtypes.float8_e4m3fn), cnp.NPY_FLOAT,
-                      <cnp.PyUFuncGenericFunction>e4m3_loop, 3),
+                      <cnp.PyUFuncGenericFunction>e4m3_loop, FMT_E4M3, 3),
         narrow_format(np.dtype(ml_dtypes.float8_e5m2), cnp.NPY_FLOAT,
-                      <cnp.PyUFuncGenericFunction>e5m2_loop, 2),
+                      <cnp.PyUFuncGenericFunction>e5m2_loop, FMT_E5M2, 2),
     ]
 
 
 NARROW_FORMATS = _narrow_formats()
-
-
-cdef register_narrow_loops(ufunc, k):
-    """Adds the ml_dtypes loops (bfloat16 -> bfloat16, float8 -> float32) to
-    a ufunc; k None means each format's own mantissa width."""
-    cdef _NarrowFormat f
-    cdef int types[3]
-    for f in NARROW_FORMATS:
-        types[0] = types[1] = f.typenum
-        types[2] = f.result_typenum
-        loop_k = f.mantissa_bits if k is None else k
-        cnp.PyUFunc_RegisterLoopForType(ufunc, f.typenum, f.loop, types,
-                                        <void *><intptr_t>loop_k)
-
-# gufunc loops: dims[0] is the batch, then the core dimensions; steps[0..2]
-# the batch strides, then the core strides of each operand in order.
-
-cdef void matmul_by_dots(int typenum, char *a, char *b, char *c, cnp.npy_intp *dims,
-                         cnp.npy_intp *steps, int k) noexcept nogil:
-    """One batch element as dot products, which need no heap: the fallback
-    when the GEMM cannot allocate its workspace (a ufunc loop cannot raise)."""
-    cdef cnp.npy_intp i, j
-    cdef char *x
-    cdef char *y
-    cdef char *r
-    for i in range(dims[1]):
-        for j in range(dims[3]):
-            x, y, r = a + i * steps[3], b + j * steps[6], c + i * steps[7] + j * steps[8]
-            if typenum == cnp.NPY_FLOAT:
-                lmul_sdot(dims[2], <const float *>x, steps[4], <const float *>y,
-                          steps[5], <float *>r, k)
-            elif typenum == cnp.NPY_DOUBLE:
-                lmul_ddot(dims[2], <const double *>x, steps[4], <const double *>y,
-                          steps[5], <double *>r, k)
-            else:
-                lmul_hdot(dims[2], <const uint16_t *>x, steps[4], <const uint16_t *>y,
-                          steps[5], <uint16_t *>r, k)
-
-cdef void matmul_f32_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
-                          void *data) noexcept nogil:
-    cdef cnp.npy_intp n
-    cdef char *a
-    cdef char *b
-    cdef char *c
-    for n in range(dims[0]):
-        a, b, c = args[0] + n * steps[0], args[1] + n * steps[1], args[2] + n * steps[2]
-        if lmul_sgemm_strided(dims[1], dims[3], dims[2], 1.0, <const float *>a, steps[3],
-                              steps[4], <const float *>b, steps[5], steps[6], 0.0,
-                              <float *>c, steps[7], steps[8],
-                              <int><intptr_t>data) == LMUL_ERR_NOMEM:
-            matmul_by_dots(cnp.NPY_FLOAT, a, b, c, dims, steps, <int><intptr_t>data)
-
-cdef void matmul_f64_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
-                          void *data) noexcept nogil:
-    cdef cnp.npy_intp n
-    cdef char *a
-    cdef char *b
-    cdef char *c
-    for n in range(dims[0]):
-        a, b, c = args[0] + n * steps[0], args[1] + n * steps[1], args[2] + n * steps[2]
-        if lmul_dgemm_strided(dims[1], dims[3], dims[2], 1.0, <const double *>a, steps[3],
-                              steps[4], <const double *>b, steps[5], steps[6], 0.0,
-                              <double *>c, steps[7], steps[8],
-                              <int><intptr_t>data) == LMUL_ERR_NOMEM:
-            matmul_by_dots(cnp.NPY_DOUBLE, a, b, c, dims, steps, <int><intptr_t>data)
-
-cdef void matmul_f16_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
-                          void *data) noexcept nogil:
-    cdef cnp.npy_intp n
-    cdef char *a
-    cdef char *b
-    cdef char *c
-    for n in range(dims[0]):
-        a, b, c = args[0] + n * steps[0], args[1] + n * steps[1], args[2] + n * steps[2]
-        if lmul_hgemm_strided(dims[1], dims[3], dims[2], 1.0, <const uint16_t *>a,
-                              steps[3], steps[4], <const uint16_t *>b, steps[5],
-                              steps[6], 0.0, <uint16_t *>c, steps[7], steps[8],
-                              <int><intptr_t>data) == LMUL_ERR_NOMEM:
-            matmul_by_dots(NPY_HALF, a, b, c, dims, steps, <int><intptr_t>data)
-
-cdef void vecdot_f32_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
-                          void *data) noexcept nogil:
-    cdef cnp.npy_intp b
-    for b in range(dims[0]):
-        lmul_sdot(dims[1], <const float *>(args[0] + b * steps[0]), steps[3],
-                  <const float *>(args[1] + b * steps[1]), steps[4],
-                  <float *>(args[2] + b * steps[2]), <int><intptr_t>data)
-
-cdef void vecdot_f64_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
-                          void *data) noexcept nogil:
-    cdef cnp.npy_intp b
-    for b in range(dims[0]):
-        lmul_ddot(dims[1], <const double *>(args[0] + b * steps[0]), steps[3],
-                  <const double *>(args[1] + b * steps[1]), steps[4],
-                  <double *>(args[2] + b * steps[2]), <int><intptr_t>data)
-
-cdef void vecdot_f16_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
-                          void *data) noexcept nogil:
-    cdef cnp.npy_intp b
-    for b in range(dims[0]):
-        lmul_hdot(dims[1], <const uint16_t *>(args[0] + b * steps[0]), steps[3],
-                  <const uint16_t *>(args[1] + b * steps[1]), steps[4],
-                  <uint16_t *>(args[2] + b * steps[2]), <int><intptr_t>data)
 
 # ---------------------------------------------------------------- ufuncs
 
@@ -203,19 +205,27 @@ cdef enum:
 SIGNATURES = {MATMUL: b"(n?,k),(k,m?)->(n?,m?)", VECDOT: b"(n),(n)->()"}
 
 
-cdef cnp.PyUFuncGenericFunction loop_of(int kind, int typenum):
+cdef cnp.PyUFuncGenericFunction gufunc_loop(int kind):
     if kind == MATMUL:
-        if typenum == cnp.NPY_FLOAT:
-            return <cnp.PyUFuncGenericFunction>matmul_f32_loop
-        if typenum == cnp.NPY_DOUBLE:
-            return <cnp.PyUFuncGenericFunction>matmul_f64_loop
-        return <cnp.PyUFuncGenericFunction>matmul_f16_loop
-    if kind == VECDOT:
-        if typenum == cnp.NPY_FLOAT:
-            return <cnp.PyUFuncGenericFunction>vecdot_f32_loop
-        if typenum == cnp.NPY_DOUBLE:
-            return <cnp.PyUFuncGenericFunction>vecdot_f64_loop
-        return <cnp.PyUFuncGenericFunction>vecdot_f16_loop
+        return <cnp.PyUFuncGenericFunction>matmul_loop
+    return <cnp.PyUFuncGenericFunction>vecdot_loop
+
+
+cdef int builtin_format(int typenum):
+    if typenum == cnp.NPY_FLOAT:
+        return FMT_F32
+    return FMT_F64 if typenum == cnp.NPY_DOUBLE else FMT_F16
+
+
+cdef void *loop_data(int kind, int typenum, int k):
+    """k, for a gufunc with its format (builtin dtypes)."""
+    return <void *><intptr_t>k if kind == ELEMENTWISE else \
+        gufunc_data(builtin_format(typenum), k)
+
+
+cdef cnp.PyUFuncGenericFunction loop_of(int kind, int typenum):
+    if kind != ELEMENTWISE:
+        return gufunc_loop(kind)
     if typenum == cnp.NPY_FLOAT:
         return <cnp.PyUFuncGenericFunction>f32_loop
     if typenum == cnp.NPY_DOUBLE:
@@ -236,7 +246,7 @@ cdef object new_ufunc(str name, str doc, list loops, int kind):
         raise MemoryError()
     for i, (typenum, k) in enumerate(loops):
         funcs[i] = loop_of(kind, typenum)
-        data[i] = <void *><intptr_t>k
+        data[i] = loop_data(kind, typenum, k)
         types[3 * i] = types[3 * i + 1] = types[3 * i + 2] = typenum
     # the ufunc keeps these pointers for its whole life: it is cached forever
     if kind == ELEMENTWISE:
@@ -253,8 +263,7 @@ cdef object make_default(str name, str doc, int kind):
     ufunc = new_ufunc(name, doc, [
         (NPY_HALF, 10), (cnp.NPY_FLOAT, FLOAT32_MANTISSA),
         (cnp.NPY_DOUBLE, FLOAT64_MANTISSA)], kind)
-    if kind == ELEMENTWISE:
-        register_narrow_loops(ufunc, None)
+    register_narrow_loops(ufunc, None, kind)
     return ufunc
 
 
@@ -269,9 +278,27 @@ cdef object make_k(str name, str doc, int kind, int k):
         return ufunc
     ufunc = new_ufunc(name, doc, [(NPY_HALF, k), (cnp.NPY_FLOAT, k),
                                   (cnp.NPY_DOUBLE, k)], kind)
-    if kind == ELEMENTWISE:
-        register_narrow_loops(ufunc, k)
+    register_narrow_loops(ufunc, k, kind)
     return ufunc
+
+
+cdef register_narrow_loops(ufunc, k, int kind):
+    """Adds the ml_dtypes loops (bfloat16 -> bfloat16, float8 -> float32) of
+    this kind to a ufunc; k None means each format's own mantissa width."""
+    cdef _NarrowFormat f
+    cdef int types[3]
+    cdef int loop_k
+    cdef void *data
+    for f in NARROW_FORMATS:
+        types[0] = types[1] = f.typenum
+        types[2] = f.result_typenum
+        loop_k = f.mantissa_bits if k is None else k
+        data = <void *><intptr_t>loop_k if kind == ELEMENTWISE else \
+            gufunc_data(f.gemm_format, loop_k)
+        if cnp.PyUFunc_RegisterLoopForType(
+                ufunc, f.typenum, f.loop if kind == ELEMENTWISE else gufunc_loop(kind),
+                types, data) < 0:
+            raise RuntimeError(f"cannot register the {f.typenum} loop")
 
 
 def make_multiply():
@@ -320,8 +347,10 @@ MATMUL_DOC = """matmul(x1, x2, /, out=None, *, axes=None, axis=None, casting='sa
 Matrix product with L-Mul products, as numpy.matmul: signature
 (n?,k),(k,m?)->(n?,m?), batch broadcasting, 1-D operands, out=, axes=.
 Products are exact L-Mul products (k = the format's mantissa width), summed
-in float32 (float16, float32 inputs) or float64: within (K+2)*u*sum|p| of the
-exact sum (SPEC.md section 5). float16 results are rounded once from float32.
+in float32 (float16, bfloat16, float8, float32 inputs) or float64: within
+(K+2)*u*sum|p| of the exact sum (SPEC.md section 5). float16 and bfloat16
+results are rounded once from float32; float8 inputs (ml_dtypes float8_e4m3fn,
+float8_e5m2) give float32. Narrow inputs widen exactly as they are packed.
 Computed by a blocked, threaded GEMM (see lmul_simd.set_num_threads).
 """
 
@@ -333,7 +362,8 @@ lmul_simd.matmul with both operands rounded to k={k} mantissa bits first.
 VECDOT_DOC = """vecdot(x1, x2, /, out=None, *, axes=None, axis=None, casting='same_kind', order='K', dtype=None, subok=True)
 
 Dot product over the last axis with L-Mul products, as numpy.vecdot for real
-inputs: signature (n),(n)->(), broadcasting over the other axes.
+inputs: signature (n),(n)->(), broadcasting over the other axes. Formats and
+accumulation as lmul_simd.matmul.
 """
 
 VECDOT_K_DOC = """vecdot_k{k}(x1, x2, /, out=None, *, axes=None, axis=None, casting='same_kind', order='K', dtype=None, subok=True)

@@ -63,12 +63,30 @@ cdef extern from "lmul_simd.h" nogil:
                            const uint16_t *a, int64_t rs_a, int64_t cs_a,
                            const uint16_t *b, int64_t rs_b, int64_t cs_b, float beta,
                            uint16_t *c, int64_t rs_c, int64_t cs_c, int k)
+    int lmul_bgemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
+                           const uint16_t *a, int64_t rs_a, int64_t cs_a,
+                           const uint16_t *b, int64_t rs_b, int64_t cs_b, float beta,
+                           uint16_t *c, int64_t rs_c, int64_t cs_c, int k)
+    int lmul_e4m3gemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
+                              const uint8_t *a, int64_t rs_a, int64_t cs_a,
+                              const uint8_t *b, int64_t rs_b, int64_t cs_b,
+                              float beta, float *c, int64_t rs_c, int64_t cs_c, int k)
+    int lmul_e5m2gemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
+                              const uint8_t *a, int64_t rs_a, int64_t cs_a,
+                              const uint8_t *b, int64_t rs_b, int64_t cs_b,
+                              float beta, float *c, int64_t rs_c, int64_t cs_c, int k)
     int lmul_sdot(int64_t n, const float *x, int64_t x_stride, const float *y,
                   int64_t y_stride, float *result, int k)
     int lmul_ddot(int64_t n, const double *x, int64_t x_stride, const double *y,
                   int64_t y_stride, double *result, int k)
     int lmul_hdot(int64_t n, const uint16_t *x, int64_t x_stride, const uint16_t *y,
                   int64_t y_stride, uint16_t *result, int k)
+    int lmul_bdot(int64_t n, const uint16_t *x, int64_t x_stride, const uint16_t *y,
+                  int64_t y_stride, uint16_t *result, int k)
+    int lmul_e4m3dot(int64_t n, const uint8_t *x, int64_t x_stride, const uint8_t *y,
+                     int64_t y_stride, float *result, int k)
+    int lmul_e5m2dot(int64_t n, const uint8_t *x, int64_t x_stride, const uint8_t *y,
+                     int64_t y_stride, float *result, int k)
 
     int lmul_set_num_threads(int n)
     int lmul_get_num_threads()

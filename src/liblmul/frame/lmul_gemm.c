@@ -1,18 +1,18 @@
 /*
  * GEMM and dot-product entry points: argument checks, the BLAS forms as
- * strided ones, k = 0, float16 through float32 copies. The blocked work is
- * in lmul_gemm_driver.c.
+ * strided ones, k = 0, the narrow formats (float16, bfloat16, float8) in the
+ * float32 container. The blocked work is in lmul_gemm_driver.c.
  */
 #include <fenv.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lmul_gemm_frame.h"
-#include "../kernels/scalar/lmul_half_scalar.h"
 
 /* One element of C = beta * C (kdim = 0); beta = 0 writes zero without
- * reading C. float16 C (half) is scaled in float32 and rounded once. */
-static void scale_one(char *e, size_t elsize, int half, const void *beta)
+ * reading C. A narrow C (out) is scaled in float32 and rounded once. */
+static void scale_one(char *e, size_t elsize, lmul_elem_format out,
+                      const void *beta)
 {
     if (elsize == 8) {
         const double b = *(const double *)beta;
@@ -25,35 +25,42 @@ static void scale_one(char *e, size_t elsize, int half, const void *beta)
         return;
     }
     const float b = *(const float *)beta;
+    const int narrow = out != LMUL_ELEM_CONTAINER;
     float v = 0.0f;
-    if (b != 0.0f && half) {
-        uint16_t h;
-        memcpy(&h, e, sizeof h);
-        const uint32_t bits = lmul_half_to_float_bits(h);
-        memcpy(&v, &bits, sizeof v);
-    } else if (b != 0.0f) {
+    if (b != 0.0f && narrow)
+        v = lmul_elem_read(out, e);
+    else if (b != 0.0f)
         memcpy(&v, e, sizeof v);
-    }
     v = b != 0.0f ? b * v : 0.0f;
-    if (half) {
-        uint32_t bits;
-        memcpy(&bits, &v, sizeof bits);
-        const uint16_t h = lmul_float_bits_to_half(bits);
-        memcpy(e, &h, sizeof h);
-    } else {
+    if (narrow)
+        lmul_elem_narrow(out, v, e);
+    else
         memcpy(e, &v, sizeof v);
-    }
 }
 
-static void scale_c(size_t elsize, int half, char *c, int64_t m, int64_t n,
-                    int64_t rs, int64_t cs, const void *beta)
+static void scale_c(size_t elsize, lmul_elem_format out, char *c, int64_t m,
+                    int64_t n, int64_t rs, int64_t cs, const void *beta)
 {
     for (int64_t j = 0; j < n; j++)
         for (int64_t i = 0; i < m; i++)
-            scale_one(c + i * rs + j * cs, elsize, half, beta);
+            scale_one(c + i * rs + j * cs, elsize, out, beta);
 }
 
-static int gemm_strided(const lmul_container *ct, size_t elsize, int half, int64_t m,
+/* table = the float32 bits of every code of a float8 `in`, each widened once
+ * for the packing; NULL (table unused) for the other formats. */
+static const uint32_t *fp8_codes(lmul_elem_format in, uint32_t table[256])
+{
+    const lmul_fp8_format *fp8 = lmul_elem_fp8(in);
+    if (fp8 == NULL)
+        return NULL;
+    for (int code = 0; code < 256; code++)
+        table[code] = lmul_fp8_to_float_bits((uint8_t)code, fp8);
+    return table;
+}
+
+/* in, out: how A and B, and C, are stored (CONTAINER for float and double). */
+static int gemm_strided(const lmul_container *ct, size_t elsize,
+                        lmul_elem_format in, lmul_elem_format out, int64_t m,
                         int64_t n, int64_t kdim, const void *alpha, const void *a,
                         int64_t rs_a, int64_t cs_a, const void *b, int64_t rs_b,
                         int64_t cs_b, const void *beta, void *c, int64_t rs_c,
@@ -72,14 +79,17 @@ static int gemm_strided(const lmul_container *ct, size_t elsize, int half, int64
     if ((m > 1 && rs_c == 0) || (n > 1 && cs_c == 0))
         return LMUL_ERR_ARG;          /* two elements of C at one address */
     if (kdim == 0) {
-        scale_c(elsize, half, c, m, n, rs_c, cs_c, beta);
+        scale_c(elsize, out, c, m, n, rs_c, cs_c, beta);
         return LMUL_OK;
     }
+    uint32_t fp8_table[256];
+    pr.fp8_table = fp8_codes(in, fp8_table);
     const lmul_kernels *ks = lmul_active_kernels();
     pr.ker = elsize == 4 ? &ks->sgemm : &ks->dgemm;
     pr.container = ct;
     pr.elsize = elsize;
-    pr.half = half;
+    pr.in = in;
+    pr.out = out;
     pr.m = m;
     pr.n = n;
     pr.k = kdim;
@@ -108,7 +118,8 @@ int lmul_sgemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
                        int64_t rs_b, int64_t cs_b, float beta, float *c,
                        int64_t rs_c, int64_t cs_c, int k)
 {
-    return gemm_strided(&lmul_container_f32, sizeof(float), 0, m, n, kdim, &alpha,
+    return gemm_strided(&lmul_container_f32, sizeof(float), LMUL_ELEM_CONTAINER,
+                        LMUL_ELEM_CONTAINER, m, n, kdim, &alpha,
                         a, rs_a, cs_a, b, rs_b, cs_b, &beta, c, rs_c, cs_c, k);
 }
 
@@ -117,7 +128,8 @@ int lmul_dgemm_strided(int64_t m, int64_t n, int64_t kdim, double alpha,
                        const double *b, int64_t rs_b, int64_t cs_b, double beta,
                        double *c, int64_t rs_c, int64_t cs_c, int k)
 {
-    return gemm_strided(&lmul_container_f64, sizeof(double), 0, m, n, kdim, &alpha,
+    return gemm_strided(&lmul_container_f64, sizeof(double), LMUL_ELEM_CONTAINER,
+                        LMUL_ELEM_CONTAINER, m, n, kdim, &alpha,
                         a, rs_a, cs_a, b, rs_b, cs_b, &beta, c, rs_c, cs_c, k);
 }
 
@@ -158,8 +170,9 @@ static int gemm_blas(const lmul_container *ct, size_t elsize, lmul_layout layout
         status = blas_strides(layout, LMUL_NO_TRANS, m, n, ldc, elsize, &rs_c, &cs_c);
     if (status != LMUL_OK)
         return status;
-    return gemm_strided(ct, elsize, 0, m, n, kdim, alpha, a, rs_a, cs_a, b, rs_b,
-                        cs_b, beta, c, rs_c, cs_c, k);
+    return gemm_strided(ct, elsize, LMUL_ELEM_CONTAINER, LMUL_ELEM_CONTAINER, m, n,
+                        kdim, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c,
+                        cs_c, k);
 }
 
 int lmul_sgemm(lmul_layout layout, lmul_transpose trans_a, lmul_transpose trans_b,
@@ -180,20 +193,59 @@ int lmul_dgemm(lmul_layout layout, lmul_transpose trans_a, lmul_transpose trans_
                      m, n, kdim, &alpha, a, lda, b, ldb, &beta, c, ldc, k);
 }
 
-/* ---------------------------------------------------------------- float16 */
+/* ---------------------------------------------------------------- narrow */
+
+/* A and B in a narrow format (in), widened as they are packed, in the
+ * float32 container; C float32 (out CONTAINER) or narrowed once (out). */
+static int narrow_gemm(lmul_elem_format in, lmul_elem_format out, int64_t m,
+                       int64_t n, int64_t kdim, float alpha, const void *a,
+                       int64_t rs_a, int64_t cs_a, const void *b, int64_t rs_b,
+                       int64_t cs_b, float beta, void *c, int64_t rs_c,
+                       int64_t cs_c, int k)
+{
+    fexcept_t flags;   /* narrowing raises flags too */
+    fegetexceptflag(&flags, FE_ALL_EXCEPT);
+    const int status = gemm_strided(&lmul_container_f32, sizeof(float), in, out, m,
+                                    n, kdim, &alpha, a, rs_a, cs_a, b, rs_b, cs_b,
+                                    &beta, c, rs_c, cs_c, k);
+    fesetexceptflag(&flags, FE_ALL_EXCEPT);
+    return status;
+}
 
 int lmul_hgemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
                        const uint16_t *a, int64_t rs_a, int64_t cs_a,
                        const uint16_t *b, int64_t rs_b, int64_t cs_b, float beta,
                        uint16_t *c, int64_t rs_c, int64_t cs_c, int k)
 {
-    fexcept_t flags;   /* float16 narrowing raises flags too */
-    fegetexceptflag(&flags, FE_ALL_EXCEPT);
-    const int status = gemm_strided(&lmul_container_f32, sizeof(float), 1, m, n,
-                                    kdim, &alpha, a, rs_a, cs_a, b, rs_b, cs_b,
-                                    &beta, c, rs_c, cs_c, k);
-    fesetexceptflag(&flags, FE_ALL_EXCEPT);
-    return status;
+    return narrow_gemm(LMUL_ELEM_HALF, LMUL_ELEM_HALF, m, n, kdim, alpha, a, rs_a,
+                       cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c, k);
+}
+
+int lmul_bgemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
+                       const uint16_t *a, int64_t rs_a, int64_t cs_a,
+                       const uint16_t *b, int64_t rs_b, int64_t cs_b, float beta,
+                       uint16_t *c, int64_t rs_c, int64_t cs_c, int k)
+{
+    return narrow_gemm(LMUL_ELEM_BFLOAT16, LMUL_ELEM_BFLOAT16, m, n, kdim, alpha, a,
+                       rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c, k);
+}
+
+int lmul_e4m3gemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
+                          const uint8_t *a, int64_t rs_a, int64_t cs_a,
+                          const uint8_t *b, int64_t rs_b, int64_t cs_b, float beta,
+                          float *c, int64_t rs_c, int64_t cs_c, int k)
+{
+    return narrow_gemm(LMUL_ELEM_E4M3FN, LMUL_ELEM_CONTAINER, m, n, kdim, alpha, a,
+                       rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c, k);
+}
+
+int lmul_e5m2gemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
+                          const uint8_t *a, int64_t rs_a, int64_t cs_a,
+                          const uint8_t *b, int64_t rs_b, int64_t cs_b, float beta,
+                          float *c, int64_t rs_c, int64_t cs_c, int k)
+{
+    return narrow_gemm(LMUL_ELEM_E5M2, LMUL_ELEM_CONTAINER, m, n, kdim, alpha, a,
+                       rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c, k);
 }
 
 /* ---------------------------------------------------------------- dots */
@@ -221,9 +273,9 @@ int lmul_ddot(int64_t n, const double *x, int64_t x_stride, const double *y,
     return LMUL_OK;
 }
 
-/* sum_i lmul(x[i], y[i]) in float32; float16 elements widen first. */
+/* sum_i lmul(x[i], y[i]) in float32; narrow elements (in) widen first. */
 static int float32_dot(int64_t n, const char *x, int64_t sx, const char *y,
-                       int64_t sy, int half, int k, float *result)
+                       int64_t sy, lmul_elem_format in, int k, float *result)
 {
     lmul_params p;
     if (lmul_params_init(&p, &lmul_container_f32, k) != LMUL_OK)
@@ -234,15 +286,10 @@ static int float32_dot(int64_t n, const char *x, int64_t sx, const char *y,
     for (int64_t start = 0; start < n; start += DOT_CHUNK) {
         const int64_t m = n - start < DOT_CHUNK ? n - start : DOT_CHUNK;
         const char *xs = x + start * sx, *ys = y + start * sy;
-        if (half) {
+        if (in != LMUL_ELEM_CONTAINER) {
             for (int64_t i = 0; i < m; i++) {
-                uint16_t hx, hy;
-                memcpy(&hx, xs + i * sx, sizeof hx);
-                memcpy(&hy, ys + i * sy, sizeof hy);
-                const uint32_t bx = lmul_half_to_float_bits(hx);
-                const uint32_t by = lmul_half_to_float_bits(hy);
-                memcpy(&xf[i], &bx, sizeof bx);
-                memcpy(&yf[i], &by, sizeof by);
+                xf[i] = lmul_elem_read(in, xs + i * sx);
+                yf[i] = lmul_elem_read(in, ys + i * sy);
             }
             lmul_smul(m, xf, sizeof(float), yf, sizeof(float), buf, sizeof(float), k);
         } else {
@@ -259,23 +306,49 @@ static int float32_dot(int64_t n, const char *x, int64_t sx, const char *y,
 int lmul_sdot(int64_t n, const float *x, int64_t x_stride, const float *y,
               int64_t y_stride, float *result, int k)
 {
-    return float32_dot(n, (const char *)x, x_stride, (const char *)y, y_stride, 0,
-                       k, result);
+    return float32_dot(n, (const char *)x, x_stride, (const char *)y, y_stride,
+                       LMUL_ELEM_CONTAINER, k, result);
 }
 
-/* float16 widens exactly to float32; the products and the sum are float32. */
-int lmul_hdot(int64_t n, const uint16_t *x, int64_t x_stride, const uint16_t *y,
-              int64_t y_stride, uint16_t *result, int k)
+/* A 16-bit format (fmt) widens exactly to float32; the products and the sum
+ * are float32, rounded once to fmt. */
+static int narrow16_dot(lmul_elem_format fmt, int64_t n, const uint16_t *x,
+                        int64_t x_stride, const uint16_t *y, int64_t y_stride,
+                        uint16_t *result, int k)
 {
     if (result == NULL)
         return LMUL_ERR_ARG;
     float acc;
     const int status = float32_dot(n, (const char *)x, x_stride, (const char *)y,
-                                   y_stride, 1, k, &acc);
-    if (status == LMUL_OK) {
-        uint32_t bits;
-        memcpy(&bits, &acc, sizeof bits);
-        *result = lmul_float_bits_to_half(bits);
-    }
+                                   y_stride, fmt, k, &acc);
+    if (status == LMUL_OK)
+        lmul_elem_narrow(fmt, acc, (char *)result);
     return status;
+}
+
+int lmul_hdot(int64_t n, const uint16_t *x, int64_t x_stride, const uint16_t *y,
+              int64_t y_stride, uint16_t *result, int k)
+{
+    return narrow16_dot(LMUL_ELEM_HALF, n, x, x_stride, y, y_stride, result, k);
+}
+
+int lmul_bdot(int64_t n, const uint16_t *x, int64_t x_stride, const uint16_t *y,
+              int64_t y_stride, uint16_t *result, int k)
+{
+    return narrow16_dot(LMUL_ELEM_BFLOAT16, n, x, x_stride, y, y_stride, result, k);
+}
+
+/* float8 widens exactly to float32; the result is the float32 sum. */
+int lmul_e4m3dot(int64_t n, const uint8_t *x, int64_t x_stride, const uint8_t *y,
+                 int64_t y_stride, float *result, int k)
+{
+    return float32_dot(n, (const char *)x, x_stride, (const char *)y, y_stride,
+                       LMUL_ELEM_E4M3FN, k, result);
+}
+
+int lmul_e5m2dot(int64_t n, const uint8_t *x, int64_t x_stride, const uint8_t *y,
+                 int64_t y_stride, float *result, int k)
+{
+    return float32_dot(n, (const char *)x, x_stride, (const char *)y, y_stride,
+                       LMUL_ELEM_E5M2, k, result);
 }

@@ -18,7 +18,6 @@
 #include <string.h>
 
 #include "lmul_gemm_frame.h"
-#include "../kernels/scalar/lmul_half_scalar.h"
 
 #define ALIGN 64
 #define LINE 64                                   /* cache line bytes */
@@ -28,8 +27,10 @@
 
 #if defined(__GNUC__)
 #  define PREFETCH(p) __builtin_prefetch(p)
+#  define ALWAYS_INLINE inline __attribute__((always_inline))
 #else
 #  define PREFETCH(p) ((void)(p))
+#  define ALWAYS_INLINE inline
 #endif
 
 static _Atomic uint64_t fast_tiles, safe_tiles;
@@ -38,7 +39,7 @@ typedef struct workspace {
     void *mem;
     char *a, *b, *tile;
     lmul_range *ra, *rb;
-    char *cbuf;                 /* float16 C: an MC x NC float32 block */
+    char *cbuf;                 /* narrow C: an MC x NC float32 block */
 } workspace;
 
 typedef struct region {
@@ -58,30 +59,46 @@ static size_t aligned(size_t bytes) { return (bytes + ALIGN - 1) / ALIGN * ALIGN
 /* ---------------------------------------------------------------- packing */
 
 /* dst[p*width + i] = element i (the last real one repeated past `real`) at
- * step p of the inner dimension; float16 sources widen to float32 bits. */
-static inline void pack_copy(char *dst, const char *src, int64_t real,
-                             int64_t width, int64_t kc, int64_t s_idx,
-                             int64_t s_k, size_t elsize, int half)
+ * step p of the inner dimension; narrow sources (`in`) widen to float32 bits,
+ * float8 ones by `table`, the bits of their 256 codes. Inlined for each
+ * constant elsize and `in`. */
+static ALWAYS_INLINE void pack_copy(char *dst, const char *src, int64_t real,
+                                    int64_t width, int64_t kc, int64_t s_idx,
+                                    int64_t s_k, size_t elsize, lmul_elem_format in,
+                                    const uint32_t *table)
 {
     const char *rows[LMUL_MAX_TILE];
     for (int64_t i = 0; i < width; i++)
         rows[i] = src + (i < real ? i : real - 1) * s_idx;
-    const int64_t line_steps = LINE / (int64_t)elsize;
+    const int64_t line_steps = LINE / (int64_t)lmul_elem_size(in, elsize);
     for (int64_t p = 0; p < kc; p++, dst += width * elsize) {
         if (p % line_steps == 0)   /* four lines ahead when the steps are contiguous */
             for (int64_t i = 0; i < width; i++)
                 PREFETCH(rows[i] + (p + 4 * line_steps) * s_k);
         for (int64_t i = 0; i < width; i++) {
-            if (half) {
-                uint16_t h;
-                memcpy(&h, rows[i] + p * s_k, sizeof h);
-                const uint32_t bits = lmul_half_to_float_bits(h);
+            if (in != LMUL_ELEM_CONTAINER) {
+                const char *e = rows[i] + p * s_k;
+                const uint32_t bits = table != NULL ? table[*(const uint8_t *)e]
+                                                    : lmul_elem_widen(in, e);
                 memcpy(dst + i * elsize, &bits, sizeof bits);
             } else {
                 memcpy(dst + i * elsize, rows[i] + p * s_k, elsize);
             }
         }
     }
+}
+
+/* pack_copy from a narrow format, one copy per format so each widens inline. */
+static void pack_widening(const lmul_gemm_problem *pr, char *dst, const char *src,
+                          int64_t real, int64_t width, int64_t kc, int64_t s_idx,
+                          int64_t s_k)
+{
+    if (pr->in == LMUL_ELEM_HALF)
+        pack_copy(dst, src, real, width, kc, s_idx, s_k, 4, LMUL_ELEM_HALF, NULL);
+    else if (pr->in == LMUL_ELEM_BFLOAT16)
+        pack_copy(dst, src, real, width, kc, s_idx, s_k, 4, LMUL_ELEM_BFLOAT16, NULL);
+    else                       /* float8: by the problem's table */
+        pack_copy(dst, src, real, width, kc, s_idx, s_k, 4, pr->in, pr->fp8_table);
 }
 
 /* A gathered micro-panel, prepared in place. */
@@ -92,14 +109,14 @@ static void pack_panel(const lmul_gemm_problem *pr, char *dst, const char *src,
     const lmul_tcopy_ft tcopy = pr->ker->tcopy;
     const int transposing = real == width && width % 4 == 0 && s_k == (int64_t)pr->elsize;
     /* constant sizes let memcpy become one move */
-    if (pr->half)
-        pack_copy(dst, src, real, width, kc, s_idx, s_k, 4, 1);
+    if (pr->in != LMUL_ELEM_CONTAINER)
+        pack_widening(pr, dst, src, real, width, kc, s_idx, s_k);
     else if (tcopy != NULL && transposing)
         tcopy(width, kc, src, s_idx, dst);
     else if (pr->elsize == 4)
-        pack_copy(dst, src, real, width, kc, s_idx, s_k, 4, 0);
+        pack_copy(dst, src, real, width, kc, s_idx, s_k, 4, LMUL_ELEM_CONTAINER, NULL);
     else
-        pack_copy(dst, src, real, width, kc, s_idx, s_k, 8, 0);
+        pack_copy(dst, src, real, width, kc, s_idx, s_k, 8, LMUL_ELEM_CONTAINER, NULL);
     pr->ker->prep(1, width * kc, dst, 0, dst, addend, &pr->params, range);
 }
 
@@ -122,7 +139,8 @@ static void pack_block(const lmul_gemm_problem *pr, char *dst, const char *src,
                        int64_t s_k, uint64_t addend, lmul_range *ranges)
 {
     const size_t es = pr->elsize;
-    const int64_t direct = s_idx == (int64_t)es && !pr->half ? len / width * width : 0;
+    const int64_t direct = s_idx == (int64_t)es && pr->in == LMUL_ELEM_CONTAINER
+        ? len / width * width : 0;
     for (int64_t r = 0; r < direct; r += width)
         ranges[r / width] = (lmul_range){UINT64_MAX, 0, 0};
     for (int64_t p0 = 0; p0 < kc && direct > 0; p0 += PACK_STEPS) {
@@ -303,11 +321,45 @@ static void gemm_region(const lmul_gemm_problem *pr, region r, const workspace *
     count_tiles(counts);
 }
 
-/* float16 C: each MC x NC block is summed over the whole inner dimension in
- * a float32 buffer (from beta * C), then rounded to float16 once; the loops
- * over pc and ic swap, so B is packed again for every block of rows. */
-static void gemm_region_half(const lmul_gemm_problem *pr, region r,
-                             const workspace *ws)
+/* A block of a narrow C (mc x nc, format fmt) and its float32 sums in acc,
+ * columns ld apart; passed by value, so the loops keep it in registers. */
+typedef struct narrow_block {
+    lmul_elem_format fmt;
+    char *c;
+    int64_t rs, cs, mc, nc;
+    float *acc;
+    int64_t ld;
+} narrow_block;
+
+/* acc = beta * C; beta 0 does not read C. */
+static void narrow_block_load(narrow_block b, float beta)
+{
+    for (int64_t j = 0; j < b.nc; j++) {
+        float *sums = b.acc + j * b.ld;
+        const char *column = b.c + j * b.cs;
+        for (int64_t i = 0; i < b.mc; i++)
+            sums[i] = beta != 0.0f ? beta * lmul_elem_read(b.fmt, column + i * b.rs)
+                                   : 0.0f;
+    }
+}
+
+/* C = acc, rounded to C's format once. */
+static void narrow_block_store(narrow_block b)
+{
+    for (int64_t j = 0; j < b.nc; j++) {
+        const float *sums = b.acc + j * b.ld;
+        char *column = b.c + j * b.cs;
+        for (int64_t i = 0; i < b.mc; i++)
+            lmul_elem_narrow(b.fmt, sums[i], column + i * b.rs);
+    }
+}
+
+/* float16 or bfloat16 C: each MC x NC block is summed over the whole inner
+ * dimension in a float32 buffer (from beta * C), then rounded to its format
+ * once; the loops over pc and ic swap, so B is packed again for every block
+ * of rows. */
+static void gemm_region_narrow(const lmul_gemm_problem *pr, region r,
+                               const workspace *ws)
 {
     const lmul_gemm_kernels *ker = pr->ker;
     const float beta = *(const float *)pr->beta;
@@ -320,31 +372,17 @@ static void gemm_region_half(const lmul_gemm_problem *pr, region r,
         const int64_t nc = min64(ker->nc, r.n1 - jc);
         for (int64_t ic = r.m0; ic < r.m1; ic += ker->mc) {
             const int64_t mc = min64(ker->mc, r.m1 - ic);
-            char *c = pr->c + ic * pr->rs_c + jc * pr->cs_c;
-            float *acc = (float *)ws->cbuf;
-            for (int64_t j = 0; j < nc; j++)
-                for (int64_t i = 0; i < mc; i++) {
-                    uint16_t h = 0;
-                    if (beta != 0.0f)
-                        memcpy(&h, c + i * pr->rs_c + j * pr->cs_c, sizeof h);
-                    const uint32_t bits = lmul_half_to_float_bits(h);
-                    float old;
-                    memcpy(&old, &bits, sizeof old);
-                    acc[i + j * ker->mc] = beta != 0.0f ? beta * old : 0.0f;
-                }
+            const narrow_block nb = {pr->out, pr->c + ic * pr->rs_c + jc * pr->cs_c,
+                                     pr->rs_c, pr->cs_c, mc, nc, (float *)ws->cbuf,
+                                     ker->mc};
+            narrow_block_load(nb, beta);
             for (int64_t pc = 0; pc < pr->k; pc += ker->kc) {
                 const int64_t kc = min64(ker->kc, pr->k - pc);
                 pack_b(pr, ws, pc, kc, jc, nc);
                 pack_a(pr, ws, ic, mc, pc, kc);
                 macro_kernel(&block, ws, mc, nc, kc, ws->cbuf, &one_f32, counts);
             }
-            for (int64_t j = 0; j < nc; j++)
-                for (int64_t i = 0; i < mc; i++) {
-                    uint32_t bits;
-                    memcpy(&bits, &acc[i + j * ker->mc], sizeof bits);
-                    const uint16_t h = lmul_float_bits_to_half(bits);
-                    memcpy(c + i * pr->rs_c + j * pr->cs_c, &h, sizeof h);
-                }
+            narrow_block_store(nb);
         }
     }
     count_tiles(counts);
@@ -356,8 +394,8 @@ static void run_task(void *arg, int t)
     const region r = st->regions[t];
     if (r.m0 >= r.m1 || r.n0 >= r.n1)
         return;
-    if (st->pr->half)
-        gemm_region_half(st->pr, r, &st->ws[t]);
+    if (st->pr->out != LMUL_ELEM_CONTAINER)
+        gemm_region_narrow(st->pr, r, &st->ws[t]);
     else
         gemm_region(st->pr, r, &st->ws[t]);
 }
@@ -422,7 +460,8 @@ static int workspace_alloc(const lmul_gemm_problem *pr, workspace *ws)
     const size_t t = aligned((size_t)(ker->mr * ker->nr) * pr->elsize);
     const size_t ra = aligned((size_t)(mc / ker->mr) * sizeof(lmul_range));
     const size_t rb = aligned((size_t)(nc / ker->nr) * sizeof(lmul_range));
-    const size_t cb = pr->half ? aligned((size_t)(ker->mc * nc) * sizeof(float)) : 0;
+    const size_t cb = pr->out != LMUL_ELEM_CONTAINER
+        ? aligned((size_t)(ker->mc * nc) * sizeof(float)) : 0;
     char *mem = aligned_alloc(ALIGN, a + b + t + ra + rb + cb);
     if (mem == NULL)
         return LMUL_ERR_NOMEM;
@@ -431,11 +470,12 @@ static int workspace_alloc(const lmul_gemm_problem *pr, workspace *ws)
     return LMUL_OK;
 }
 
-/* C^T = B^T A^T: the microkernels store columns of C, so a C whose rows are
- * contiguous is computed transposed (L-Mul commutes). */
+/* C^T = B^T A^T: the microkernels store columns of C (and a narrow C is
+ * narrowed by columns), so a C whose rows are contiguous is computed
+ * transposed (L-Mul commutes). */
 static void orient(lmul_gemm_problem *pr)
 {
-    const int64_t es = (int64_t)pr->elsize;
+    const int64_t es = (int64_t)lmul_elem_size(pr->out, pr->elsize);
     if (pr->rs_c == es || pr->cs_c != es)
         return;
     const lmul_gemm_problem p = *pr;

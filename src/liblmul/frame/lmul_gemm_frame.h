@@ -4,15 +4,84 @@
 #define LMUL_GEMM_FRAME_H
 
 #include "lmul_internal.h"
+#include "../kernels/scalar/lmul_half_scalar.h"
+
+/*
+ * How the elements of an operand are stored. CONTAINER: the container's own
+ * float32 or float64. The others are narrower than float32 and live in the
+ * float32 container: inputs widen exactly as they are packed (or read), a
+ * float16 or bfloat16 C is summed in float32 and narrowed once at the end.
+ */
+typedef enum lmul_elem_format {
+    LMUL_ELEM_CONTAINER,
+    LMUL_ELEM_HALF,                 /* IEEE binary16 bit patterns */
+    LMUL_ELEM_BFLOAT16,
+    LMUL_ELEM_E4M3FN,               /* float8, inputs only */
+    LMUL_ELEM_E5M2
+} lmul_elem_format;
+
+/* Bytes of one element; container_size for LMUL_ELEM_CONTAINER. */
+static inline size_t lmul_elem_size(lmul_elem_format f, size_t container_size)
+{
+    switch (f) {
+    case LMUL_ELEM_CONTAINER: return container_size;
+    case LMUL_ELEM_HALF:
+    case LMUL_ELEM_BFLOAT16: return sizeof(uint16_t);
+    default: return sizeof(uint8_t);
+    }
+}
+
+/* The float8 format's description, NULL for the others. */
+static inline const lmul_fp8_format *lmul_elem_fp8(lmul_elem_format f)
+{
+    if (f == LMUL_ELEM_E4M3FN)
+        return &lmul_fp8_e4m3fn;
+    return f == LMUL_ELEM_E5M2 ? &lmul_fp8_e5m2 : NULL;
+}
+
+/* The float32 bits of a narrow element at e, exactly. */
+static inline uint32_t lmul_elem_widen(lmul_elem_format f, const char *e)
+{
+    const lmul_fp8_format *fp8 = lmul_elem_fp8(f);
+    if (fp8 != NULL)
+        return lmul_fp8_to_float_bits(*(const uint8_t *)e, fp8);
+    uint16_t h;
+    memcpy(&h, e, sizeof h);
+    return f == LMUL_ELEM_HALF ? lmul_half_to_float_bits(h)
+                               : lmul_bfloat16_to_float_bits(h);
+}
+
+/* A float32 value into a float16 or bfloat16 element at e, rounded to
+ * nearest even. */
+static inline void lmul_elem_narrow(lmul_elem_format f, float v, char *e)
+{
+    uint32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    const uint16_t h = f == LMUL_ELEM_HALF ? lmul_float_bits_to_half(bits)
+                                           : lmul_float_bits_to_bfloat16(bits);
+    memcpy(e, &h, sizeof h);
+}
+
+/* A narrow element at e as a float. */
+static inline float lmul_elem_read(lmul_elem_format f, const char *e)
+{
+    const uint32_t bits = lmul_elem_widen(f, e);
+    float v;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
 
 /* C = alpha * A B + beta * C, m, n, k > 0, strides in bytes. */
 typedef struct lmul_gemm_problem {
     const lmul_gemm_kernels *ker;
     const lmul_container *container;
     size_t elsize;                  /* 4 (float32 container) or 8 (float64) */
-    int half;                       /* A, B and C hold float16 (elsize 4): A and
-                                       B widen when packed, C is summed in a
-                                       float32 block and rounded once */
+    lmul_elem_format in;            /* A and B; not CONTAINER: widened when
+                                       packed (elsize 4) */
+    lmul_elem_format out;           /* C: CONTAINER, HALF or BFLOAT16 (then
+                                       summed in a float32 block, rounded once) */
+    const uint32_t *fp8_table;      /* float8 in: the float32 bits of its 256
+                                       codes, for the packing; else NULL */
     int64_t m, n, k;
     const char *a;
     int64_t rs_a, cs_a;
