@@ -18,8 +18,9 @@ BF16_HALF_SUBNORMAL = 2.0 ** -134
 
 
 def narrow_gemm_backends():
-    """The backends whose matmul/vecdot take the ml_dtypes formats."""
-    return ["numba"] if importlib.util.find_spec("numba") is not None else []
+    """The backends whose matmul/vecdot take the ml_dtypes formats (the C
+    backend's ISA levels, threads and C API: tests/test_narrow_gemm_c.py)."""
+    return ["c"] + (["numba"] if importlib.util.find_spec("numba") is not None else [])
 
 
 @pytest.fixture(params=narrow_gemm_backends())
