@@ -21,6 +21,8 @@ from setuptools.command.build_py import build_py
 HERE = os.path.dirname(os.path.abspath(__file__))
 LIB_NAME = "lmul_simd.liblmul_simd"
 LIB_SOURCES = sorted(glob("src/liblmul/**/*.c", recursive=True))
+# headers, so that editing one rebuilds the library (setuptools tracks only sources)
+LIB_HEADERS = sorted(glob("src/liblmul/**/*.h", recursive=True) + glob("include/*.h"))
 SHARED_SUFFIX = ".dylib" if sys.platform == "darwin" else ".so"
 # -ffp-contract=off: the GEMM's edge tiles and full tiles must round alike
 C_FLAGS = ["-O3", "-std=c11", "-fvisibility=hidden", "-Wall", "-Wextra", "-ffp-contract=off",
@@ -99,7 +101,7 @@ def compiled_extensions():
     from Cython.Build import cythonize
 
     library = Extension(
-        LIB_NAME, sources=LIB_SOURCES, include_dirs=["include"],
+        LIB_NAME, sources=LIB_SOURCES, depends=LIB_HEADERS, include_dirs=["include"],
         define_macros=[("LMUL_BUILDING", "1")], extra_compile_args=C_FLAGS,
         libraries=["m"] if sys.platform != "win32" else [],   # fe*exceptflag
         extra_link_args=["-pthread"] + (["-Wl,-soname,liblmul_simd" + SHARED_SUFFIX]

@@ -114,3 +114,28 @@ def test_every_length_contiguous_and_strided(impl, dtype):
         for x, y in ((base_x[:n], base_y[:n]), (base_x[: 2 * n : 2], base_y[1 : 2 * n : 2])):
             assert_same_bits(impl.multiply_k(3)(x, y), reference.lmul(x, y, 3))
             assert_same_bits(impl.multiply(x, y), reference.lmul(x, y))
+
+
+@pytest.mark.parametrize("dtype", FLOAT_TYPES)
+def test_exponent_sums_at_the_edges_of_the_normal_range(impl, dtype):
+    """Every pair of exponent fields whose sum puts R (with the mantissa
+    carry of 0, 1 or 2) just inside or outside the normal range, with the
+    smallest and largest mantissas: where fast paths must hand over."""
+    c = CONTAINERS[np.dtype(dtype)]
+    e_bias, e_max = c.bias >> c.P, (c.inf >> c.P) - 1
+    mantissas = [0, 1 << (c.P - 1), (1 << c.P) - 1]
+    sums = [e_bias - 1, e_bias, e_bias + 1, e_bias + 2,
+            e_bias + e_max - 3, e_bias + e_max - 2, e_bias + e_max - 1, e_bias + e_max]
+    xs, ys = [], []
+    for total in sums:
+        for e_x in (max(1, total - e_max), total // 2, min(e_max, total - 1)):
+            e_y = total - e_x
+            for mx in mantissas:
+                for my in mantissas:
+                    xs.append((e_x << c.P) | mx)
+                    ys.append((e_y << c.P) | my)
+    x = np.array(xs, c.uint).view(dtype)
+    y = np.array(ys, c.uint).view(dtype)
+    for k in (1, 4, 5, c.P):
+        assert_same_bits(impl.multiply_k(k)(x, y), reference.lmul(x, y, k))
+        assert_same_bits(impl.multiply_k(k)(-x, y), reference.lmul(-x, y, k))

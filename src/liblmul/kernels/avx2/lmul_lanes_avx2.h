@@ -64,49 +64,49 @@ static inline __m256i lmul32_full(__m256i x, __m256i y, const lmul_params *p,
  * The common case in two integer adds: when both operands are normal (after
  * rounding) and R lies in the normal range, x + y + (offset - bias) modulo
  * 2^32 is the whole result, the carry out of bit 31 making the sign the XOR
- * of the signs. R outside the range shows in the sum as a zero, subnormal,
- * infinite or NaN pattern or as a wrong sign, so any such lane (or any
- * special operand) sends the vector to the full computation.
+ * of the signs. Any other lane sends the vector to the full computation.
  */
-LMUL_TARGET_AVX2
-static inline __m256i special32(__m256i v)   /* exponent field all zeros or ones */
-{
-    const __m256i exponent = _mm256_set1_epi32(0x7F800000);
-    const __m256i e = _mm256_and_si256(v, exponent);
-    return _mm256_or_si256(_mm256_cmpeq_epi32(e, _mm256_setzero_si256()),
-                           _mm256_cmpeq_epi32(e, exponent));
-}
 
-/* special32(a) | special32(b) in fewer steps: the exponent fields are
- * non-negative, so their min finds a zero field and their max a full one. */
+/* Lanes where a or b (exponent fields ea, eb) is zero, subnormal, infinite
+ * or NaN: the fields are non-negative, so their min finds a zero field and
+ * their max a full one. */
 LMUL_TARGET_AVX2
-static inline __m256i special32_pair(__m256i a, __m256i b)
+static inline __m256i special32(__m256i ea, __m256i eb)
 {
     const __m256i exponent = _mm256_set1_epi32(0x7F800000);
-    const __m256i ea = _mm256_and_si256(a, exponent);
-    const __m256i eb = _mm256_and_si256(b, exponent);
     return _mm256_or_si256(
         _mm256_cmpeq_epi32(_mm256_min_epi32(ea, eb), _mm256_setzero_si256()),
         _mm256_cmpeq_epi32(_mm256_max_epi32(ea, eb), exponent));
 }
 
+/* R's range is tested on the operands' exponent fields (AVX2 has no cheap
+ * class test of the sum, as AVX-512 has): R is normal when e_x + e_y - 127,
+ * plus the mantissa sum's carry of 0..2, lies in 1..254, which
+ * 128 <= e_x + e_y <= 379 ensures (conservatively, at the edges). */
 LMUL_TARGET_AVX2
 static inline __m256i lmul32(__m256i x, __m256i y, const lmul_params *p,
                              int rounding)
 {
+    const __m256i exponent = _mm256_set1_epi32(0x7F800000);
     __m256i xr = x, yr = y;
-    __m256i bad = special32_pair(x, y);
     if (rounding) {   /* on the signed patterns: a finite value's carry stops at inf */
         xr = round32(x, p);
         yr = round32(y, p);
-        bad = _mm256_or_si256(bad, special32_pair(xr, yr));
     }
-    const __m256i r = _mm256_add_epi32(_mm256_add_epi32(xr, yr),
-                                       _mm256_set1_epi32((int)(p->offset - 0x3F800000u)));
-    const __m256i sign_flip = _mm256_xor_si256(r, _mm256_xor_si256(x, y));
-    bad = _mm256_or_si256(_mm256_or_si256(bad, special32(r)), sign_flip);
-    if (_mm256_movemask_ps(_mm256_castsi256_ps(bad)) == 0)   /* sign bits only */
-        return r;
+    const __m256i ex = _mm256_and_si256(xr, exponent), ey = _mm256_and_si256(yr, exponent);
+    __m256i bad = special32(ex, ey);
+    if (rounding)     /* a subnormal may have rounded up to the smallest normal */
+        bad = _mm256_or_si256(bad, special32(_mm256_and_si256(x, exponent),
+                                             _mm256_and_si256(y, exponent)));
+    const __m256i sum = _mm256_add_epi32(ex, ey);
+    const __m256i clamped = _mm256_min_epu32(
+        _mm256_max_epu32(sum, _mm256_set1_epi32(128 << 23)),
+        _mm256_set1_epi32((int)(379u << 23)));
+    bad = _mm256_or_si256(bad, _mm256_xor_si256(_mm256_cmpeq_epi32(clamped, sum),
+                                                _mm256_set1_epi32(-1)));
+    if (_mm256_movemask_ps(_mm256_castsi256_ps(bad)) == 0)
+        return _mm256_add_epi32(_mm256_add_epi32(xr, yr),
+                                _mm256_set1_epi32((int)(p->offset - 0x3F800000u)));
     return lmul32_full(x, y, p, rounding);
 }
 
@@ -165,7 +165,7 @@ static inline __m256i lmul64_full(__m256i x, __m256i y, const lmul_params *p,
                               _mm256_set1_epi64x(0x7FF8000000000000), nan);
 }
 
-
+/* Lanes whose exponent field is all zeros or all ones. */
 LMUL_TARGET_AVX2
 static inline __m256i special64(__m256i v)
 {
@@ -175,7 +175,9 @@ static inline __m256i special64(__m256i v)
                            _mm256_cmpeq_epi64(e, exponent));
 }
 
-/* The common case in two integer adds, as lmul32. */
+/* The common case in two integer adds, as lmul32; here R outside the normal
+ * range is found in the sum itself, as a zero, subnormal, infinite or NaN
+ * pattern or as a wrong sign (no 64-bit unsigned min/max in AVX2). */
 LMUL_TARGET_AVX2
 static inline __m256i lmul64(__m256i x, __m256i y, const lmul_params *p,
                              int rounding)
