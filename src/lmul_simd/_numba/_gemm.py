@@ -1,16 +1,27 @@
 """L-Mul GEMM in Numba: C = sum_k lmul(A[i,k], B[k,j]) (SPEC.md section 5).
 
 The operands are packed once, in parallel: narrow formats (float16, bfloat16,
-float8) widened to float32 bits, DAZ and rounding to k bits, B cut
-into contiguous column panels. When no operand is infinite or NaN and no
-product can overflow (the usual case), the bias and the 2^-l(k) offset are
-folded into A and zeros become sentinels chosen from the data so that any
-sum with them lands below the normal range; a product is then an integer
-add, two xors for the sign, a compare (flush to zero) and a float add.
-Otherwise every product takes the full elementwise rules.
-The loops are blocked (KC x NC panels of B stay in cache) and run as a
-`prange` over (batch, block of rows) tasks. Accumulation is in the container:
-float32 for float32 and narrower inputs, float64 for float64.
+float8) widened to container bits, DAZ and rounding to k bits, A cut into
+tiles of MR rows and B into tiles of NR columns, each stored K-major (the MR
+or NR values of one kk contiguous), with the smallest and largest magnitude
+of every KC-long chunk of a tile. Each MR x NR block of C is a register tile,
+summed chunk by chunk by one of three micro-kernels, chosen per pair of
+chunks from those magnitude ranges:
+
+* one_add: no zero, infinity or NaN, and no product can leave the normal
+  range. A product is then a single wrapping integer add of the signed
+  patterns, with the bias and the 2^-l(k) offset folded into B's vector
+  (the carry out of the top bit XORs the signs), and a float add;
+* finite: no infinity or NaN and no product can overflow: the same add,
+  masked to zero where an operand is zero or R falls below the normal range;
+* general: every product by the full elementwise rules (lmul_bits).
+
+one_add and finite are written in LLVM IR (`tile_kernel`): the MR x NR
+accumulators are vectors held in registers for the whole chunk, which
+LLVM's vectorizer does not manage from a loop. The blocks of C run as a
+`prange` over (batch, group of row tiles) tasks; a KC x NR chunk of B stays
+in cache while the row tiles of a task use it. Accumulation is in the
+container: float32 for float32 and narrower inputs, float64 for float64.
 
 The functions below are templates over the container: their constants
 (U, S, FLOAT, SIGN, ...) are globals that `_specialize` binds once per
@@ -21,16 +32,21 @@ jitted functions, and the GEMM would be recompiled in every process.)
 import types
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, prange
+from numba.core import types as nb_types
+from numba.extending import intrinsic
 
 from ..reference import FLOAT32, FLOAT64
 from ._bits import OPS32, OPS64, l_of_k, narrow_to_float_bits
 
-ROWS_PER_TASK, KC, NC = 16, 256, 256
+VECTOR_BITS = 512           # one register of the micro-kernels' vectors
+VECTORS_PER_ROW = 2         # NR = 2 vectors of the container
+MR, KC, TILES_PER_TASK = 12, 256, 6
 
 # bound per container by _specialize; the templates read them as globals
-U = S = FLOAT = SIGN = MAG = INF = MIN_NORMAL = BIAS = P = OVERFLOW_AT = None
-round_magnitude = lmul_bits = None
+U = S = FLOAT = SIGN = MAG = INF = MIN_NORMAL = BIAS = P = NR = None
+OVERFLOW_AT = UNDERFLOW_AT = round_magnitude = lmul_bits = None
 
 _TEMPLATES = []
 
@@ -47,11 +63,161 @@ def _constants(c, ops):
     U = c.uint.type
     S = np.dtype(f"int{c.width}").type
     return dict(U=U, S=S, FLOAT=c.dtype.type, SIGN=U(c.sign_bit),
-                MAG=U(c.sign_bit - 1), INF=U(c.inf), MIN_NORMAL=S(c.smallest_normal),
-                BIAS=S(c.bias), P=c.P, OVERFLOW_AT=U(c.bias + c.inf),
+                MAG=U(c.sign_bit - 1), INF=U(c.inf), MIN_NORMAL=U(c.smallest_normal),
+                BIAS=U(c.bias), P=c.P, NR=VECTORS_PER_ROW * VECTOR_BITS // c.width,
+                OVERFLOW_AT=U(c.bias + c.inf), UNDERFLOW_AT=U(c.bias + c.smallest_normal),
                 round_magnitude=ops.round_magnitude, lmul_bits=ops.lmul_bits)
 
 
+# ------------------------------------------------------------ micro-kernels
+def _splat(builder, value, vector_type):
+    lanes = vector_type.count
+    one = builder.insert_element(ir.Constant(vector_type, ir.Undefined), value,
+                                 ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(one, ir.Constant(vector_type, ir.Undefined),
+                                  ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes))
+
+
+def _products(builder, mode, a, b, shift, min_normal):
+    """The float vectors of lmul(a, b[v]) for an A value `a` (scalar) and
+    B's vectors b, by `mode` (see the module docstring)."""
+    vi = b[0].type
+    vf = ir.VectorType(ir.FloatType() if vi.element.width == 32 else ir.DoubleType(), vi.count)
+    sums = [builder.add(_splat(builder, a, vi), shifted) for shifted in b]
+    if mode == "one_add":
+        return [builder.bitcast(s, vf) for s in sums]
+    width = vi.element.width
+    mag = ir.Constant(vi.element, (1 << (width - 1)) - 1)
+    a_mag = builder.and_(a, mag)
+    # a zero A: (-2^(w-1)) + |B| stays negative; else |A| - bias + offset
+    a_term = builder.select(builder.icmp_signed("==", a_mag, ir.Constant(vi.element, 0)),
+                            ir.Constant(vi.element, -(1 << (width - 1))),
+                            builder.add(a_mag, shift))
+    a_term = _splat(builder, a_term, vi)
+    out = []
+    for s, b_vec in zip(sums, b):
+        b_mag = builder.and_(builder.sub(b_vec, _splat(builder, shift, vi)), _splat(builder, mag, vi))
+        r = builder.add(a_term, b_mag)
+        keep = builder.and_(builder.icmp_signed(">=", r, _splat(builder, min_normal, vi)),
+                            builder.icmp_signed("!=", b_mag, ir.Constant(vi, None)))
+        out.append(builder.select(keep, builder.bitcast(s, vf), ir.Constant(vf, None)))
+    return out
+
+
+def _tile_codegen(mode):
+    def codegen(context, builder, signature, args):
+        a_type, b_type, _, acc_type = signature.args
+        a = context.make_array(a_type)(context, builder, args[0])
+        b = context.make_array(b_type)(context, builder, args[1])
+        acc = context.make_array(acc_type)(context, builder, args[3])
+        width = a_type.dtype.bitwidth
+        vi = ir.VectorType(ir.IntType(width), VECTOR_BITS // width)
+        vf = ir.VectorType(context.get_value_type(acc_type.dtype), vi.count)
+        loop = _TileLoop(builder, a, b, args[2], vi, vf, width // 8)
+        acc_vectors = builder.bitcast(acc.data, vf.as_pointer())
+        # finite needs more registers per product: half the rows per pass
+        rows = MR if mode == "one_add" else MR // 2
+        for first in range(0, MR, rows):
+            loop.emit(mode, acc_vectors, first, rows)
+        return context.get_dummy_value()
+    return codegen
+
+
+class _TileLoop:
+    """Emits the loop over kk of a micro-kernel for `rows` rows of a tile,
+    its accumulators loaded from acc before and stored back after."""
+
+    def __init__(self, builder, a, b, shift, vi, vf, align):
+        self.builder, self.a, self.shift, self.vi, self.vf = builder, a, shift, vi, vf
+        self.b_vectors = builder.bitcast(b.data, vi.as_pointer())
+        self.intp = a.shape.type.element
+        self.kc = builder.extract_value(a.shape, 0)
+        self.align = align
+        self.min_normal = ir.Constant(vi.element, 1 << (23 if vi.element.width == 32 else 52))
+
+    def const(self, n):
+        return ir.Constant(self.intp, n)
+
+    def emit(self, mode, acc_vectors, first, rows):
+        builder, const = self.builder, self.const
+        slots = [builder.gep(acc_vectors, [const(first * VECTORS_PER_ROW + i)])
+                 for i in range(rows * VECTORS_PER_ROW)]
+        initial = [builder.load(slot, align=self.align) for slot in slots]
+        shift_vector = _splat(builder, self.shift, self.vi)
+        entry = builder.basic_block
+        header = builder.append_basic_block("tile.k")
+        body = builder.append_basic_block("tile.body")
+        done = builder.append_basic_block("tile.done")
+        builder.branch(header)
+        builder.position_at_end(header)
+        kk = builder.phi(self.intp)
+        sums = [builder.phi(self.vf) for _ in slots]
+        kk.add_incoming(const(0), entry)
+        for phi, value in zip(sums, initial):
+            phi.add_incoming(value, entry)
+        builder.cbranch(builder.icmp_signed("<", kk, self.kc), body, done)
+
+        builder.position_at_end(body)
+        b_row = builder.mul(kk, const(VECTORS_PER_ROW))
+        b_shifted = [builder.add(builder.load(builder.gep(self.b_vectors, [builder.add(b_row, const(v))]),
+                                              align=self.align), shift_vector)
+                     for v in range(VECTORS_PER_ROW)]
+        a_row = builder.mul(kk, const(MR))
+        new = []
+        for r in range(first, first + rows):
+            a_value = builder.load(builder.gep(self.a.data, [builder.add(a_row, const(r))]))
+            for v, p in enumerate(_products(builder, mode, a_value, b_shifted, self.shift,
+                                            self.min_normal)):
+                new.append(builder.fadd(sums[(r - first) * VECTORS_PER_ROW + v], p))
+        kk.add_incoming(builder.add(kk, const(1)), body)
+        for phi, value in zip(sums, new):
+            phi.add_incoming(value, body)
+        builder.branch(header)
+
+        builder.position_at_end(done)
+        for slot, value in zip(slots, sums):
+            builder.store(value, slot, align=self.align)
+
+
+def _tile_kernel(mode):
+    """acc (MR, NR) += the products of a chunk of an A tile (kc, MR) and of
+    a B tile (kc, NR), both C-contiguous, shift = 2^-l(k) offset - bias."""
+    @intrinsic
+    def tile_kernel(typingctx, a, b, shift, acc):
+        return nb_types.void(a, b, shift, acc), _tile_codegen(mode)
+    return tile_kernel
+
+
+one_add_tile = _tile_kernel("one_add")
+finite_tile = _tile_kernel("finite")
+
+
+@_template()
+def general_tile(a, b, k, acc):
+    """The same sums with the full elementwise rules for every product."""
+    for kk in range(a.shape[0]):
+        for r in range(MR):
+            x = U(a[kk, r])
+            for j in range(NR):
+                acc[r, j] += S(lmul_bits(x, U(b[kk, j]), k)).view(FLOAT)
+
+
+@_template()
+def tile_update(a, b, a_range, b_range, k, offset, acc):
+    """acc += a chunk's products by the fastest micro-kernel valid for it,
+    from the operands' magnitude ranges (smallest, largest)."""
+    shift = S(S(offset) - S(BIAS))
+    if (a_range[1] >= INF or b_range[1] >= INF
+            or U(a_range[1] + b_range[1] + offset) >= OVERFLOW_AT):
+        general_tile(a, b, k, acc)
+    elif (a_range[0] < MIN_NORMAL or b_range[0] < MIN_NORMAL
+            or U(a_range[0] + b_range[0] + offset) < UNDERFLOW_AT):
+        finite_tile(a, b, shift, acc)
+    else:
+        one_add_tile(a, b, shift, acc)
+
+
+# ----------------------------------------------------------------- packing
 @_template()
 def container_bits(v, fmt):
     """The container bits of v: a container value (fmt None) or the bit
@@ -62,119 +228,65 @@ def container_bits(v, fmt):
 
 
 @_template(parallel=True)
-def rounded_bits(x, k, fmt):
-    """Sign | magnitude after DAZ and rounding to k bits, per element, of the
-    values (fmt None) or narrow bit patterns (see container_bits) x."""
-    flat = x.reshape(-1)
-    out = np.empty(flat.size, dtype=U)
-    for i in prange(flat.size):
-        bits = container_bits(flat[i], fmt)
-        out[i] = U(U(bits & SIGN) | round_magnitude(U(bits & MAG), k))
-    return out.reshape(x.shape)
+def pack(x, lanes, k, fmt):
+    """x (batch, rows, K) in tiles of `lanes` rows, (batch, tile, K, lanes),
+    of rounded sign | magnitude bits (DAZ; padding zeros), and per KC chunk of
+    each tile the smallest and largest magnitude, (batch, tile, chunk, 2)."""
+    batch, rows, K = x.shape
+    n_tiles, n_chunks = (rows + lanes - 1) // lanes, (K + KC - 1) // KC
+    tiles = np.empty((batch, n_tiles, K, lanes), dtype=S)
+    ranges = np.empty((batch, n_tiles, n_chunks, 2), dtype=U)
+    for task in prange(batch * n_tiles * n_chunks):
+        bi, t, c = task // (n_tiles * n_chunks), (task // n_chunks) % n_tiles, task % n_chunks
+        used = min(lanes, rows - t * lanes)
+        smallest, largest = ~U(0), U(0)
+        for kk in range(c * KC, min(K, c * KC + KC)):
+            for r in range(used):
+                bits = container_bits(x[bi, t * lanes + r, kk], fmt)
+                mag = round_magnitude(U(bits & MAG), k)
+                tiles[bi, t, kk, r] = S(U(bits & SIGN) | mag)
+                smallest, largest = min(smallest, mag), max(largest, mag)
+            for r in range(used, lanes):
+                tiles[bi, t, kk, r] = 0
+        ranges[bi, t, c, 0], ranges[bi, t, c, 1] = smallest, largest
+    return tiles, ranges
 
 
+# ----------------------------------------------------------------- driver
 @_template()
-def max_magnitude(bits):
-    largest = U(0)
-    for v in bits.reshape(-1):
-        largest = max(largest, U(v & MAG))
-    return largest
+def store_tiles(acc, out, t0, jt):
+    """out[rows of tiles t0.., columns of tile jt] = acc, cut at the edges."""
+    M, N = out.shape
+    for t in range(acc.shape[0]):
+        for r in range(min(MR, M - (t0 + t) * MR)):
+            row = out[(t0 + t) * MR + r]
+            for j in range(min(NR, N - jt * NR)):
+                row[jt * NR + j] = acc[t, r, j]
 
 
 @_template(parallel=True)
-def panels(b_bits):
-    """B's bits cut into column panels of NC (the last one padded with
-    zeros): (batch, panel, K, NC), each panel row contiguous."""
-    batch, K, N = b_bits.shape
-    n_panels = (N + NC - 1) // NC
-    out = np.zeros((batch, n_panels, K, NC), dtype=S)
-    for t in prange(batch * n_panels * K):
-        bi, jb, kk = t // (n_panels * K), (t // K) % n_panels, t % K
-        for j in range(min(NC, N - jb * NC)):
-            out[bi, jb, kk, j] = S(b_bits[bi, kk, jb * NC + j])
-    return out
-
-
-@_template(parallel=True)
-def fold(bits, subtract, zero):
-    """(|x| - subtract, or `zero` for zeros) and the sign bits."""
-    flat = bits.reshape(-1)
-    mag = np.empty(flat.size, dtype=S)
-    sign = np.empty(flat.size, dtype=S)
-    for i in prange(flat.size):
-        m = S(S(flat[i]) & S(MAG))
-        mag[i] = zero if m == 0 else S(m - subtract)
-        sign[i] = S(S(flat[i]) & S(SIGN))
-    return mag.reshape(bits.shape), sign.reshape(bits.shape)
-
-
-@_template(inline="always")
-def as_float(bits):
-    return S(bits).view(FLOAT)
-
-
-@_template(inline="always")
-def product(a_mag, a_sign, b_mag, b_sign):
-    """A folded product: R = (|A| - bias + offset) + |B|, zero below normal."""
-    r = S(a_mag + b_mag)
-    p = as_float(S(r ^ b_sign ^ a_sign))
-    return p if r >= MIN_NORMAL else FLOAT(0)
-
-
-@_template()
-def fast_update(acc, a_mag, a_sign, b_mag, b_sign, k0, k1):
-    """acc[j] += product(A[kk], B[kk, j]) for kk in k0..k1 over a panel,
-    four kk at a time so that acc is loaded and stored once per four."""
-    kk = k0
-    while kk + 4 <= k1:
-        m0, m1, m2, m3 = b_mag[kk], b_mag[kk + 1], b_mag[kk + 2], b_mag[kk + 3]
-        s0, s1, s2, s3 = b_sign[kk], b_sign[kk + 1], b_sign[kk + 2], b_sign[kk + 3]
-        am0, am1, am2, am3 = a_mag[kk], a_mag[kk + 1], a_mag[kk + 2], a_mag[kk + 3]
-        as0, as1, as2, as3 = a_sign[kk], a_sign[kk + 1], a_sign[kk + 2], a_sign[kk + 3]
-        for j in range(NC):
-            acc[j] += ((product(am0, as0, m0[j], s0[j])
-                        + product(am1, as1, m1[j], s1[j]))
-                       + (product(am2, as2, m2[j], s2[j])
-                          + product(am3, as3, m3[j], s3[j])))
-        kk += 4
-    for kk in range(kk, k1):
-        am, as_, m, s = a_mag[kk], a_sign[kk], b_mag[kk], b_sign[kk]
-        for j in range(NC):
-            acc[j] += product(am, as_, m[j], s[j])
-
-
-@_template()
-def general_update(acc, a_bits, b_bits, k, k0, k1):
-    """The same sums with the full elementwise rules for every product."""
-    for kk in range(k0, k1):
-        a, b_row = a_bits[kk], b_bits[kk]
-        for j in range(NC):
-            acc[j] += as_float(lmul_bits(U(a), U(b_row[j]), k))
-
-
-@_template(parallel=True)
-def blocked_gemm(a_first, a_second, b_first, b_second, k, fast, out):
-    """out[b, i, panel] += the L-Mul products of row i of A[b] with a panel
-    of B (fast: folded magnitudes and signs; else: A's and B's bits), in
-    tasks of ROWS_PER_TASK rows; each KC x NC block of B is reused by all the
-    rows of a task. A batch of 1 broadcasts."""
-    M, K = a_first.shape[1], a_first.shape[2]
-    batch, n_panels = out.shape[0], out.shape[2]
-    row_blocks = (M + ROWS_PER_TASK - 1) // ROWS_PER_TASK
-    for task in prange(batch * row_blocks):
-        bi, i0 = task // row_blocks, (task % row_blocks) * ROWS_PER_TASK
-        ai = bi if a_first.shape[0] > 1 else 0
-        bj = bi if b_first.shape[0] > 1 else 0
-        for jb in range(n_panels):
-            for k0 in range(0, K, KC):
-                k1 = min(k0 + KC, K)
-                for i in range(i0, min(i0 + ROWS_PER_TASK, M)):
-                    if fast:
-                        fast_update(out[bi, i, jb], a_first[ai, i], a_second[ai, i],
-                                    b_first[bj, jb], b_second[bj, jb], k0, k1)
-                    else:
-                        general_update(out[bi, i, jb], a_first[ai, i],
-                                       b_first[bj, jb], k, k0, k1)
+def tiled_gemm(a_tiles, a_ranges, b_tiles, b_ranges, k, out):
+    """out[b] = the L-Mul products of A[b] and B[b] summed, in tasks of
+    TILES_PER_TASK row tiles; each KC x NR chunk of a B tile is used by all
+    the row tiles of a task. A batch of 1 broadcasts."""
+    batch, n_row_tiles, K = out.shape[0], a_tiles.shape[1], a_tiles.shape[2]
+    groups = (n_row_tiles + TILES_PER_TASK - 1) // TILES_PER_TASK
+    offset = U(U(1) << U(P - l_of_k(k)))
+    for task in prange(batch * groups):
+        bi, t0 = task // groups, (task % groups) * TILES_PER_TASK
+        ai = bi if a_tiles.shape[0] > 1 else 0
+        bj = bi if b_tiles.shape[0] > 1 else 0
+        t1 = min(t0 + TILES_PER_TASK, n_row_tiles)
+        acc = np.empty((t1 - t0, MR, NR), dtype=FLOAT)
+        for jt in range(b_tiles.shape[1]):
+            acc[:] = 0
+            for c in range(a_ranges.shape[2]):
+                k0, k1 = c * KC, min(K, c * KC + KC)
+                b_chunk = b_tiles[bj, jt, k0:k1]
+                for t in range(t0, t1):
+                    tile_update(a_tiles[ai, t, k0:k1], b_chunk, a_ranges[ai, t, c],
+                                b_ranges[bj, jt, c], k, offset, acc[t - t0])
+            store_tiles(acc, out[bi], t0, jt)
 
 
 @_template()
@@ -182,25 +294,12 @@ def gemm(a, b, k, fmt):
     """(batch, M, K) @ (batch, K, N) -> (batch, M, N) container array; a and b
     hold container values (fmt None) or the bit patterns of the narrow format
     fmt, widened as they are packed. An operand with a batch of 1 is broadcast."""
-    a_bits, b_bits = rounded_bits(a, k, fmt), rounded_bits(b, k, fmt)
+    a_tiles, a_ranges = pack(a, MR, k, fmt)
+    b_tiles, b_ranges = pack(b.transpose(0, 2, 1), NR, k, fmt)
     batch, M, N = max(a.shape[0], b.shape[0]), a.shape[1], b.shape[2]
-    out = np.zeros((batch, M, (N + NC - 1) // NC, NC), dtype=FLOAT)
-    b_panels = panels(b_bits)
-    a_max, b_max = max_magnitude(a_bits), max_magnitude(b_bits)
-    offset = U(1) << U(P - l_of_k(k))
-    if a_max < INF and b_max < INF and U(a_max + b_max + offset) < OVERFLOW_AT:
-        # sentinels: any folded |A| + B's zero, and A's zero + any |B| (or
-        # B's zero), stay below MIN_NORMAL without integer overflow
-        a_shift = S(BIAS - S(offset))
-        b_zero = S(MIN_NORMAL - 1 - (S(a_max) - a_shift))
-        a_zero = S(MIN_NORMAL - 1 - max(S(b_max), b_zero))
-        a_mag, a_sign = fold(a_bits, a_shift, a_zero)
-        b_mag, b_sign = fold(b_panels, S(0), b_zero)
-        blocked_gemm(a_mag, a_sign, b_mag, b_sign, k, True, out)
-    else:
-        a_signed = a_bits.view(S)
-        blocked_gemm(a_signed, a_signed, b_panels, b_panels, k, False, out)
-    return out.reshape(batch, M, -1)[:, :, :N]
+    out = np.zeros((batch, M, N), dtype=FLOAT)
+    tiled_gemm(a_tiles, a_ranges, b_tiles, b_ranges, k, out)
+    return out
 
 
 def _specialize(c, ops):
