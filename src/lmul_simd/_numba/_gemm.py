@@ -78,14 +78,15 @@ def _splat(builder, value, vector_type):
                                   ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes))
 
 
-def _products(builder, mode, a, b, shift, min_normal):
-    """The float vectors of lmul(a, b[v]) for an A value `a` (scalar) and
-    B's vectors b, by `mode` (see the module docstring)."""
-    vi = b[0].type
-    vf = ir.VectorType(ir.FloatType() if vi.element.width == 32 else ir.DoubleType(), vi.count)
-    sums = [builder.add(_splat(builder, a, vi), shifted) for shifted in b]
+def _accumulated(builder, mode, sums, a, b, shift, min_normal):
+    """sums[v] + lmul(a, b[v]) for an A value `a` (scalar) and B's vectors
+    b (shift already added), by `mode` (see the module docstring)."""
+    vf = sums[0].type
+    patterns = [builder.add(_splat(builder, a, b_vec.type), b_vec) for b_vec in b]
+    added = [builder.fadd(acc, builder.bitcast(p, vf)) for acc, p in zip(sums, patterns)]
     if mode == "one_add":
-        return [builder.bitcast(s, vf) for s in sums]
+        return added
+    vi = b[0].type
     width = vi.element.width
     mag = ir.Constant(vi.element, (1 << (width - 1)) - 1)
     a_mag = builder.and_(a, mag)
@@ -95,12 +96,12 @@ def _products(builder, mode, a, b, shift, min_normal):
                             builder.add(a_mag, shift))
     a_term = _splat(builder, a_term, vi)
     out = []
-    for s, b_vec in zip(sums, b):
+    for acc, new, b_vec in zip(sums, added, b):
         b_mag = builder.and_(builder.sub(b_vec, _splat(builder, shift, vi)), _splat(builder, mag, vi))
         r = builder.add(a_term, b_mag)
         keep = builder.and_(builder.icmp_signed(">=", r, _splat(builder, min_normal, vi)),
                             builder.icmp_signed("!=", b_mag, ir.Constant(vi, None)))
-        out.append(builder.select(keep, builder.bitcast(s, vf), ir.Constant(vf, None)))
+        out.append(builder.select(keep, new, acc))
     return out
 
 
@@ -166,9 +167,9 @@ class _TileLoop:
         new = []
         for r in range(first, first + rows):
             a_value = builder.load(builder.gep(self.a.data, [builder.add(a_row, const(r))]))
-            for v, p in enumerate(_products(builder, mode, a_value, b_shifted, self.shift,
-                                            self.min_normal)):
-                new.append(builder.fadd(sums[(r - first) * VECTORS_PER_ROW + v], p))
+            row = (r - first) * VECTORS_PER_ROW
+            new += _accumulated(builder, mode, sums[row:row + VECTORS_PER_ROW], a_value,
+                                b_shifted, self.shift, self.min_normal)
         kk.add_incoming(builder.add(kk, const(1)), body)
         for phi, value in zip(sums, new):
             phi.add_incoming(value, body)
@@ -266,17 +267,17 @@ def store_tiles(acc, out, t0, jt):
 
 @_template(parallel=True)
 def tiled_gemm(a_tiles, a_ranges, b_tiles, b_ranges, k, out):
-    """out[b] = the L-Mul products of A[b] and B[b] summed, in tasks of
-    TILES_PER_TASK row tiles; each KC x NR chunk of a B tile is used by all
-    the row tiles of a task. A batch of 1 broadcasts."""
+    """out[b] = the L-Mul products of A[b] and B[b] summed, in tasks of about
+    TILES_PER_TASK row tiles (split evenly); each KC x NR chunk of a B tile is
+    used by all the row tiles of a task. A batch of 1 broadcasts."""
     batch, n_row_tiles, K = out.shape[0], a_tiles.shape[1], a_tiles.shape[2]
-    groups = (n_row_tiles + TILES_PER_TASK - 1) // TILES_PER_TASK
+    groups = max(1, n_row_tiles // TILES_PER_TASK)
     offset = U(U(1) << U(P - l_of_k(k)))
     for task in prange(batch * groups):
-        bi, t0 = task // groups, (task % groups) * TILES_PER_TASK
+        bi, g = task // groups, task % groups
+        t0, t1 = g * n_row_tiles // groups, (g + 1) * n_row_tiles // groups
         ai = bi if a_tiles.shape[0] > 1 else 0
         bj = bi if b_tiles.shape[0] > 1 else 0
-        t1 = min(t0 + TILES_PER_TASK, n_row_tiles)
         acc = np.empty((t1 - t0, MR, NR), dtype=FLOAT)
         for jt in range(b_tiles.shape[1]):
             acc[:] = 0
