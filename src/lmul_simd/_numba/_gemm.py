@@ -132,7 +132,12 @@ class _TileLoop:
         self.builder, self.a, self.shift, self.vi, self.vf = builder, a, shift, vi, vf
         self.b_vectors = builder.bitcast(b.data, vi.as_pointer())
         self.intp = a.shape.type.element
-        self.kc = builder.extract_value(a.shape, 0)
+        self.kc = builder.extract_value(a.shape, 1)
+        # A's rows: a chunk of MR rows of the rounded A, strides[0] bytes apart
+        row_bytes = builder.extract_value(a.strides, 0)
+        base = builder.bitcast(a.data, ir.IntType(8).as_pointer())
+        self.a_rows = [builder.bitcast(builder.gep(base, [builder.mul(row_bytes, self.const(r))]),
+                                       a.data.type) for r in range(MR)]
         self.align = align
         self.min_normal = ir.Constant(vi.element, 1 << (23 if vi.element.width == 32 else 52))
 
@@ -163,10 +168,9 @@ class _TileLoop:
         b_shifted = [builder.add(builder.load(builder.gep(self.b_vectors, [builder.add(b_row, const(v))]),
                                               align=self.align), shift_vector)
                      for v in range(VECTORS_PER_ROW)]
-        a_row = builder.mul(kk, const(MR))
         new = []
         for r in range(first, first + rows):
-            a_value = builder.load(builder.gep(self.a.data, [builder.add(a_row, const(r))]))
+            a_value = builder.load(builder.gep(self.a_rows[r], [kk]))
             row = (r - first) * VECTORS_PER_ROW
             new += _accumulated(builder, mode, sums[row:row + VECTORS_PER_ROW], a_value,
                                 b_shifted, self.shift, self.min_normal)
@@ -181,8 +185,9 @@ class _TileLoop:
 
 
 def _tile_kernel(mode):
-    """acc (MR, NR) += the products of a chunk of an A tile (kc, MR) and of
-    a B tile (kc, NR), both C-contiguous, shift = 2^-l(k) offset - bias."""
+    """acc (MR, NR) += the products of a chunk of an A tile (MR, kc; its
+    rows contiguous) and of a B tile (kc, NR; C-contiguous), shift = 2^-l(k)
+    offset - bias."""
     @intrinsic
     def tile_kernel(typingctx, a, b, shift, acc):
         return nb_types.void(a, b, shift, acc), _tile_codegen(mode)
@@ -196,9 +201,9 @@ finite_tile = _tile_kernel("finite")
 @_template()
 def general_tile(a, b, k, acc):
     """The same sums with the full elementwise rules for every product."""
-    for kk in range(a.shape[0]):
+    for kk in range(a.shape[1]):
         for r in range(MR):
-            x = U(a[kk, r])
+            x = U(a[r, kk])
             for j in range(NR):
                 acc[r, j] += S(lmul_bits(x, U(b[kk, j]), k)).view(FLOAT)
 
@@ -228,27 +233,59 @@ def container_bits(v, fmt):
     return U(narrow_to_float_bits(v, fmt))
 
 
+@_template()
+def packed_bits(v, k, fmt):
+    """(sign | rounded magnitude, rounded magnitude) of v (DAZ)."""
+    bits = container_bits(v, fmt)
+    mag = round_magnitude(U(bits & MAG), k)
+    return S(U(bits & SIGN) | mag), mag
+
+
 @_template(parallel=True)
-def pack(x, lanes, k, fmt):
-    """x (batch, rows, K) in tiles of `lanes` rows, (batch, tile, K, lanes),
-    of rounded sign | magnitude bits (DAZ; padding zeros), and per KC chunk of
-    each tile the smallest and largest magnitude, (batch, tile, chunk, 2)."""
-    batch, rows, K = x.shape
-    n_tiles, n_chunks = (rows + lanes - 1) // lanes, (K + KC - 1) // KC
-    tiles = np.empty((batch, n_tiles, K, lanes), dtype=S)
+def pack_a(a, k, fmt):
+    """a (batch, M, K) as rounded bits in tiles of MR rows, (batch, tile, MR,
+    K), the last padded with zero rows, and per KC chunk of each tile the
+    smallest and largest magnitude, (batch, tile, chunk, 2)."""
+    batch, M, K = a.shape
+    n_tiles, n_chunks = (M + MR - 1) // MR, (K + KC - 1) // KC
+    tiles = np.empty((batch, n_tiles, MR, K), dtype=S)
     ranges = np.empty((batch, n_tiles, n_chunks, 2), dtype=U)
     for task in prange(batch * n_tiles * n_chunks):
         bi, t, c = task // (n_tiles * n_chunks), (task // n_chunks) % n_tiles, task % n_chunks
-        used = min(lanes, rows - t * lanes)
+        k0, k1 = c * KC, min(K, c * KC + KC)
+        smallest, largest = ~U(0), U(0)
+        for r in range(MR):
+            packed = tiles[bi, t, r, k0:k1]
+            if t * MR + r >= M:
+                packed[:] = 0
+                continue
+            source = a[bi, t * MR + r, k0:k1]
+            for kk in range(k1 - k0):
+                packed[kk], mag = packed_bits(source[kk], k, fmt)
+                smallest, largest = min(smallest, mag), max(largest, mag)
+        ranges[bi, t, c, 0], ranges[bi, t, c, 1] = smallest, largest
+    return tiles, ranges
+
+
+@_template(parallel=True)
+def pack_b(b, k, fmt):
+    """b (batch, K, N) as rounded bits in tiles of NR columns, (batch, tile,
+    K, NR), the last padded with zeros, and per KC chunk of each tile the
+    smallest and largest magnitude, (batch, tile, chunk, 2)."""
+    batch, K, N = b.shape
+    n_tiles, n_chunks = (N + NR - 1) // NR, (K + KC - 1) // KC
+    tiles = np.empty((batch, n_tiles, K, NR), dtype=S)
+    ranges = np.empty((batch, n_tiles, n_chunks, 2), dtype=U)
+    for task in prange(batch * n_tiles * n_chunks):
+        bi, t, c = task // (n_tiles * n_chunks), (task // n_chunks) % n_tiles, task % n_chunks
+        used = min(NR, N - t * NR)
         smallest, largest = ~U(0), U(0)
         for kk in range(c * KC, min(K, c * KC + KC)):
-            for r in range(used):
-                bits = container_bits(x[bi, t * lanes + r, kk], fmt)
-                mag = round_magnitude(U(bits & MAG), k)
-                tiles[bi, t, kk, r] = S(U(bits & SIGN) | mag)
+            source, packed = b[bi, kk, t * NR:t * NR + used], tiles[bi, t, kk]
+            for j in range(used):
+                packed[j], mag = packed_bits(source[j], k, fmt)
                 smallest, largest = min(smallest, mag), max(largest, mag)
-            for r in range(used, lanes):
-                tiles[bi, t, kk, r] = 0
+            packed[used:] = 0
         ranges[bi, t, c, 0], ranges[bi, t, c, 1] = smallest, largest
     return tiles, ranges
 
@@ -270,7 +307,7 @@ def tiled_gemm(a_tiles, a_ranges, b_tiles, b_ranges, k, out):
     """out[b] = the L-Mul products of A[b] and B[b] summed, in tasks of about
     TILES_PER_TASK row tiles (split evenly); each KC x NR chunk of a B tile is
     used by all the row tiles of a task. A batch of 1 broadcasts."""
-    batch, n_row_tiles, K = out.shape[0], a_tiles.shape[1], a_tiles.shape[2]
+    batch, n_row_tiles, K = out.shape[0], a_tiles.shape[1], a_tiles.shape[3]
     groups = max(1, n_row_tiles // TILES_PER_TASK)
     offset = U(U(1) << U(P - l_of_k(k)))
     for task in prange(batch * groups):
@@ -285,7 +322,7 @@ def tiled_gemm(a_tiles, a_ranges, b_tiles, b_ranges, k, out):
                 k0, k1 = c * KC, min(K, c * KC + KC)
                 b_chunk = b_tiles[bj, jt, k0:k1]
                 for t in range(t0, t1):
-                    tile_update(a_tiles[ai, t, k0:k1], b_chunk, a_ranges[ai, t, c],
+                    tile_update(a_tiles[ai, t, :, k0:k1], b_chunk, a_ranges[ai, t, c],
                                 b_ranges[bj, jt, c], k, offset, acc[t - t0])
             store_tiles(acc, out[bi], t0, jt)
 
@@ -295,8 +332,8 @@ def gemm(a, b, k, fmt):
     """(batch, M, K) @ (batch, K, N) -> (batch, M, N) container array; a and b
     hold container values (fmt None) or the bit patterns of the narrow format
     fmt, widened as they are packed. An operand with a batch of 1 is broadcast."""
-    a_tiles, a_ranges = pack(a, MR, k, fmt)
-    b_tiles, b_ranges = pack(b.transpose(0, 2, 1), NR, k, fmt)
+    a_tiles, a_ranges = pack_a(a, k, fmt)
+    b_tiles, b_ranges = pack_b(b, k, fmt)
     batch, M, N = max(a.shape[0], b.shape[0]), a.shape[1], b.shape[2]
     out = np.zeros((batch, M, N), dtype=FLOAT)
     tiled_gemm(a_tiles, a_ranges, b_tiles, b_ranges, k, out)
