@@ -2,15 +2,15 @@
 
 The operands are packed once, in parallel: narrow formats (float16, bfloat16,
 float8) widened to container bits, DAZ and rounding to k bits, A cut into
-tiles of MR rows and B into tiles of NR columns, each stored K-major (the MR
-or NR values of one kk contiguous), with the smallest and largest magnitude
-of every KC-long chunk of a tile. Each MR x NR block of C is a register tile,
+tiles of MR rows (rows kept contiguous) and B into tiles of NR columns
+stored K-major (the NR values of one kk contiguous), with the smallest and
+largest magnitude of every KC-long chunk of a tile. Each MR x NR block of C is a register tile,
 summed chunk by chunk by one of three micro-kernels, chosen per pair of
 chunks from those magnitude ranges:
 
 * one_add: no zero, infinity or NaN, and no product can leave the normal
   range. A product is then a single wrapping integer add of the signed
-  patterns, with the bias and the 2^-l(k) offset folded into B's vector
+  patterns, the bias and the 2^-l(k) offset folded into A's packed values
   (the carry out of the top bit XORs the signs), and a float add;
 * finite: no infinity or NaN and no product can overflow: the same add,
   masked to zero where an operand is zero or R falls below the normal range;
@@ -79,8 +79,8 @@ def _splat(builder, value, vector_type):
 
 
 def _accumulated(builder, mode, sums, a, b, shift, min_normal):
-    """sums[v] + lmul(a, b[v]) for an A value `a` (scalar) and B's vectors
-    b (shift already added), by `mode` (see the module docstring)."""
+    """sums[v] + lmul(a, b[v]) for a packed A value `a` (scalar, shift
+    already added) and B's vectors b, by `mode` (see the module docstring)."""
     vf = sums[0].type
     patterns = [builder.add(_splat(builder, a, b_vec.type), b_vec) for b_vec in b]
     added = [builder.fadd(acc, builder.bitcast(p, vf)) for acc, p in zip(sums, patterns)]
@@ -89,7 +89,7 @@ def _accumulated(builder, mode, sums, a, b, shift, min_normal):
     vi = b[0].type
     width = vi.element.width
     mag = ir.Constant(vi.element, (1 << (width - 1)) - 1)
-    a_mag = builder.and_(a, mag)
+    a_mag = builder.and_(builder.sub(a, shift), mag)
     # a zero A: (-2^(w-1)) + |B| stays negative; else |A| - bias + offset
     a_term = builder.select(builder.icmp_signed("==", a_mag, ir.Constant(vi.element, 0)),
                             ir.Constant(vi.element, -(1 << (width - 1))),
@@ -97,7 +97,7 @@ def _accumulated(builder, mode, sums, a, b, shift, min_normal):
     a_term = _splat(builder, a_term, vi)
     out = []
     for acc, new, b_vec in zip(sums, added, b):
-        b_mag = builder.and_(builder.sub(b_vec, _splat(builder, shift, vi)), _splat(builder, mag, vi))
+        b_mag = builder.and_(b_vec, _splat(builder, mag, vi))
         r = builder.add(a_term, b_mag)
         keep = builder.and_(builder.icmp_signed(">=", r, _splat(builder, min_normal, vi)),
                             builder.icmp_signed("!=", b_mag, ir.Constant(vi, None)))
@@ -149,7 +149,6 @@ class _TileLoop:
         slots = [builder.gep(acc_vectors, [const(first * VECTORS_PER_ROW + i)])
                  for i in range(rows * VECTORS_PER_ROW)]
         initial = [builder.load(slot, align=self.align) for slot in slots]
-        shift_vector = _splat(builder, self.shift, self.vi)
         entry = builder.basic_block
         header = builder.append_basic_block("tile.k")
         body = builder.append_basic_block("tile.body")
@@ -165,15 +164,14 @@ class _TileLoop:
 
         builder.position_at_end(body)
         b_row = builder.mul(kk, const(VECTORS_PER_ROW))
-        b_shifted = [builder.add(builder.load(builder.gep(self.b_vectors, [builder.add(b_row, const(v))]),
-                                              align=self.align), shift_vector)
-                     for v in range(VECTORS_PER_ROW)]
+        b_vectors = [builder.load(builder.gep(self.b_vectors, [builder.add(b_row, const(v))]),
+                                  align=self.align) for v in range(VECTORS_PER_ROW)]
         new = []
         for r in range(first, first + rows):
             a_value = builder.load(builder.gep(self.a_rows[r], [kk]))
             row = (r - first) * VECTORS_PER_ROW
             new += _accumulated(builder, mode, sums[row:row + VECTORS_PER_ROW], a_value,
-                                b_shifted, self.shift, self.min_normal)
+                                b_vectors, self.shift, self.min_normal)
         kk.add_incoming(builder.add(kk, const(1)), body)
         for phi, value in zip(sums, new):
             phi.add_incoming(value, body)
@@ -186,8 +184,8 @@ class _TileLoop:
 
 def _tile_kernel(mode):
     """acc (MR, NR) += the products of a chunk of an A tile (MR, kc; its
-    rows contiguous) and of a B tile (kc, NR; C-contiguous), shift = 2^-l(k)
-    offset - bias."""
+    rows contiguous; packed values, shift added) and of a B tile (kc, NR;
+    C-contiguous), shift = the 2^-l(k) offset - bias."""
     @intrinsic
     def tile_kernel(typingctx, a, b, shift, acc):
         return nb_types.void(a, b, shift, acc), _tile_codegen(mode)
@@ -199,23 +197,31 @@ finite_tile = _tile_kernel("finite")
 
 
 @_template()
-def general_tile(a, b, k, acc):
+def offset_and_shift(k):
+    """The 2^-l(k) offset's pattern and the shift, offset - bias, added to
+    A's packed bits."""
+    offset = U(U(1) << U(P - l_of_k(k)))
+    return offset, S(S(offset) - S(BIAS))
+
+
+@_template()
+def general_tile(a, b, k, shift, acc):
     """The same sums with the full elementwise rules for every product."""
     for kk in range(a.shape[1]):
         for r in range(MR):
-            x = U(a[r, kk])
+            x = U(a[r, kk] - shift)
             for j in range(NR):
                 acc[r, j] += S(lmul_bits(x, U(b[kk, j]), k)).view(FLOAT)
 
 
 @_template()
-def tile_update(a, b, a_range, b_range, k, offset, acc):
+def tile_update(a, b, a_range, b_range, k, acc):
     """acc += a chunk's products by the fastest micro-kernel valid for it,
     from the operands' magnitude ranges (smallest, largest)."""
-    shift = S(S(offset) - S(BIAS))
+    offset, shift = offset_and_shift(k)
     if (a_range[1] >= INF or b_range[1] >= INF
             or U(a_range[1] + b_range[1] + offset) >= OVERFLOW_AT):
-        general_tile(a, b, k, acc)
+        general_tile(a, b, k, shift, acc)
     elif (a_range[0] < MIN_NORMAL or b_range[0] < MIN_NORMAL
             or U(a_range[0] + b_range[0] + offset) < UNDERFLOW_AT):
         finite_tile(a, b, shift, acc)
@@ -243,12 +249,14 @@ def packed_bits(v, k, fmt):
 
 @_template(parallel=True)
 def pack_a(a, k, fmt):
-    """a (batch, M, K) as rounded bits in tiles of MR rows, (batch, tile, MR,
-    K), the last padded with zero rows, and per KC chunk of each tile the
-    smallest and largest magnitude, (batch, tile, chunk, 2)."""
+    """a (batch, M, K) as rounded bits plus the shift (offset_and_shift,
+    wrapping) in tiles of MR rows, (batch, tile, MR, K), the last padded with
+    zero rows, and per KC chunk of each tile the smallest and largest
+    magnitude, (batch, tile, chunk, 2)."""
     batch, M, K = a.shape
     n_tiles, n_chunks = (M + MR - 1) // MR, (K + KC - 1) // KC
     tiles = np.empty((batch, n_tiles, MR, K), dtype=S)
+    shift = offset_and_shift(k)[1]
     ranges = np.empty((batch, n_tiles, n_chunks, 2), dtype=U)
     for task in prange(batch * n_tiles * n_chunks):
         bi, t, c = task // (n_tiles * n_chunks), (task // n_chunks) % n_tiles, task % n_chunks
@@ -261,7 +269,8 @@ def pack_a(a, k, fmt):
                 continue
             source = a[bi, t * MR + r, k0:k1]
             for kk in range(k1 - k0):
-                packed[kk], mag = packed_bits(source[kk], k, fmt)
+                bits, mag = packed_bits(source[kk], k, fmt)
+                packed[kk] = S(bits + shift)
                 smallest, largest = min(smallest, mag), max(largest, mag)
         ranges[bi, t, c, 0], ranges[bi, t, c, 1] = smallest, largest
     return tiles, ranges
@@ -309,7 +318,6 @@ def tiled_gemm(a_tiles, a_ranges, b_tiles, b_ranges, k, out):
     used by all the row tiles of a task. A batch of 1 broadcasts."""
     batch, n_row_tiles, K = out.shape[0], a_tiles.shape[1], a_tiles.shape[3]
     groups = max(1, n_row_tiles // TILES_PER_TASK)
-    offset = U(U(1) << U(P - l_of_k(k)))
     for task in prange(batch * groups):
         bi, g = task // groups, task % groups
         t0, t1 = g * n_row_tiles // groups, (g + 1) * n_row_tiles // groups
@@ -323,7 +331,7 @@ def tiled_gemm(a_tiles, a_ranges, b_tiles, b_ranges, k, out):
                 b_chunk = b_tiles[bj, jt, k0:k1]
                 for t in range(t0, t1):
                     tile_update(a_tiles[ai, t, :, k0:k1], b_chunk, a_ranges[ai, t, c],
-                                b_ranges[bj, jt, c], k, offset, acc[t - t0])
+                                b_ranges[bj, jt, c], k, acc[t - t0])
             store_tiles(acc, out[bi], t0, jt)
 
 
