@@ -33,7 +33,7 @@ import types
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 from numba.core import types as nb_types
 from numba.extending import intrinsic
 
@@ -311,20 +311,37 @@ def store_tiles(acc, out, t0, jt):
                 row[jt * NR + j] = acc[t, r, j]
 
 
+@_template()
+def task_split(batch, n_row_tiles, n_col_tiles, threads):
+    """(row groups, column groups) of each batch item's tiles: about
+    TILES_PER_TASK row tiles a task, a multiple of the thread count of tasks
+    in all, and the columns split too where the batch and rows are too few."""
+    rounds = (batch * n_row_tiles + threads * TILES_PER_TASK // 2) // (threads * TILES_PER_TASK)
+    tasks = threads * max(1, rounds)
+    if tasks <= batch:
+        return 1, 1
+    row_groups = max(1, min(n_row_tiles, (tasks + batch - 1) // batch))
+    col_groups = (tasks + batch * row_groups - 1) // (batch * row_groups)
+    return row_groups, max(1, min(n_col_tiles, col_groups))
+
+
 @_template(parallel=True)
-def tiled_gemm(a_tiles, a_ranges, b_tiles, b_ranges, k, out):
-    """out[b] = the L-Mul products of A[b] and B[b] summed, in tasks of about
-    TILES_PER_TASK row tiles (split evenly); each KC x NR chunk of a B tile is
-    used by all the row tiles of a task. A batch of 1 broadcasts."""
+def tiled_gemm(a_tiles, a_ranges, b_tiles, b_ranges, k, threads, out):
+    """out[b] = the L-Mul products of A[b] and B[b] summed, in tasks of a
+    block of row tiles by a block of column tiles (task_split); each KC x NR
+    chunk of a B tile is used by all the row tiles of a task. A batch of 1
+    broadcasts."""
     batch, n_row_tiles, K = out.shape[0], a_tiles.shape[1], a_tiles.shape[3]
-    groups = max(1, n_row_tiles // TILES_PER_TASK)
-    for task in prange(batch * groups):
-        bi, g = task // groups, task % groups
-        t0, t1 = g * n_row_tiles // groups, (g + 1) * n_row_tiles // groups
+    n_col_tiles = b_tiles.shape[1]
+    row_groups, col_groups = task_split(batch, n_row_tiles, n_col_tiles, threads)
+    for task in prange(batch * row_groups * col_groups):
+        bi, g = task // (row_groups * col_groups), task % (row_groups * col_groups)
+        rg, cg = g // col_groups, g % col_groups
+        t0, t1 = rg * n_row_tiles // row_groups, (rg + 1) * n_row_tiles // row_groups
         ai = bi if a_tiles.shape[0] > 1 else 0
         bj = bi if b_tiles.shape[0] > 1 else 0
         acc = np.empty((t1 - t0, MR, NR), dtype=FLOAT)
-        for jt in range(b_tiles.shape[1]):
+        for jt in range(cg * n_col_tiles // col_groups, (cg + 1) * n_col_tiles // col_groups):
             acc[:] = 0
             for c in range(a_ranges.shape[2]):
                 k0, k1 = c * KC, min(K, c * KC + KC)
@@ -336,21 +353,23 @@ def tiled_gemm(a_tiles, a_ranges, b_tiles, b_ranges, k, out):
 
 
 @_template()
-def gemm(a, b, k, fmt):
+def gemm(a, b, k, fmt, threads):
     """(batch, M, K) @ (batch, K, N) -> (batch, M, N) container array; a and b
     hold container values (fmt None) or the bit patterns of the narrow format
-    fmt, widened as they are packed. An operand with a batch of 1 is broadcast."""
+    fmt, widened as they are packed. An operand with a batch of 1 is broadcast.
+    threads: Numba's thread count (read outside: a compiled read of it would
+    keep the function out of the disk cache)."""
     a_tiles, a_ranges = pack_a(a, k, fmt)
     b_tiles, b_ranges = pack_b(b, k, fmt)
     batch, M, N = max(a.shape[0], b.shape[0]), a.shape[1], b.shape[2]
     out = np.zeros((batch, M, N), dtype=FLOAT)
-    tiled_gemm(a_tiles, a_ranges, b_tiles, b_ranges, k, out)
+    tiled_gemm(a_tiles, a_ranges, b_tiles, b_ranges, k, threads, out)
     return out
 
 
 def _specialize(c, ops):
     """The templates compiled for container `c`, each with its own cache
-    files; returns that container's gemm(a, b, k)."""
+    files; returns that container's gemm(a, b, k, fmt)."""
     namespace = dict(globals())
     namespace.update(_constants(c, ops))
     for function, options in _TEMPLATES:
@@ -359,7 +378,12 @@ def _specialize(c, ops):
         copy.__qualname__ = f"{function.__name__}_{c.dtype}"
         copy.__doc__ = function.__doc__
         namespace[function.__name__] = njit(cache=True, **options)(copy)
-    return namespace["gemm"]
+    compiled = namespace["gemm"]
+
+    def gemm(a, b, k, fmt):
+        return compiled(a, b, k, fmt, get_num_threads())
+    gemm.__doc__ = compiled.__doc__
+    return gemm
 
 
 gemm32 = _specialize(FLOAT32, OPS32)
