@@ -4,9 +4,9 @@ The operands are packed once, in parallel: narrow formats (float16, bfloat16,
 float8) widened to container bits, DAZ and rounding to k bits, A cut into
 tiles of MR rows (rows kept contiguous) and B into tiles of NR columns
 stored K-major (the NR values of one kk contiguous), with the smallest and
-largest magnitude of every KC-long chunk of a tile. Each MR x NR block of C is a register tile,
-summed chunk by chunk by one of three micro-kernels, chosen per pair of
-chunks from those magnitude ranges:
+largest magnitude of every KC-long chunk of a tile. Each MR x NR block of C
+is a register tile, summed chunk by chunk by one of three micro-kernels,
+chosen per pair of chunks from those magnitude ranges:
 
 * one_add: no zero, infinity or NaN, and no product can leave the normal
   range. A product is then a single wrapping integer add of the signed
@@ -316,8 +316,8 @@ def task_split(batch, n_row_tiles, n_col_tiles, threads):
     """(row groups, column groups) of each batch item's tiles: about
     TILES_PER_TASK row tiles a task, a multiple of the thread count of tasks
     in all, and the columns split too where the batch and rows are too few."""
-    rounds = (batch * n_row_tiles + threads * TILES_PER_TASK // 2) // (threads * TILES_PER_TASK)
-    tasks = threads * max(1, rounds)
+    per_round = threads * TILES_PER_TASK
+    tasks = threads * max(1, (batch * n_row_tiles + per_round // 2) // per_round)
     if tasks <= batch:
         return 1, 1
     row_groups = max(1, min(n_row_tiles, (tasks + batch - 1) // batch))
