@@ -1,6 +1,5 @@
 """The L-Mul GEMM (matmul, vecdot and the C API) against the reference's
 exact products: within the accumulation bound of SPEC.md section 5."""
-import contextlib
 import ctypes
 import os
 import subprocess
@@ -12,6 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 import lmul_simd
 from lmul_simd import reference
+from lmul_simd._settings import temporarily
 
 RNG = np.random.default_rng(20241)
 UNIT_ROUNDOFF = {np.dtype(np.float32): 2.0 ** -24, np.dtype(np.float64): 2.0 ** -53,
@@ -229,16 +229,6 @@ def test_safe_kernel_cases(c_impl, dtype, case):
     assert used["fast"] == 0 and used["safe"] > 0
 
 
-@contextlib.contextmanager
-def backend_threads(backend, n):
-    previous = backend.get_num_threads()
-    backend.set_num_threads(n)
-    try:
-        yield
-    finally:
-        backend.set_num_threads(previous)
-
-
 def test_same_bits_for_any_thread_count(impl):
     a, b = normal((161, 203)), normal((203, 197))   # enough work for 3 threads
     a[RNG.random(a.shape) < 0.02] = 0.0    # some tiles safe, some fast
@@ -248,7 +238,7 @@ def test_same_bits_for_any_thread_count(impl):
         x, y = a.astype(dtype), b.astype(dtype)
         results = []
         for threads in counts:
-            with backend_threads(impl, threads):
+            with temporarily(impl.get_num_threads, impl.set_num_threads, threads):
                 results.append(impl.matmul(x, y))
         bits = np.uint32 if dtype == np.float32 else np.uint16
         for r in results[1:]:

@@ -5,8 +5,9 @@ Without the compiled extension (the Numba backend, where LLVM picks the
 instructions) there is nothing to control: get_isa() and best_isa() return
 None, available_isas() is empty, and set_isa() / use_isa() raise RuntimeError.
 """
-import contextlib
 import os
+
+from ._settings import temporarily
 
 try:
     from . import _core
@@ -50,15 +51,9 @@ def set_isa(name):
     _core.set_isa(name)
 
 
-@contextlib.contextmanager
 def use_isa(name):
     """Context manager: run the block with instruction set `name`."""
-    previous = get_isa()
-    set_isa(name)
-    try:
-        yield
-    finally:
-        set_isa(previous)
+    return temporarily(get_isa, set_isa, name)
 
 
 def _apply_environment():

@@ -3,10 +3,10 @@ online CPU (the C backend reads LMUL_SIMD_NUM_THREADS when set); a gufunc
 cannot take a `threads=` keyword, so this setting (or the `num_threads`
 context manager) is how a caller chooses. Results are the same bit for bit
 for any count: the GEMM splits M and N among threads, never K."""
-import contextlib
 import operator
 
 from ._api import _backend
+from ._settings import temporarily
 
 __all__ = ["get_num_threads", "set_num_threads", "num_threads"]
 
@@ -24,12 +24,6 @@ def set_num_threads(n):
     _backend.set_num_threads(n)
 
 
-@contextlib.contextmanager
 def num_threads(n):
     """Context manager: run the block with at most n threads."""
-    previous = get_num_threads()
-    set_num_threads(n)
-    try:
-        yield
-    finally:
-        set_num_threads(previous)
+    return temporarily(get_num_threads, set_num_threads, n)
