@@ -462,7 +462,7 @@ static int workspace_alloc(const lmul_gemm_problem *pr, workspace *ws)
     const size_t rb = aligned((size_t)(nc / ker->nr) * sizeof(lmul_range));
     const size_t cb = pr->out != LMUL_ELEM_CONTAINER
         ? aligned((size_t)(ker->mc * nc) * sizeof(float)) : 0;
-    char *mem = aligned_alloc(ALIGN, a + b + t + ra + rb + cb);
+    char *mem = lmul_workspace_alloc(a + b + t + ra + rb + cb);
     if (mem == NULL)
         return LMUL_ERR_NOMEM;
     *ws = (workspace){mem, mem, mem + a, mem + a + b, (lmul_range *)(mem + a + b + t),

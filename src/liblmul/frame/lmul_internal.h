@@ -169,6 +169,12 @@ extern const lmul_kernels lmul_kernels_avx512;
 /* The kernels of the instruction set in use (frame/lmul_dispatch.c). */
 const lmul_kernels *lmul_active_kernels(void);
 
+/* Workspace (frame/lmul_api.c): LMUL_WORKSPACE_ALIGN-aligned, any size,
+ * freed with free(); NULL when out of memory (or made to fail for a test:
+ * LMUL_SIMD_TEST_FAIL_ALLOC=1 in the environment at load). */
+#define LMUL_WORKSPACE_ALIGN 64
+void *lmul_workspace_alloc(size_t bytes);
+
 /* Threads (frame/lmul_threads.c): runs fn(arg, t) for t = 0..nt-1, the
  * calling thread taking t = 0; a thread that cannot start runs in the caller. */
 typedef void (*lmul_task_ft)(void *arg, int t);
