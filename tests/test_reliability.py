@@ -64,3 +64,56 @@ def test_allocation_failure_is_a_memory_error_and_writes_nothing():
     assert "MemoryError" in result.stdout and "out of memory" in result.stdout
     assert "untouched True" in result.stdout
     assert "vecdot " in result.stdout
+
+
+# ---------------------------------------------------------------- 3. FP flags
+
+def fp_outcome(f, *args):
+    """What np.errstate(all='raise') makes of f(*args): 'ok' or the flag."""
+    try:
+        with np.errstate(all="raise"):
+            f(*args)
+    except FloatingPointError as error:
+        return str(error).split()[0]
+    return "ok"
+
+
+def flag_cases():
+    """(name, a, b, flag): the last row's sums overflow or meet inf - inf,
+    on a product big enough for several threads."""
+    a, b = operands(200, 160, 120)
+    over, invalid = a.copy(), a.copy()
+    over[-1, :2], b_over = 2.0 ** 127, b.copy()
+    b_over[:2, :] = 1.5                  # two products near the top: the sum overflows
+    invalid[-1, 0], invalid[-1, 1] = np.inf, -np.inf
+    b_pos = np.abs(b) + 1
+    return [("overflow", over, b_over, "overflow"),
+            ("invalid", invalid, b_pos, "invalid"),
+            ("finite", a, b, "ok")]
+
+
+@pytest.mark.parametrize("case", flag_cases(), ids=lambda c: c[0])
+def test_fp_flags_are_the_same_on_every_path_level_and_thread_count(case):
+    _, a, b, flag = case
+    seen = set()
+    for isa in lmul_simd.available_isas():
+        for threads in (1, 2, 3):
+            with lmul_simd.use_isa(isa), lmul_simd.num_threads(threads):
+                seen.add(fp_outcome(lmul_simd.matmul, a, b))
+                seen.add(fp_outcome(lmul_simd.vecdot, a[:, None, :], b.T[None]))
+                seen.add(fp_outcome(lmul_simd.matmul, a[-1], b))   # 1-D @ 2-D
+    assert seen == {flag}
+    # as numpy.matmul reports them (on a product OpenBLAS computes in the
+    # caller's thread: it loses the flags of its own workers)
+    assert fp_outcome(np.matmul, a[-2:, :32], b[:32, :4]) == flag
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float64])
+def test_fp_flags_of_other_formats(dtype):
+    a, b = operands(8, 4, 8, dtype)
+    a[0, 0], a[0, 1] = np.inf, -np.inf
+    b[:2] = 1
+    assert fp_outcome(lmul_simd.matmul, a, b) == "invalid"
+    assert fp_outcome(lmul_simd.vecdot, a, b.T) == "invalid"
+    a[0, :2] = 0      # the products' own internal flags are never reported
+    assert fp_outcome(lmul_simd.matmul, a, b) == "ok"
