@@ -117,3 +117,14 @@ def test_fp_flags_of_other_formats(dtype):
     assert fp_outcome(lmul_simd.vecdot, a, b.T) == "invalid"
     a[0, :2] = 0      # the products' own internal flags are never reported
     assert fp_outcome(lmul_simd.matmul, a, b) == "ok"
+
+
+# ---------------------------------------------------------------- 4. k in messages
+
+@pytest.mark.parametrize("make", [lmul_simd.matmul_k, lmul_simd.vecdot_k,
+                                  lmul_simd.multiply_k])
+def test_message_names_the_k_asked_for(make):
+    a = np.ones((3, 3), np.float32)
+    with pytest.raises(ValueError, match=r"k = 30 mantissa bits") as info:
+        make(30)(a, a)
+    assert "286" not in str(info.value)
