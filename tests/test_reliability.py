@@ -128,3 +128,70 @@ def test_message_names_the_k_asked_for(make):
     with pytest.raises(ValueError, match=r"k = 30 mantissa bits") as info:
         make(30)(a, a)
     assert "286" not in str(info.value)
+
+
+# ---------------------------------------------------------------- 5. settings under threads
+
+def test_threads_compute_while_another_switches_isa_and_thread_count():
+    import threading
+    cases = [operands(150, 200, 130, seed=s) for s in range(3)]
+    cases.append(operands(40, 30, 20, np.float16, seed=4))
+    with lmul_simd.use_isa("scalar"), lmul_simd.num_threads(1):
+        expected = [lmul_simd.matmul(a, b) for a, b in cases]
+    levels, stop, failures = lmul_simd.available_isas(), threading.Event(), []
+
+    def switch():
+        i = 0
+        while not stop.is_set():
+            i += 1
+            if i % 2:
+                lmul_simd.set_isa(levels[i % len(levels)])
+                lmul_simd.set_num_threads(1 + i % 4)
+            else:
+                with lmul_simd.use_isa(levels[(i // 2) % len(levels)]), \
+                        lmul_simd.num_threads(1 + i % 3):
+                    pass
+
+    def compute(seed):
+        for i in range(25):
+            j = (seed + i) % len(cases)
+            got = lmul_simd.matmul(*cases[j])
+            if not np.array_equal(got.view(np.uint8), expected[j].view(np.uint8)):
+                failures.append((seed, i, j))
+
+    isa, threads = lmul_simd.get_isa(), lmul_simd.get_num_threads()
+    switcher = threading.Thread(target=switch)
+    workers = [threading.Thread(target=compute, args=(s,)) for s in range(4)]
+    switcher.start()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    stop.set()
+    switcher.join()
+    lmul_simd.set_isa(isa)
+    lmul_simd.set_num_threads(threads)
+    assert failures == []
+
+
+def test_context_managers_restore_under_threads():
+    import threading
+    before = (lmul_simd.get_isa(), lmul_simd.get_num_threads())
+    levels = lmul_simd.available_isas()
+
+    wrong = []
+
+    def nest(i):
+        for j in range(200):
+            level, count = levels[(i + j) % len(levels)], 1 + (i + j) % 5
+            with lmul_simd.use_isa(level), lmul_simd.num_threads(count):
+                if (lmul_simd.get_isa(), lmul_simd.get_num_threads()) != (level, count):
+                    wrong.append((i, j))
+
+    threads = [threading.Thread(target=nest, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == []
+    assert (lmul_simd.get_isa(), lmul_simd.get_num_threads()) == before

@@ -7,6 +7,7 @@ None, available_isas() is empty, and set_isa() / use_isa() raise RuntimeError.
 """
 import os
 
+from . import _settings
 from ._settings import temporarily
 
 try:
@@ -48,7 +49,8 @@ def set_isa(name):
         raise RuntimeError(f"instruction-set control needs the compiled C extension, "
                            f"which did not load ({_CORE_ERROR}); the Numba backend "
                            f"leaves the choice of instructions to LLVM")
-    _core.set_isa(name)
+    with _settings.lock:
+        _core.set_isa(name)
 
 
 def use_isa(name):
