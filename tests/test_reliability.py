@@ -195,3 +195,48 @@ def test_context_managers_restore_under_threads():
         t.join()
     assert wrong == []
     assert (lmul_simd.get_isa(), lmul_simd.get_num_threads()) == before
+
+
+# ---------------------------------------------------------------- 6, 9. argument checks
+
+@pytest.fixture(scope="module")
+def clib():
+    import ctypes
+    from pathlib import Path
+    path = next(Path(lmul_simd.__file__).parent.glob("liblmul_simd.*"))
+    library = ctypes.CDLL(str(path))
+    i64, vp, c_int = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
+    library.lmul_sgemm.argtypes = [c_int, c_int, c_int, i64, i64, i64, ctypes.c_float,
+                                   vp, i64, vp, i64, ctypes.c_float, vp, i64, c_int]
+    library.lmul_sgemm_strided.argtypes = [i64, i64, i64, ctypes.c_float, vp, i64, i64,
+                                           vp, i64, i64, ctypes.c_float, vp, i64, i64,
+                                           c_int]
+    library.lmul_dgemm.argtypes = [c_int, c_int, c_int, i64, i64, i64, ctypes.c_double,
+                                   vp, i64, vp, i64, ctypes.c_double, vp, i64, c_int]
+    return library
+
+
+LMUL_ERR_K, LMUL_ERR_ARG = -1, -2
+
+
+def test_huge_leading_dimension_is_an_error_not_an_overflow(clib):
+    a = np.ones(4, np.float64)
+    c = np.full(4, 7.0)
+    for ld in (2 ** 61, 2 ** 62, 2 ** 63 - 1):      # elsize * ld overflows int64
+        status = clib.lmul_dgemm(0, 0, 0, 1, 1, 1, 1.0, a.ctypes.data, ld,
+                                 a.ctypes.data, 1, 0.0, c.ctypes.data, ld, 52)
+        assert status == LMUL_ERR_ARG
+    assert (c == 7).all()
+
+
+def test_both_gemm_forms_check_arguments_in_one_order(clib):
+    x = np.ones(16, np.float32)
+    p = x.ctypes.data
+    # a bad k and a negative size: ERR_K from both forms
+    assert clib.lmul_sgemm(0, 0, 0, -1, 2, 2, 1.0, p, 2, p, 2, 0.0, p, 2, 99) == LMUL_ERR_K
+    assert clib.lmul_sgemm_strided(-1, 2, 2, 1.0, p, 8, 4, p, 8, 4, 0.0, p, 8, 4,
+                                   99) == LMUL_ERR_K
+    # a negative size and a bad enum or leading dimension: ERR_ARG from both
+    assert clib.lmul_sgemm(7, 0, 0, -1, 2, 2, 1.0, p, 0, p, 2, 0.0, p, 2, 23) == LMUL_ERR_ARG
+    assert clib.lmul_sgemm_strided(-1, 2, 2, 1.0, p, 8, 4, p, 8, 4, 0.0, p, 8, 4,
+                                   23) == LMUL_ERR_ARG
