@@ -252,27 +252,39 @@ cdef cnp.PyUFuncGenericFunction loop_of(int kind, int typenum):
 
 cdef object new_ufunc(str name, str doc, list loops, int kind):
     """loops: (NumPy type number, k) for each dtype."""
-    cdef cnp.PyUFuncGenericFunction *funcs
-    cdef void **data
-    cdef char *types
     cdef Py_ssize_t n = len(loops), i
-    funcs = <cnp.PyUFuncGenericFunction *>malloc(n * sizeof(cnp.PyUFuncGenericFunction))
-    data = <void **>malloc(n * sizeof(void *))
-    types = <char *>malloc(3 * n)
-    if funcs == NULL or data == NULL or types == NULL:
-        raise MemoryError()
-    for i, (typenum, k) in enumerate(loops):
-        funcs[i] = loop_of(kind, typenum)
-        data[i] = loop_data(kind, typenum, k)
-        types[3 * i] = types[3 * i + 1] = types[3 * i + 2] = typenum
-    # the ufunc keeps these pointers for its whole life: it is cached forever
-    if kind == ELEMENTWISE:
-        return cnp.PyUFunc_FromFuncAndData(
-            funcs, data, types, <int>n, 2, 1, cnp.PyUFunc_None,
-            strdup(name.encode()), strdup(doc.encode()), 0)
-    return cnp.PyUFunc_FromFuncAndDataAndSignature(
-        funcs, data, types, <int>n, 2, 1, cnp.PyUFunc_None,
-        strdup(name.encode()), strdup(doc.encode()), 0, strdup(SIGNATURES[kind]))
+    # the ufunc keeps these pointers for its whole life (it is cached forever);
+    # if any cannot be had, none is kept
+    cdef cnp.PyUFuncGenericFunction *funcs = <cnp.PyUFuncGenericFunction *>malloc(
+        n * sizeof(cnp.PyUFuncGenericFunction))
+    cdef void **data = <void **>malloc(n * sizeof(void *))
+    cdef char *types = <char *>malloc(3 * n)
+    cdef char *c_name = strdup(name.encode())
+    cdef char *c_doc = strdup(doc.encode())
+    cdef char *c_signature = strdup(SIGNATURES.get(kind, b""))
+    ufunc = error = None
+    if (funcs != NULL and data != NULL and types != NULL and c_name != NULL
+            and c_doc != NULL and c_signature != NULL):
+        for i, (typenum, k) in enumerate(loops):
+            funcs[i] = loop_of(kind, typenum)
+            data[i] = loop_data(kind, typenum, k)
+            types[3 * i] = types[3 * i + 1] = types[3 * i + 2] = typenum
+        try:
+            ufunc = cnp.PyUFunc_FromFuncAndDataAndSignature(
+                funcs, data, types, <int>n, 2, 1, cnp.PyUFunc_None, c_name, c_doc, 0,
+                NULL if kind == ELEMENTWISE else c_signature)
+        except Exception as failure:
+            error = failure
+    free(c_signature)              # NumPy parses the signature into its own copy
+    if ufunc is None:
+        free(funcs)
+        free(data)
+        free(types)
+        free(c_name)
+        free(c_doc)
+        raise error if error is not None else MemoryError(
+            f"cannot allocate the loops of {name}")
+    return ufunc
 
 
 cdef object make_default(str name, str doc, int kind):
