@@ -240,3 +240,65 @@ def test_both_gemm_forms_check_arguments_in_one_order(clib):
     assert clib.lmul_sgemm(7, 0, 0, -1, 2, 2, 1.0, p, 0, p, 2, 0.0, p, 2, 23) == LMUL_ERR_ARG
     assert clib.lmul_sgemm_strided(-1, 2, 2, 1.0, p, 8, 4, p, 8, 4, 0.0, p, 8, 4,
                                    23) == LMUL_ERR_ARG
+
+
+# ---------------------------------------------------------------- 7. default thread count
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux affinity")
+def test_default_thread_count_follows_the_affinity_mask():
+    code = "import lmul_simd; print(lmul_simd.get_num_threads())"
+    env = {k: v for k, v in os.environ.items() if k != "LMUL_SIMD_NUM_THREADS"}
+    full_env = {**env, "PYTHONPATH": os.path.abspath(SRC)}
+    # the child is pinned to one CPU before it starts (as taskset -c 0 does)
+    cpu = min(os.sched_getaffinity(0))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                            text=True, env=full_env, timeout=60,
+                            preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1"
+
+
+@pytest.mark.parametrize("files,expected", [
+    ({"cpu.max": "50000 100000\n"}, 1),                     # v2: half a CPU
+    ({"cpu.max": "max 100000\n"}, None),                    # v2: no quota
+    ({"cpu/cpu.cfs_quota_us": "100000\n",
+      "cpu/cpu.cfs_period_us": "100000\n"}, 1),             # v1: one CPU
+    ({"cpu,cpuacct/cpu.cfs_quota_us": "-1\n",
+      "cpu,cpuacct/cpu.cfs_period_us": "100000\n"}, None),  # v1: no quota
+    ({}, None),                                             # no cgroup files
+])
+def test_default_thread_count_follows_the_cgroup_quota(tmp_path, files, expected):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    code = "import os, lmul_simd; print(lmul_simd.get_num_threads(), len(os.sched_getaffinity(0)))"
+    env = {k: v for k, v in os.environ.items() if k != "LMUL_SIMD_NUM_THREADS"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, env={**env, "PYTHONPATH": os.path.abspath(SRC),
+                                             "LMUL_SIMD_CGROUP_ROOT": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    threads, cpus = map(int, result.stdout.split())
+    assert threads == (cpus if expected is None else min(expected, cpus))
+
+
+# ---------------------------------------------------------------- 8. LMUL_SIMD_ISA
+
+def test_environment_level_the_cpu_lacks_warns_and_uses_the_best():
+    result = run_python("""
+        import lmul_simd
+        print(lmul_simd.best_isa(), lmul_simd.get_isa())
+        try:
+            lmul_simd.set_isa("avx512")
+        except RuntimeError as error:
+            print("set_isa raises:", error)
+        """, LMUL_SIMD_ISA="avx512", LMUL_SIMD_TEST_BEST_ISA="avx2")
+    assert result.returncode == 0, result.stderr
+    assert "RuntimeWarning" in result.stderr and "does not support it" in result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "avx2 avx2"
+    assert lines[1].startswith("set_isa raises:") and "not supported" in lines[1]
+
+
+def test_environment_unknown_level_is_still_an_import_error():
+    result = run_python("import lmul_simd", LMUL_SIMD_ISA="avx1024")
+    assert result.returncode != 0 and "unknown instruction set" in result.stderr
