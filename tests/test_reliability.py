@@ -302,3 +302,72 @@ def test_environment_level_the_cpu_lacks_warns_and_uses_the_best():
 def test_environment_unknown_level_is_still_an_import_error():
     result = run_python("import lmul_simd", LMUL_SIMD_ISA="avx1024")
     assert result.returncode != 0 and "unknown instruction set" in result.stderr
+
+
+# ---------------------------------------------------------------- 10. the thread pool
+
+def os_threads():
+    return len(os.listdir("/proc/self/task"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="Linux /proc")
+def test_pool_workers_are_started_once_and_reused():
+    a, b = operands(300, 200, 300)
+    with lmul_simd.num_threads(1):
+        expected = lmul_simd.matmul(a, b)
+    with lmul_simd.num_threads(4):
+        lmul_simd.matmul(a, b)
+        started = os_threads()
+        for _ in range(5):
+            assert np.array_equal(lmul_simd.matmul(a, b).view(np.uint32),
+                                  expected.view(np.uint32))
+        assert os_threads() == started          # no thread per call
+    with lmul_simd.num_threads(6):              # growing the count grows the pool
+        assert np.array_equal(lmul_simd.matmul(a, b).view(np.uint32),
+                              expected.view(np.uint32))
+        assert os_threads() == started + 2
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_fork_after_a_threaded_call_computes_in_the_child():
+    result = run_python("""
+        import os, signal, numpy as np, lmul_simd
+        rng = np.random.default_rng(0)
+        a = rng.standard_normal((300, 200)).astype(np.float32)
+        b = rng.standard_normal((200, 300)).astype(np.float32)
+        lmul_simd.set_num_threads(3)
+        expected = lmul_simd.matmul(a, b)            # the pool is running
+        pid = os.fork()
+        if pid == 0:
+            signal.alarm(30)                         # a hang fails, not blocks
+            got = lmul_simd.matmul(a, b)             # threaded in the child
+            with lmul_simd.num_threads(5):
+                got5 = lmul_simd.matmul(a, b)
+            same = np.array_equal(got.view(np.uint32), expected.view(np.uint32))
+            same5 = np.array_equal(got5.view(np.uint32), expected.view(np.uint32))
+            os._exit(0 if same and same5 else 3)
+        _, status = os.waitpid(pid, 0)
+        print("child", os.waitstatus_to_exitcode(status))
+        print("parent", np.array_equal(lmul_simd.matmul(a, b).view(np.uint32),
+                                       expected.view(np.uint32)))
+        """, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["child", "0", "parent", "True"]
+
+
+def test_exit_with_the_pool_running_and_a_thread_computing_does_not_hang():
+    result = run_python("""
+        import threading, numpy as np, lmul_simd
+        a = np.ones((300, 300), np.float32)
+        lmul_simd.set_num_threads(3)
+        lmul_simd.matmul(a, a)
+
+        def forever():
+            while True:
+                lmul_simd.matmul(a, a)
+
+        threading.Thread(target=forever, daemon=True).start()
+        print("exiting")
+        """, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "exiting"
