@@ -371,3 +371,25 @@ def test_exit_with_the_pool_running_and_a_thread_computing_does_not_hang():
         """, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "exiting"
+
+
+# ---------------------------------------------------------------- 11. the C driver
+
+def test_c_randomized_driver_passes(tmp_path):
+    """tests/c/gemm_fuzz.c (run under ASan and UBSan by .ci/sanitize), here a
+    short run against the library as built."""
+    import shutil
+    from pathlib import Path
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    lib_dir = Path(lmul_simd.get_library_dir())
+    source = Path(__file__).parent / "c" / "gemm_fuzz.c"
+    program = tmp_path / "gemm_fuzz"
+    subprocess.run([cc, "-std=c11", "-O1", "-Wall", "-Werror", f"-I{lmul_simd.get_include()}",
+                    str(source), "-o", str(program), f"-L{lib_dir}", "-llmul_simd",
+                    f"-Wl,-rpath,{lib_dir}", "-lm"], check=True, timeout=120)
+    result = subprocess.run([str(program), "80", "1"], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "0 failures" in result.stdout
