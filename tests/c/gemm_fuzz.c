@@ -470,7 +470,7 @@ static void misuse(void)
 int main(int argc, char **argv)
 {
     const char *env_iters = getenv("LMUL_FUZZ_ITERS"), *env_seed = getenv("LMUL_FUZZ_SEED");
-    long iters = argc > 1 ? atol(argv[1]) : env_iters ? atol(env_iters) : 300;
+    long iters = argc > 1 ? atol(argv[1]) : env_iters ? atol(env_iters) : 1000;
     uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 10)
                   : env_seed ? strtoull(env_seed, NULL, 10) : 1;
     rng_state = seed * 0x9E3779B97F4A7C15u + 1;
