@@ -386,10 +386,38 @@ def test_c_randomized_driver_passes(tmp_path):
     lib_dir = Path(lmul_simd.get_library_dir())
     source = Path(__file__).parent / "c" / "gemm_fuzz.c"
     program = tmp_path / "gemm_fuzz"
-    subprocess.run([cc, "-std=c11", "-O1", "-Wall", "-Werror", f"-I{lmul_simd.get_include()}",
+    subprocess.run([cc, "-std=c11", "-O1", "-pthread", "-Wall", "-Werror", f"-I{lmul_simd.get_include()}",
                     str(source), "-o", str(program), f"-L{lib_dir}", "-llmul_simd",
                     f"-Wl,-rpath,{lib_dir}", "-lm"], check=True, timeout=120)
     result = subprocess.run([str(program), "80", "1"], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr + result.stdout
     assert "0 failures" in result.stdout
+
+
+@pytest.mark.skipif(not (sys.platform.startswith("linux")
+                         and __import__("platform").machine() == "x86_64"),
+                    reason="sets the rounding mode through glibc's libm.so.6 with "
+                           "x86's FE_DOWNWARD value")
+def test_pool_workers_compute_in_the_callers_rounding_mode():
+    result = run_python("""
+        import ctypes, numpy as np, lmul_simd
+        libm = ctypes.CDLL("libm.so.6")
+        rng = np.random.default_rng(0)
+        a = rng.standard_normal((300, 200)).astype(np.float32)
+        b = rng.standard_normal((200, 300)).astype(np.float32)
+        with lmul_simd.num_threads(3):
+            nearest = lmul_simd.matmul(a, b)      # the workers start here
+        FE_DOWNWARD = 0x400                       # x86
+        assert libm.fesetround(FE_DOWNWARD) == 0
+        with lmul_simd.num_threads(1):
+            one = lmul_simd.matmul(a, b)
+        with lmul_simd.num_threads(3):
+            three = lmul_simd.matmul(a, b)
+        libm.fesetround(0)
+        print(np.array_equal(one.view(np.uint32), three.view(np.uint32)),
+              np.array_equal(one.view(np.uint32), nearest.view(np.uint32)))
+        """)
+    assert result.returncode == 0, result.stderr
+    # the same bits on 1 and 3 threads, and the mode did change the sums
+    assert result.stdout.split() == ["True", "False"]

@@ -18,6 +18,8 @@
  */
 #include <fenv.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -467,6 +469,51 @@ static void misuse(void)
         CHECK(c[i] == 7.0f, "a bad call wrote C[%d]", i);
 }
 
+/* ---------------------------------------------------------------- threads */
+
+/* Several threads compute one product while the main thread switches the
+ * ISA level and the thread count: every result has the scalar level's bits
+ * (each call reads the settings once), and the pool is shared safely. */
+enum { CM = 150, CK = 200, CN = 130, CALLERS = 3, ROUNDS = 12 };
+static float ca[CM * CK], cb[CK * CN], cref[CM * CN];
+static _Atomic int mismatches;
+
+static void *caller(void *unused)
+{
+    (void)unused;
+    float *c = malloc(sizeof cref);
+    for (int r = 0; r < ROUNDS; r++) {
+        lmul_sgemm(LMUL_ROW_MAJOR, LMUL_NO_TRANS, LMUL_NO_TRANS, CM, CN, CK, 1.0f, ca,
+                   CK, cb, CN, 0.0f, c, CN, 23);
+        if (memcmp(c, cref, sizeof cref) != 0)
+            mismatches++;
+    }
+    free(c);
+    return NULL;
+}
+
+static void concurrent_case(void)
+{
+    for (int i = 0; i < CM * CK; i++)
+        ca[i] = (float)(uniform() * 4 - 2);
+    for (int i = 0; i < CK * CN; i++)
+        cb[i] = (float)(uniform() * 4 - 2);
+    lmul_set_isa(LMUL_ISA_SCALAR);
+    lmul_set_num_threads(1);
+    lmul_sgemm(LMUL_ROW_MAJOR, LMUL_NO_TRANS, LMUL_NO_TRANS, CM, CN, CK, 1.0f, ca, CK,
+               cb, CN, 0.0f, cref, CN, 23);
+    pthread_t ids[CALLERS];
+    for (int t = 0; t < CALLERS; t++)
+        pthread_create(&ids[t], NULL, caller, NULL);
+    for (int i = 0; i < 200; i++) {
+        lmul_set_isa((lmul_isa)(i % levels));
+        lmul_set_num_threads(1 + i % 4);
+    }
+    for (int t = 0; t < CALLERS; t++)
+        pthread_join(ids[t], NULL);
+    CHECK(mismatches == 0, "%d concurrent results differ", (int)mismatches);
+}
+
 int main(int argc, char **argv)
 {
     const char *env_iters = getenv("LMUL_FUZZ_ITERS"), *env_seed = getenv("LMUL_FUZZ_SEED");
@@ -484,6 +531,7 @@ int main(int argc, char **argv)
         if (i % 4 == 0)
             dot_case();
     }
+    concurrent_case();
     lmul_set_isa(isa0);
     lmul_set_num_threads(threads0);
     printf("gemm_fuzz: seed %llu, %ld cases, %d ISA levels: %ld failures; "

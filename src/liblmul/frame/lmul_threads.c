@@ -147,6 +147,7 @@ static struct pool {
     void *arg;
     int nt, pending;            /* tasks of this run; worker tasks not done */
     int fp_raised;              /* LMUL_FP_REPORTED flags the workers raised */
+    fenv_t env;                 /* the caller's rounding mode (and FTZ/DAZ) */
     pthread_t ids[MAX_THREADS];
     unsigned long born[MAX_THREADS];   /* the generation a worker starts after */
 } pool = {.busy = PTHREAD_MUTEX_INITIALIZER, .lock = PTHREAD_MUTEX_INITIALIZER,
@@ -167,6 +168,7 @@ static void *worker_main(void *p)
             continue;
         const lmul_task_ft fn = pool.fn;
         void *arg = pool.arg;
+        fesetenv(&pool.env);                  /* computes as the caller would */
         pthread_mutex_unlock(&pool.lock);
         feclearexcept(FE_ALL_EXCEPT);
         fn(arg, w);
@@ -218,6 +220,7 @@ void lmul_parallel_run(int nt, lmul_task_ft fn, void *arg)
     pool.nt = helped + 1;
     pool.pending = helped;
     pool.fp_raised = 0;
+    fegetenv(&pool.env);
     pool.generation++;
     pthread_cond_broadcast(&pool.wake);
     pthread_mutex_unlock(&pool.lock);
