@@ -36,7 +36,7 @@ cdef void raise_status(const char *what, int status, int k) noexcept nogil:
             return
         message = f"lmul_simd.{what.decode()} (k = {k}): {lmul_strerror(status).decode()}"
         if status == LMUL_ERR_ARG:
-            message += " (an out= with two elements at one address, a zero stride?)"
+            message += " (e.g. an out= with two elements at one address)"
         PyErr_SetString(MemoryError if status == LMUL_ERR_NOMEM else ValueError,
                         message.encode())
 
