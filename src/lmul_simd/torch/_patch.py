@@ -29,13 +29,13 @@ def patch(model, scope="attention", k=None):
     if scope in ("attention", "all"):
         _patch_attention(model, k)
     if scope in ("linear", "all"):
-        _swap_layers(model, lambda child: _lmul_layer(child, k))
+        swap_layers(model, lambda child: _lmul_layer(child, k))
     return model
 
 
 def unpatch(model):
     """Undoes patch(model): the original layers and attention come back."""
-    _swap_layers(model, original)
+    swap_layers(model, original)
     previous = model.__dict__.pop(_STATE, None)
     if previous is not None:
         model.set_attn_implementation(previous)
@@ -50,7 +50,7 @@ def _lmul_layer(module, k):
     return None
 
 
-def _swap_layers(model, replacement):
+def swap_layers(model, replacement):
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
             new = replacement(child)
@@ -64,25 +64,38 @@ def attention_implementation(k=None):
     """The name under which L-Mul attention with k bits is registered in
     transformers' AttentionInterface (and its mask interface), registering
     it on first use: `model.set_attn_implementation(name)` selects it."""
+    name = "lmul_simd" if k is None else f"lmul_simd_k{k}"
+    register_attention(name, _transformers_attention(k))
+    return name
+
+
+def register_attention(name, function):
+    """Registers `function` (transformers' attention-function signature) under
+    `name`, with the boolean masks of "sdpa" (True = keep), once."""
     from transformers import AttentionInterface
     from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
-    name = "lmul_simd" if k is None else f"lmul_simd_k{k}"
     if name not in AttentionInterface._global_mapping:
-        AttentionInterface.register(name, _transformers_attention(k))
-        AttentionMaskInterface.register(name, sdpa_mask)   # boolean, True = keep
-    return name
+        AttentionInterface.register(name, function)
+        AttentionMaskInterface.register(name, sdpa_mask)
+
+
+def sdpa_arguments(module, query, key, value, attention_mask, is_causal, **kwargs):
+    """(key, value, is_causal) as transformers' "sdpa" attention decides them."""
+    if kwargs.get("softcap") is not None or kwargs.get("position_bias") is not None:
+        raise NotImplementedError("no softcap or position bias here")
+    is_causal = getattr(module, "is_causal", True) if is_causal is None else is_causal
+    is_causal = query.shape[2] > 1 and attention_mask is None and is_causal
+    if is_causal and key.shape[2] > query.shape[2]:   # prefill of an empty static cache
+        key, value = key[:, :, :query.shape[2]], value[:, :, :query.shape[2]]
+    return key, value, is_causal
 
 
 def _transformers_attention(k):
     def lmul_attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None,
                        is_causal=None, **kwargs):
         """transformers' "sdpa" attention function with L-Mul products."""
-        if kwargs.get("softcap") is not None or kwargs.get("position_bias") is not None:
-            raise NotImplementedError("L-Mul attention has no softcap or position bias")
-        is_causal = getattr(module, "is_causal", True) if is_causal is None else is_causal
-        is_causal = query.shape[2] > 1 and attention_mask is None and is_causal
-        if is_causal and key.shape[2] > query.shape[2]:   # prefill of an empty static cache
-            key, value = key[:, :, :query.shape[2]], value[:, :, :query.shape[2]]
+        key, value, is_causal = sdpa_arguments(module, query, key, value, attention_mask,
+                                               is_causal, **kwargs)
         out = scaled_dot_product_attention(query, key, value, attn_mask=attention_mask,
                                            dropout_p=dropout, is_causal=is_causal,
                                            scale=scaling, k=k)
@@ -91,14 +104,19 @@ def _transformers_attention(k):
 
 
 def _patch_attention(model, k):
+    use_attention(model, attention_implementation(k))
+
+
+def use_attention(model, name):
+    """Switches a transformers model to the registered attention `name`
+    until unpatch(model)."""
     if not hasattr(model, "set_attn_implementation"):
         raise TypeError(
             f"scope='attention' reaches Hugging Face transformers models (through their "
             f"attention registry); {type(model).__name__} is not one. For a model that "
             f"calls torch.nn.functional.scaled_dot_product_attention, run it inside "
             f"`with lmul_simd.torch.patched_sdpa(k):`")
-    previous = model.config._attn_implementation
-    name = attention_implementation(k)
+    previous = model.__dict__.get(_STATE, model.config._attn_implementation)
     model.set_attn_implementation(name)
     if model.config._attn_implementation != name:
         raise TypeError(f"{type(model).__name__} cannot switch its attention "
