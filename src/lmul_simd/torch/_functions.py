@@ -132,8 +132,9 @@ def _sdpa_values(query, key, value, attn_mask, is_causal, scale, k):
     for t in (query, key, value):
         if t.device.type != "cpu":
             raise ValueError(f"L-Mul attention runs on CPU tensors, got one on {t.device}")
-    mask = None if attn_mask is None else as_numpy(attn_mask) if attn_mask.dtype != torch.bool \
-        else attn_mask.detach().numpy()
+    mask = attn_mask
+    if mask is not None:
+        mask = mask.detach().numpy() if mask.dtype == torch.bool else as_numpy(mask)
     out = _numpy_attention(as_numpy(query), as_numpy(key), as_numpy(value), mask=mask,
                            is_causal=is_causal, scale=scale, mantissa_bits=k)
     return from_numpy(out)

@@ -5,22 +5,33 @@ from torch import nn
 from ._functions import conv2d, linear
 
 
-def _adopt(cls, module, k):
-    """An instance of cls that shares module's parameters, buffers and state
-    (no copy, no re-initialisation) and remembers module for unpatch()."""
-    new = cls.__new__(cls)
-    new.__dict__.update(module.__dict__)
-    for store in ("_parameters", "_buffers", "_modules"):
-        new.__dict__[store] = dict(module.__dict__[store])
-    new.k = k
-    new.__dict__["_lmul_simd_original"] = module
-    return new
+class _LMulLayer:
+    """What the L-Mul layers share: adopting an exact layer, k in the repr."""
+    _exact = None            # the torch layer class this one replaces
+
+    @classmethod
+    def _adopt(cls, module, k):
+        """An instance that shares module's parameters, buffers and state (no
+        copy, no re-initialisation) and remembers module for unpatch()."""
+        if not isinstance(module, cls._exact):
+            raise TypeError(f"expected a torch.nn.{cls._exact.__name__}, got {type(module).__name__}")
+        new = cls.__new__(cls)
+        new.__dict__.update(module.__dict__)
+        for store in ("_parameters", "_buffers", "_modules"):
+            new.__dict__[store] = dict(module.__dict__[store])
+        new.k = k
+        new.__dict__["_lmul_simd_original"] = module
+        return new
+
+    def extra_repr(self):
+        return f"{super().extra_repr()}, k={self.k}"
 
 
-class Linear(nn.Linear):
+class Linear(_LMulLayer, nn.Linear):
     """nn.Linear with L-Mul products (k mantissa bits; None: the format's
     width). Same parameters and state_dict as nn.Linear; the gradient is the
     exact product's (straight-through)."""
+    _exact = nn.Linear
 
     def __init__(self, in_features, out_features, bias=True, device=None, dtype=None, k=None):
         super().__init__(in_features, out_features, bias, device, dtype)
@@ -29,20 +40,16 @@ class Linear(nn.Linear):
     @classmethod
     def from_linear(cls, module, k=None):
         """An L-Mul Linear over module's own weight and bias (shared)."""
-        if not isinstance(module, nn.Linear):
-            raise TypeError(f"expected an nn.Linear, got {type(module).__name__}")
-        return _adopt(cls, module, k)
+        return cls._adopt(module, k)
 
     def forward(self, x):
         return linear(x, self.weight, self.bias, self.k)
 
-    def extra_repr(self):
-        return f"{super().extra_repr()}, k={self.k}"
 
-
-class Conv2d(nn.Conv2d):
+class Conv2d(_LMulLayer, nn.Conv2d):
     """nn.Conv2d with L-Mul products (im2col onto the L-Mul GEMM); every
     padding mode and padding of nn.Conv2d. Gradient: the exact product's."""
+    _exact = nn.Conv2d
 
     def __init__(self, *args, k=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -51,9 +58,7 @@ class Conv2d(nn.Conv2d):
     @classmethod
     def from_conv2d(cls, module, k=None):
         """An L-Mul Conv2d over module's own weight and bias (shared)."""
-        if not isinstance(module, nn.Conv2d):
-            raise TypeError(f"expected an nn.Conv2d, got {type(module).__name__}")
-        return _adopt(cls, module, k)
+        return cls._adopt(module, k)
 
     def forward(self, x):
         padding = self.padding
@@ -63,9 +68,6 @@ class Conv2d(nn.Conv2d):
             padding = 0
         return conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation,
                       self.groups, self.k)
-
-    def extra_repr(self):
-        return f"{super().extra_repr()}, k={self.k}"
 
 
 def original(module):
