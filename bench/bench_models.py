@@ -5,7 +5,7 @@ Goals (issue 12): attention scope within 1.5x, all scope within 2x of torch.
 
     python -m pytest bench/bench_models.py --benchmark-only \\
         --benchmark-json bench/results/models.json
-    python bench/bench_models.py      # median ratios, rounds interleaved
+    python bench/bench_models.py [ROUNDS [THREADS]]   # median ratios, rounds interleaved
 """
 import statistics
 import sys
@@ -75,6 +75,9 @@ def median_ratios(rounds=7):
 
 if __name__ == "__main__":
     import lmul_simd
+    if len(sys.argv) > 2:                  # the same thread count for torch and lmul_simd
+        torch.set_num_threads(int(sys.argv[2]))
+        lmul_simd.set_num_threads(int(sys.argv[2]))
     name, medians, ratios = median_ratios(int(sys.argv[1]) if len(sys.argv) > 1 else 7)
     print(f"{name}, batch {BATCH} x {LENGTH}, ISA {lmul_simd.get_isa()}, "
           f"torch threads {torch.get_num_threads()}, lmul_simd threads {lmul_simd.get_num_threads()}")
