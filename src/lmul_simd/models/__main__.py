@@ -28,7 +28,10 @@ def parse(argv):
 
 
 def run(args, progress):
+    import torch
+    import transformers
     results = {"isa": lmul_simd.get_isa(), "backend": lmul_simd.backend,
+               "torch": torch.__version__, "transformers": transformers.__version__,
                "text": "Python's documentation topics (pydoc_data.topics)"}
     if args.only != "decoder":
         model, tokenizer, name = (_weights.tiny_encoder if args.tiny else _weights.load_encoder)()

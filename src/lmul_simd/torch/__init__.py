@@ -12,8 +12,8 @@ tensors' own memory (CPU; CUDA tensors through lmul_simd.cuda for matmul).
 Their backward is the exact product's gradient (straight-through): training
 sees L-Mul in the forward pass only. `patch` puts them into a model.
 """
-import torch as _torch  # the real torch: this package's modules never shadow it
-
+# Inside this package `import torch` is the real torch (absolute imports; no
+# module here is called torch).
 from ._functions import conv2d, linear, matmul, scaled_dot_product_attention
 from ._modules import Conv2d, Linear
 from ._patch import SCOPES, attention_implementation, patch, patched_sdpa, unpatch
