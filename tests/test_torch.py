@@ -291,3 +291,17 @@ def test_patch_twice_and_bad_arguments():
         lt.patch(torch.nn.Sequential(torch.nn.Linear(2, 2)), "attention")
     plain = lt.patch(torch.nn.Sequential(torch.nn.Linear(2, 2)), "linear")
     assert isinstance(plain[0], lt.Linear)
+
+
+def test_patched_decoder_with_a_cache_matches_its_full_forward():
+    """Decoding one token against cached keys (q length 1, grouped heads)
+    gives the logits of the full causal forward pass of the patched model."""
+    model = lt.patch(tiny_llama(), "attention", k=4)
+    ids, _ = inputs()
+    with torch.no_grad():
+        full = model(ids).logits[:, -1]
+        cache = transformers.DynamicCache()
+        # positional: transformers renamed the argument (past_key_values -> cache)
+        model(ids[:, :-1], None, None, cache, use_cache=True)
+        step = model(ids[:, -1:], None, None, cache, use_cache=True).logits[:, -1]
+    torch.testing.assert_close(step, full, rtol=1e-4, atol=1e-5)
