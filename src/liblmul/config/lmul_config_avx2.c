@@ -10,11 +10,11 @@ const lmul_kernels lmul_kernels_avx2 = {
     .hmul = lmul_hmul_avx2_8,
     .bmul = lmul_bmul_avx2_8,
     .f8mul = lmul_f8mul_avx2_8,
-    .sgemm = {.mr = 16, .nr = 6, .mc = 192, .kc = 384, .nc = 3072,
+    .sgemm = {.mr = 16, .nr = 6, .mc = 192, .nc = 3072,
               .fast = lmul_sgemm_fast_avx2_16x6,
               .safe = lmul_sgemm_safe_avx2_16x6, .prep = lmul_prep32_avx2,
               .tcopy = lmul_tcopy32_avx2},
-    .dgemm = {.mr = 8, .nr = 6, .mc = 96, .kc = 256, .nc = 3072,
+    .dgemm = {.mr = 8, .nr = 6, .mc = 96, .nc = 3072,
               .fast = lmul_dgemm_fast_avx2_8x6,
               .safe = lmul_dgemm_safe_avx2_8x6, .prep = lmul_prep64_scalar},
 };

@@ -10,11 +10,11 @@ const lmul_kernels lmul_kernels_avx512 = {
     .hmul = lmul_hmul_avx512_16,
     .bmul = lmul_bmul_avx512_16,
     .f8mul = lmul_f8mul_avx512_16,
-    .sgemm = {.mr = 32, .nr = 12, .mc = 384, .kc = 256, .nc = 3072,
+    .sgemm = {.mr = 32, .nr = 12, .mc = 384, .nc = 3072,
               .fast = lmul_sgemm_fast_avx512_32x12,
               .safe = lmul_sgemm_safe_avx512_32x12, .prep = lmul_prep32_avx512,
               .tcopy = lmul_tcopy32_avx2},
-    .dgemm = {.mr = 16, .nr = 12, .mc = 192, .kc = 256, .nc = 3072,
+    .dgemm = {.mr = 16, .nr = 12, .mc = 192, .nc = 3072,
               .fast = lmul_dgemm_fast_avx512_16x12,
               .safe = lmul_dgemm_safe_avx512_16x12, .prep = lmul_prep64_avx512},
 };

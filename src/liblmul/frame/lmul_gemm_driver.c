@@ -306,8 +306,8 @@ static void gemm_region(const lmul_gemm_problem *pr, region r, const workspace *
     uint64_t counts[2] = {0, 0};
     for (int64_t jc = r.n0; jc < r.n1; jc += ker->nc) {
         const int64_t nc = min64(ker->nc, r.n1 - jc);
-        for (int64_t pc = 0; pc < pr->k; pc += ker->kc) {
-            const int64_t kc = min64(ker->kc, pr->k - pc);
+        for (int64_t pc = 0; pc < pr->k; pc += LMUL_GEMM_KC) {
+            const int64_t kc = min64(LMUL_GEMM_KC, pr->k - pc);
             pack_b(pr, ws, pc, kc, jc, nc);
             for (int64_t ic = r.m0; ic < r.m1; ic += ker->mc) {
                 const int64_t mc = min64(ker->mc, r.m1 - ic);
@@ -331,15 +331,14 @@ typedef struct narrow_block {
     int64_t ld;
 } narrow_block;
 
-/* acc = beta * C; beta 0 does not read C. */
+/* acc = beta * C, in float32. */
 static void narrow_block_load(narrow_block b, float beta)
 {
     for (int64_t j = 0; j < b.nc; j++) {
         float *sums = b.acc + j * b.ld;
         const char *column = b.c + j * b.cs;
         for (int64_t i = 0; i < b.mc; i++)
-            sums[i] = beta != 0.0f ? beta * lmul_elem_read(b.fmt, column + i * b.rs)
-                                   : 0.0f;
+            sums[i] = beta * lmul_elem_read(b.fmt, column + i * b.rs);
     }
 }
 
@@ -355,9 +354,11 @@ static void narrow_block_store(narrow_block b)
 }
 
 /* float16 or bfloat16 C: each MC x NC block is summed over the whole inner
- * dimension in a float32 buffer (from beta * C), then rounded to its format
- * once; the loops over pc and ic swap, so B is packed again for every block
- * of rows. */
+ * dimension in a float32 buffer, then rounded to its format once; the loops
+ * over pc and ic swap, so B is packed again for every block of rows. The
+ * buffer meets the chunks as a float32 C would: the first chunk gives
+ * alpha * sum + beta * C (alpha * sum alone for beta 0, C not read, so a -0
+ * stays -0), the others alpha * sum + buffer. */
 static void gemm_region_narrow(const lmul_gemm_problem *pr, region r,
                                const workspace *ws)
 {
@@ -375,12 +376,14 @@ static void gemm_region_narrow(const lmul_gemm_problem *pr, region r,
             const narrow_block nb = {pr->out, pr->c + ic * pr->rs_c + jc * pr->cs_c,
                                      pr->rs_c, pr->cs_c, mc, nc, (float *)ws->cbuf,
                                      ker->mc};
-            narrow_block_load(nb, beta);
-            for (int64_t pc = 0; pc < pr->k; pc += ker->kc) {
-                const int64_t kc = min64(ker->kc, pr->k - pc);
+            if (beta != 0.0f)
+                narrow_block_load(nb, beta);
+            for (int64_t pc = 0; pc < pr->k; pc += LMUL_GEMM_KC) {
+                const int64_t kc = min64(LMUL_GEMM_KC, pr->k - pc);
                 pack_b(pr, ws, pc, kc, jc, nc);
                 pack_a(pr, ws, ic, mc, pc, kc);
-                macro_kernel(&block, ws, mc, nc, kc, ws->cbuf, &one_f32, counts);
+                macro_kernel(&block, ws, mc, nc, kc, ws->cbuf,
+                             pc == 0 && beta == 0.0f ? &zero_f32 : &one_f32, counts);
             }
             narrow_block_store(nb);
         }
@@ -454,7 +457,7 @@ static int workspace_alloc(const lmul_gemm_problem *pr, workspace *ws)
     const lmul_gemm_kernels *ker = pr->ker;
     const int64_t mc = min64(ker->mc, round_up(pr->m, ker->mr));
     const int64_t nc = min64(ker->nc, round_up(pr->n, ker->nr));
-    const int64_t kc = min64(ker->kc, pr->k);
+    const int64_t kc = min64(LMUL_GEMM_KC, pr->k);
     const size_t a = aligned((size_t)(mc * kc) * pr->elsize);
     const size_t b = aligned((size_t)(kc * nc) * pr->elsize);
     const size_t t = aligned((size_t)(ker->mr * ker->nr) * pr->elsize);

@@ -140,9 +140,17 @@ typedef void (*lmul_gemm_ukr_ft)(int64_t kc, const void *pa, const void *pb,
 typedef void (*lmul_tcopy_ft)(int64_t width, int64_t kc, const void *src,
                               int64_t src_stride, void *dst);
 
+/*
+ * The inner dimension's chunk: every GEMM path on every level and format sums
+ * the products of one chunk of LMUL_GEMM_KC steps (the last one shorter) in
+ * k order from +0, then merges it into C (docs/contract.md section 5.1). It
+ * is part of the contract, so it is not a per-level block size.
+ */
+#define LMUL_GEMM_KC 256
+
 typedef struct lmul_gemm_kernels {
     int mr, nr;                 /* register tile */
-    int mc, kc, nc;             /* cache blocks; mc % mr == 0, nc % nr == 0 */
+    int mc, nc;                 /* cache blocks; mc % mr == 0, nc % nr == 0 */
     lmul_gemm_ukr_ft fast, safe;
     lmul_prep_ft prep;
     lmul_tcopy_ft tcopy;        /* NULL: the frame's element copy */
