@@ -12,10 +12,16 @@ const lmul_kernels lmul_kernels_avx2 = {
     .f8mul = lmul_f8mul_avx2_8,
     .sgemm = {.mr = 16, .nr = 6, .mc = 192, .nc = 3072,
               .fast = lmul_sgemm_fast_avx2_16x6,
+              .zeros = lmul_sgemm_zeros_avx2_16x6,
               .safe = lmul_sgemm_safe_avx2_16x6, .prep = lmul_prep32_avx2,
+              .zprep_a = lmul_zprep32a_avx2,
+              .zprep_b = lmul_zprep32_avx2,
               .tcopy = lmul_tcopy32_avx2},
     .dgemm = {.mr = 8, .nr = 6, .mc = 96, .nc = 3072,
               .fast = lmul_dgemm_fast_avx2_8x6,
-              .safe = lmul_dgemm_safe_avx2_8x6, .prep = lmul_prep64_scalar},
+              .zeros = lmul_dgemm_zeros_avx2_8x6,
+              .safe = lmul_dgemm_safe_avx2_8x6, .prep = lmul_prep64_scalar,
+              .zprep_a = lmul_zprep64a_avx2,
+              .zprep_b = lmul_zprep64_avx2},
 };
 #endif

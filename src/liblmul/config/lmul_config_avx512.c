@@ -12,10 +12,14 @@ const lmul_kernels lmul_kernels_avx512 = {
     .f8mul = lmul_f8mul_avx512_16,
     .sgemm = {.mr = 32, .nr = 12, .mc = 384, .nc = 3072,
               .fast = lmul_sgemm_fast_avx512_32x12,
+              .zeros = lmul_sgemm_zeros_avx512_32x12,
               .safe = lmul_sgemm_safe_avx512_32x12, .prep = lmul_prep32_avx512,
+              .zprep_b = lmul_zprep32_avx2,
               .tcopy = lmul_tcopy32_avx2},
     .dgemm = {.mr = 16, .nr = 12, .mc = 192, .nc = 3072,
               .fast = lmul_dgemm_fast_avx512_16x12,
-              .safe = lmul_dgemm_safe_avx512_16x12, .prep = lmul_prep64_avx512},
+              .zeros = lmul_dgemm_zeros_avx512_16x12,
+              .safe = lmul_dgemm_safe_avx512_16x12, .prep = lmul_prep64_avx512,
+              .zprep_b = lmul_zprep64_avx2},
 };
 #endif

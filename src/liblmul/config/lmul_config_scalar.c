@@ -10,8 +10,10 @@ const lmul_kernels lmul_kernels_scalar = {
     .f8mul = lmul_f8mul_scalar_1,
     .sgemm = {.mr = 4, .nr = 4, .mc = 128, .nc = 1024,
               .fast = lmul_sgemm_fast_scalar_4x4,
+              .zeros = lmul_sgemm_zeros_scalar_4x4,
               .safe = lmul_sgemm_safe_scalar_4x4, .prep = lmul_prep32_scalar},
     .dgemm = {.mr = 4, .nr = 4, .mc = 128, .nc = 1024,
               .fast = lmul_dgemm_fast_scalar_4x4,
+              .zeros = lmul_dgemm_zeros_scalar_4x4,
               .safe = lmul_dgemm_safe_scalar_4x4, .prep = lmul_prep64_scalar},
 };
