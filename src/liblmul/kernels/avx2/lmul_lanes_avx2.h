@@ -84,63 +84,74 @@ static inline __m256i blend_zeros(__m256i r, __m256i x, __m256i y, __m256i zero,
 }
 
 /*
- * The two-add sum and what decides whether it is the result, on exponent
- * fields (AVX2 has no cheap class test of the sum, as AVX-512 has): R is
- * normal when e_x + e_y - 127, plus the mantissa sum's carry of 0..2, lies
- * in 1..254, which 128 <= e_x + e_y <= 379 ensures (conservatively, at the
- * edges). *zero: a raw operand is zero or subnormal (DAZ); *nonfinite: an
- * operand is infinite or NaN, before or after rounding; *in_range: the
- * rounded exponents' sum is in that range.
+ * The two-add sum and what decides whether it is the result. AVX2 has no
+ * cheap class test of the sum (AVX-512 has), so R's range is judged from
+ * the float product P = |x| |y| of the rounded operands, one multiply: R's
+ * value is P times 0.75 .. 1.5 (the mantissa sum against the mantissa
+ * product, with its carry and 2^-l(k) <= 1/2), so R is normal when
+ * 2^-124 <= fl(P) <= 2^126 (conservatively, at the edges; an infinite or NaN
+ * operand makes P infinite or NaN, out of range). *zero: a raw operand is
+ * zero or subnormal (DAZ), by the smaller magnitude; *in_range: P is in
+ * that range. The multiply may raise FP flags: the frame restores them.
  */
 typedef struct lanes32 {
-    __m256i r, zero, nonfinite, in_range;
+    __m256i r, ax, ay, rx, ry, zero, in_range;
 } lanes32;
+
+#define P_LOW 0x01800000u        /* 2^-124 */
+#define P_HIGH 0x7E800000u       /* 2^126 */
 
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) lanes32 sum32(
     __m256i x, __m256i y, const lmul_params *p, int rounding)
 {
-    const __m256i exponent = _mm256_set1_epi32(0x7F800000);
+    const __m256i abs_mask = _mm256_set1_epi32(0x7FFFFFFF);
     __m256i xr = x, yr = y;
     if (rounding) {   /* on the signed patterns: a finite value's carry stops at inf */
         xr = round32(x, p);
         yr = round32(y, p);
     }
-    const __m256i ex = _mm256_and_si256(xr, exponent), ey = _mm256_and_si256(yr, exponent);
-    __m256i rx = ex, ry = ey;
-    if (rounding) {
-        rx = _mm256_and_si256(x, exponent);
-        ry = _mm256_and_si256(y, exponent);
-    }
     lanes32 l;
-    l.zero = _mm256_cmpeq_epi32(_mm256_min_epi32(rx, ry), _mm256_setzero_si256());
-    l.nonfinite = _mm256_cmpeq_epi32(_mm256_max_epi32(ex, ey), exponent);
-    if (rounding)
-        l.nonfinite = _mm256_or_si256(l.nonfinite, _mm256_cmpeq_epi32(
-            _mm256_max_epi32(rx, ry), exponent));
-    const __m256i sum = _mm256_add_epi32(ex, ey);
-    const __m256i clamped = _mm256_min_epu32(
-        _mm256_max_epu32(sum, _mm256_set1_epi32(128 << 23)),
-        _mm256_set1_epi32((int)(379u << 23)));
-    l.in_range = _mm256_cmpeq_epi32(clamped, sum);
+    l.ax = _mm256_and_si256(xr, abs_mask);
+    l.ay = _mm256_and_si256(yr, abs_mask);
+    l.rx = rounding ? _mm256_and_si256(x, abs_mask) : l.ax;
+    l.ry = rounding ? _mm256_and_si256(y, abs_mask) : l.ay;
+    l.zero = _mm256_cmpgt_epi32(_mm256_set1_epi32(0x00800000),
+                                _mm256_min_epi32(l.rx, l.ry));
+    const __m256i prod = _mm256_castps_si256(_mm256_mul_ps(_mm256_castsi256_ps(l.ax),
+                                                           _mm256_castsi256_ps(l.ay)));
+    /* P_LOW <= prod <= P_HIGH by one signed compare, shifted by 2^31 */
+    l.in_range = _mm256_cmpgt_epi32(
+        _mm256_set1_epi32((int)(P_HIGH - P_LOW - 0x80000000u + 1)),
+        _mm256_sub_epi32(prod, _mm256_set1_epi32((int)(P_LOW + 0x80000000u))));
     l.r = _mm256_add_epi32(_mm256_add_epi32(xr, yr),
                            _mm256_set1_epi32((int)(p->offset - 0x3F800000u)));
     return l;
 }
 
+/* Lanes where the larger magnitude of a and b is infinite or NaN. */
 LMUL_TARGET_AVX2
-static inline int any_lane32(__m256i m)
+static inline __m256i nonfinite32(__m256i a, __m256i b)
 {
-    return _mm256_movemask_ps(_mm256_castsi256_ps(m)) != 0;
+    return _mm256_cmpgt_epi32(_mm256_max_epi32(a, b), _mm256_set1_epi32(0x7F7FFFFF));
 }
 
+LMUL_TARGET_AVX2
+static inline int all_lanes32(__m256i m)
+{
+    return _mm256_movemask_ps(_mm256_castsi256_ps(m)) == 0xFF;
+}
+
+/* Infinity or NaN before or after rounding makes a zero lane's product NaN. */
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) __m256i lmul32_zeros(
     __m256i x, __m256i y, const lmul_params *p, int rounding)
 {
     const lanes32 l = sum32(x, y, p, rounding);
-    if (any_lane32(_mm256_or_si256(l.nonfinite, _mm256_andnot_si256(
-            _mm256_or_si256(l.zero, l.in_range), _mm256_set1_epi32(-1)))))
+    __m256i nonfinite = nonfinite32(l.rx, l.ry);
+    if (rounding)
+        nonfinite = _mm256_or_si256(nonfinite, nonfinite32(l.ax, l.ay));
+    if (!all_lanes32(_mm256_andnot_si256(nonfinite, _mm256_or_si256(l.zero, l.in_range))))
         return lmul32_full(x, y, p, rounding);
     return blend_zeros(l.r, x, y, l.zero, _mm256_set1_epi32((int)0x80000000u));
 }
@@ -154,8 +165,10 @@ static inline __attribute__((always_inline)) __m256i lmul32(
         return lmul32_zeros(x, y, p, rounding);
     }
     const lanes32 l = sum32(x, y, p, rounding);
-    if (!any_lane32(_mm256_or_si256(_mm256_or_si256(l.zero, l.nonfinite),
-                                    _mm256_xor_si256(l.in_range, _mm256_set1_epi32(-1)))))
+    __m256i ok = _mm256_andnot_si256(l.zero, l.in_range);
+    if (rounding)     /* a NaN's rounding is no longer NaN */
+        ok = _mm256_andnot_si256(nonfinite32(l.rx, l.ry), ok);
+    if (all_lanes32(ok))
         return l.r;
     *zero_run = LMUL_ZERO_RUN;
     return lmul32_zeros(x, y, p, rounding);
