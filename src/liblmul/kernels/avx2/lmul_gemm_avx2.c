@@ -83,8 +83,11 @@ static inline void sgemm_avx2_16x6(int64_t kc, const int32_t *a, const int32_t *
                               int full)
 {
     __m256 acc0[NR], acc1[NR];
-    for (int j = 0; j < NR; j++)
+    for (int j = 0; j < NR; j++) {
         acc0[j] = acc1[j] = _mm256_setzero_ps();
+        _mm_prefetch((const char *)(c + j * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + j * ldc + 15), _MM_HINT_T0);
+    }
     const __m256i addend = _mm256_set1_epi32((int)aux->a_addend);
     for (int64_t p = 0; p < kc; p++, a += SMR, b += NR) {
         const __m256i a0 = _mm256_loadu_si256((const __m256i *)a);
