@@ -159,30 +159,48 @@ static void sgemm_avx2_16x6_flush(int64_t kc, const int32_t *a, const int32_t *b
  * NR values b' (a zero becomes -a_addend, so that a + b' is A's own finite
  * bits) and NR factors, 1.0 or 0.0 for a zero; an FMA with the factor adds
  * the product exactly (times 1.0, one rounding) or adds +-0 (times 0.0),
- * which leaves the sum's bits as they are. The k loop runs per half of the
- * columns, so that masks, factor and sums fit the 16 registers.
+ * which leaves the sum's bits as they are. With zeros on one side only the
+ * whole tile runs at once, the values that do not fit the 16 registers (A's
+ * masks, or A's second vector) read again from L1 as operands of the AND or
+ * add (an empty asm keeps the compiler from hoisting them into registers and
+ * spilling accumulators instead); with zeros on both sides the k loop runs
+ * per half of the columns (szeros_cols: columns j0 .. j0 + cols - 1).
  */
 LMUL_TARGET_AVX2
-static inline __attribute__((always_inline)) void szeros_half(
+static inline __attribute__((always_inline)) void szeros_cols(
     int64_t kc, const int32_t *a, const int32_t *nz, const int32_t *b,
-    __m256 *acc0, __m256 *acc1, int j0, int a_zeros, int b_zeros)
+    __m256 *acc0, __m256 *acc1, int j0, int cols, int a_zeros, int b_zeros)
 {
     const int64_t b_step = b_zeros ? 2 * NR : NR;
     for (int64_t p = 0; p < kc; p++, a += SMR, nz += SMR, b += b_step) {
         const __m256i a0 = _mm256_loadu_si256((const __m256i *)a);
         const __m256i a1 = _mm256_loadu_si256((const __m256i *)(a + 8));
         __m256i z0 = _mm256_setzero_si256(), z1 = z0;
-        if (a_zeros) {
+        if (a_zeros && cols != NR) {
             z0 = _mm256_loadu_si256((const __m256i *)nz);
             z1 = _mm256_loadu_si256((const __m256i *)(nz + 8));
         }
-#pragma GCC unroll 3
-        for (int j = j0; j < j0 + HALF; j++) {
+#pragma GCC unroll 6
+        for (int j = j0; j < j0 + cols; j++) {
             const __m256i bj = _mm256_set1_epi32(b[j]);
-            __m256i s0 = _mm256_add_epi32(a0, bj), s1 = _mm256_add_epi32(a1, bj);
-            if (a_zeros) {
-                s0 = _mm256_and_si256(z0, s0);
-                s1 = _mm256_and_si256(z1, s1);
+            __m256i s0, s1;
+            if (cols == NR) {   /* the full tile: reread what does not fit */
+                const __m256i *q = (const __m256i *)(a_zeros ? nz : a);
+                __asm__ volatile("" : "+r"(q));
+                if (a_zeros) {
+                    s0 = _mm256_and_si256(_mm256_add_epi32(a0, bj), _mm256_loadu_si256(q));
+                    s1 = _mm256_and_si256(_mm256_add_epi32(a1, bj), _mm256_loadu_si256(q + 1));
+                } else {
+                    s0 = _mm256_add_epi32(a0, bj);
+                    s1 = _mm256_add_epi32(_mm256_loadu_si256(q + 1), bj);
+                }
+            } else {
+                s0 = _mm256_add_epi32(a0, bj);
+                s1 = _mm256_add_epi32(a1, bj);
+                if (a_zeros) {
+                    s0 = _mm256_and_si256(z0, s0);
+                    s1 = _mm256_and_si256(z1, s1);
+                }
             }
             if (b_zeros) {
                 const __m256 f = _mm256_castsi256_ps(_mm256_set1_epi32(b[NR + j]));
@@ -205,8 +223,12 @@ static inline __attribute__((always_inline)) void szeros_16x6(
     for (int j = 0; j < NR; j++)
         acc0[j] = acc1[j] = _mm256_setzero_ps();
     const int32_t *nz = a_zeros ? aux->pa_zero : (const void *)a;
-    szeros_half(kc, a, nz, b, acc0, acc1, 0, a_zeros, b_zeros);
-    szeros_half(kc, a, nz, b, acc0, acc1, HALF, a_zeros, b_zeros);
+    if (a_zeros && b_zeros) {
+        szeros_cols(kc, a, nz, b, acc0, acc1, 0, HALF, 1, 1);
+        szeros_cols(kc, a, nz, b, acc0, acc1, HALF, HALF, 1, 1);
+    } else {
+        szeros_cols(kc, a, nz, b, acc0, acc1, 0, NR, a_zeros, b_zeros);
+    }
     sstore(c, ldc, acc0, acc1, aux);
 }
 
@@ -374,29 +396,41 @@ static void dgemm_avx2_8x6_flush(int64_t kc, const int64_t *a, const int64_t *b,
 }
 
 /* The zero kernel of float64, as szeros_16x6. */
-/* Columns j0 .. j0 + HALF - 1 of the zero kernel (half the accumulators,
- * so that B's factor and the sums fit the 16 registers). */
 LMUL_TARGET_AVX2
-static inline __attribute__((always_inline)) void dzeros_half(
+static inline __attribute__((always_inline)) void dzeros_cols(
     int64_t kc, const int64_t *a, const int64_t *nz, const int64_t *b,
-    __m256d *acc0, __m256d *acc1, int j0, int a_zeros, int b_zeros)
+    __m256d *acc0, __m256d *acc1, int j0, int cols, int a_zeros, int b_zeros)
 {
     const int64_t b_step = b_zeros ? 2 * NR : NR;
     for (int64_t p = 0; p < kc; p++, a += DMR, nz += DMR, b += b_step) {
         const __m256i a0 = _mm256_loadu_si256((const __m256i *)a);
         const __m256i a1 = _mm256_loadu_si256((const __m256i *)(a + 4));
         __m256i z0 = _mm256_setzero_si256(), z1 = z0;
-        if (a_zeros) {
+        if (a_zeros && cols != NR) {
             z0 = _mm256_loadu_si256((const __m256i *)nz);
             z1 = _mm256_loadu_si256((const __m256i *)(nz + 4));
         }
-#pragma GCC unroll 3
-        for (int j = j0; j < j0 + HALF; j++) {
+#pragma GCC unroll 6
+        for (int j = j0; j < j0 + cols; j++) {
             const __m256i bj = _mm256_set1_epi64x(b[j]);
-            __m256i s0 = _mm256_add_epi64(a0, bj), s1 = _mm256_add_epi64(a1, bj);
-            if (a_zeros) {
-                s0 = _mm256_and_si256(z0, s0);
-                s1 = _mm256_and_si256(z1, s1);
+            __m256i s0, s1;
+            if (cols == NR) {   /* the full tile: reread what does not fit */
+                const __m256i *q = (const __m256i *)(a_zeros ? nz : a);
+                __asm__ volatile("" : "+r"(q));
+                if (a_zeros) {
+                    s0 = _mm256_and_si256(_mm256_add_epi64(a0, bj), _mm256_loadu_si256(q));
+                    s1 = _mm256_and_si256(_mm256_add_epi64(a1, bj), _mm256_loadu_si256(q + 1));
+                } else {
+                    s0 = _mm256_add_epi64(a0, bj);
+                    s1 = _mm256_add_epi64(_mm256_loadu_si256(q + 1), bj);
+                }
+            } else {
+                s0 = _mm256_add_epi64(a0, bj);
+                s1 = _mm256_add_epi64(a1, bj);
+                if (a_zeros) {
+                    s0 = _mm256_and_si256(z0, s0);
+                    s1 = _mm256_and_si256(z1, s1);
+                }
             }
             if (b_zeros) {
                 const __m256d f = _mm256_castsi256_pd(_mm256_set1_epi64x(b[NR + j]));
@@ -419,8 +453,12 @@ static inline __attribute__((always_inline)) void dzeros_8x6(
     for (int j = 0; j < NR; j++)
         acc0[j] = acc1[j] = _mm256_setzero_pd();
     const int64_t *nz = a_zeros ? aux->pa_zero : (const void *)a;
-    dzeros_half(kc, a, nz, b, acc0, acc1, 0, a_zeros, b_zeros);
-    dzeros_half(kc, a, nz, b, acc0, acc1, HALF, a_zeros, b_zeros);
+    if (a_zeros && b_zeros) {
+        dzeros_cols(kc, a, nz, b, acc0, acc1, 0, HALF, 1, 1);
+        dzeros_cols(kc, a, nz, b, acc0, acc1, HALF, HALF, 1, 1);
+    } else {
+        dzeros_cols(kc, a, nz, b, acc0, acc1, 0, NR, a_zeros, b_zeros);
+    }
     dstore(c, ldc, acc0, acc1, aux);
 }
 
