@@ -41,6 +41,8 @@ static inline __attribute__((always_inline)) void smul_loop(
 {
     int64_t i = 0;
     int zero_run = 0;   /* see lmul32 */
+    const lmul_params own = *p;   /* a copy the stores to z cannot change */
+    p = &own;
     for (; i + 8 <= n; i += 8) {
         const __m256i r = lmul32(_mm256_loadu_si256((const __m256i *)(x + i)),
                                  _mm256_loadu_si256((const __m256i *)(y + i)),
@@ -72,6 +74,8 @@ static inline __attribute__((always_inline)) void dmul_loop(
 {
     int64_t i = 0;
     int zero_run = 0;   /* see lmul32 */
+    const lmul_params own = *p;   /* a copy the stores to z cannot change */
+    p = &own;
     for (; i + 4 <= n; i += 4) {
         const __m256i r = lmul64(_mm256_loadu_si256((const __m256i *)(x + i)),
                                  _mm256_loadu_si256((const __m256i *)(y + i)),
@@ -141,6 +145,8 @@ static inline __attribute__((always_inline)) void mul16_loop(
     const int rounding = lmul_rounding_needed(p, format_mantissa_bits);
     int64_t i = 0;
     int zero_run = 0;   /* see lmul32 */
+    const lmul_params own = *p;   /* a copy the stores to z cannot change */
+    p = &own;
     for (; i + 8 <= n; i += 8) {
         const __m256i r = lmul32(widen(_mm_loadu_si128((const __m128i *)(x + i))),
                                  widen(_mm_loadu_si128((const __m128i *)(y + i))),
@@ -197,6 +203,10 @@ void lmul_f8mul_avx2_8(int64_t n, const uint8_t *x, const uint8_t *y, float *z,
     const int rounding = lmul_rounding_needed(p, f->mantissa_bits);
     int64_t i = 0;
     int zero_run = 0;   /* see lmul32 */
+    const lmul_params own = *p;   /* a copy the stores to z cannot change */
+    p = &own;
+    const lmul_fp8_format own_format = *f;
+    f = &own_format;
     for (; i + 8 <= n; i += 8) {
         const __m256i r = lmul32(
             decode_fp8(_mm_loadl_epi64((const __m128i *)(x + i)), f),

@@ -18,6 +18,8 @@ static inline __attribute__((always_inline)) void smul_loop(
 {
     int64_t i = 0;
     int zero_run = 0;   /* see lmul32 */
+    const lmul_params own = *p;   /* a copy the stores to z cannot change */
+    p = &own;
     for (; i + 16 <= n; i += 16) {
         const __m512i r = lmul32(_mm512_loadu_si512(x + i),
                                  _mm512_loadu_si512(y + i), p, rounding, &zero_run);
@@ -49,6 +51,8 @@ static inline __attribute__((always_inline)) void dmul_loop(
 {
     int64_t i = 0;
     int zero_run = 0;   /* see lmul32 */
+    const lmul_params own = *p;   /* a copy the stores to z cannot change */
+    p = &own;
     for (; i + 8 <= n; i += 8) {
         const __m512i r = lmul64(_mm512_loadu_si512(x + i),
                                  _mm512_loadu_si512(y + i), p, rounding, &zero_run);
@@ -118,6 +122,8 @@ static inline __attribute__((always_inline)) void mul16_loop(
     const int rounding = lmul_rounding_needed(p, format_mantissa_bits);
     int64_t i = 0;
     int zero_run = 0;   /* see lmul32 */
+    const lmul_params own = *p;   /* a copy the stores to z cannot change */
+    p = &own;
     for (; i + 16 <= n; i += 16) {
         const __m512i r = lmul32(widen(_mm256_loadu_si256((const __m256i *)(x + i))),
                                  widen(_mm256_loadu_si256((const __m256i *)(y + i))),
@@ -174,6 +180,10 @@ void lmul_f8mul_avx512_16(int64_t n, const uint8_t *x, const uint8_t *y, float *
     const int rounding = lmul_rounding_needed(p, f->mantissa_bits);
     int64_t i = 0;
     int zero_run = 0;   /* see lmul32 */
+    const lmul_params own = *p;   /* a copy the stores to z cannot change */
+    p = &own;
+    const lmul_fp8_format own_format = *f;
+    f = &own_format;
     for (; i + 16 <= n; i += 16) {
         const __m512i r = lmul32(
             decode_fp8(_mm_loadu_si128((const __m128i *)(x + i)), f),
