@@ -235,11 +235,14 @@ LMUL_API int lmul_get_num_threads(void);
 /*
  * Which microkernel each register tile took, counted since the last reset:
  * the one-add kernel (no zero, subnormal, infinity or NaN in the two packed
- * micro-panels, and no product can leave the normal range) or the safe one.
+ * micro-panels, and no product can leave the normal range), the
+ * zero-tolerant one (the same, but zeros or subnormals present) or the safe
+ * one (a product may under- or overflow, or infinity or NaN is present).
  */
 typedef struct lmul_gemm_stats {
     uint64_t fast_tiles;
     uint64_t safe_tiles;
+    uint64_t zero_tiles;
 } lmul_gemm_stats;
 
 LMUL_API void lmul_gemm_get_stats(lmul_gemm_stats *stats);

@@ -39,8 +39,10 @@ def get_library_dir():
 
 
 def gemm_stats():
-    """{'fast': n, 'safe': m}: register tiles the C GEMM computed with the
-    one-add microkernel and with the safe one since the last reset."""
+    """{'fast': n, 'zeros': z, 'safe': m}: register tiles the C GEMM computed
+    with the one-add microkernel, with the zero-tolerant one (exact zeros
+    present, no product can under- or overflow) and with the safe one since
+    the last reset."""
     from . import _core
     return _core.gemm_stats()
 

@@ -448,7 +448,8 @@ def gemm_stats():
     """Register tiles computed by each GEMM microkernel since the last reset."""
     cdef lmul_gemm_stats stats
     lmul_gemm_get_stats(&stats)
-    return {"fast": stats.fast_tiles, "safe": stats.safe_tiles}
+    return {"fast": stats.fast_tiles, "zeros": stats.zero_tiles,
+            "safe": stats.safe_tiles}
 
 
 def reset_gemm_stats():
