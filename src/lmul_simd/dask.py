@@ -57,32 +57,26 @@ def matmul_k(k):
     """matmul with both operands rounded to k mantissa bits first (k as for
     lmul_simd.matmul_k); made once per k and cached."""
     lmul_simd.matmul_k(k)  # the in-memory factory checks k
-    return _matmul_k(int(k))
+    return _with_k("matmul", int(k))
 
 
 def vecdot_k(k):
     """vecdot with both operands rounded to k mantissa bits first (k as for
     lmul_simd.vecdot_k); made once per k and cached."""
     lmul_simd.vecdot_k(k)
-    return _vecdot_k(int(k))
+    return _with_k("vecdot", int(k))
 
 
 @functools.lru_cache(maxsize=None)
-def _matmul_k(k):
-    def chunked_matmul_k(x1, x2):
-        return _matmul(x1, x2, k)
-    chunked_matmul_k.__name__ = chunked_matmul_k.__qualname__ = f"matmul_k{k}"
-    chunked_matmul_k.__doc__ = f"lmul_simd.dask.matmul with operands rounded to k={k} bits."
-    return chunked_matmul_k
+def _with_k(name, k):
+    """lmul_simd.dask's `name` (matmul or vecdot) with k, made once per k."""
+    compute = {"matmul": _matmul, "vecdot": _vecdot}[name]
 
-
-@functools.lru_cache(maxsize=None)
-def _vecdot_k(k):
-    def chunked_vecdot_k(x1, x2):
-        return _vecdot(x1, x2, k)
-    chunked_vecdot_k.__name__ = chunked_vecdot_k.__qualname__ = f"vecdot_k{k}"
-    chunked_vecdot_k.__doc__ = f"lmul_simd.dask.vecdot with operands rounded to k={k} bits."
-    return chunked_vecdot_k
+    def chunked_k(x1, x2):
+        return compute(x1, x2, k)
+    chunked_k.__name__ = chunked_k.__qualname__ = f"{name}_k{k}"
+    chunked_k.__doc__ = f"lmul_simd.dask.{name} with operands rounded to k={k} bits."
+    return chunked_k
 
 
 # --- the graph -------------------------------------------------------------
