@@ -12,7 +12,8 @@ that lives in the cluster. Rounds alternate (in-process, cluster) so that a
 busy machine's drift hits both alike; the ratio is taken per pair, median
 over the rounds. Target: >= 0.7x the in-process speed, and each worker's peak
 memory bounded by its chunks: the peak resident set (VmHWM, reset before
-each round) is recorded per worker beside what it held before. No timing is
+each round) is recorded per worker beside its resident set and the data it
+held (inputs and copies of blocks fetched earlier) before the last round. No timing is
 asserted.
 """
 import os
@@ -80,7 +81,7 @@ class ClusterProduct:
 
     def __init__(self, client, A, B):
         self.client, self.A, self.B = client, A, B
-        self.last, self.peaks, self.before = None, [], []
+        self.last, self.peaks, self.before, self.held = None, [], [], []
 
     def forget_last(self):
         if self.last is None:
@@ -96,6 +97,7 @@ class ClusterProduct:
         self.forget_last()
         self.client.run(reset_peak)
         self.before.append(self.client.run(memory_mib))
+        self.held.append(self.client.run(held_mib))
         start = time.perf_counter()
         C = clone(ldask.matmul(self.A, self.B), omit=[self.A, self.B]).persist()
         distributed.wait(C)
@@ -116,7 +118,6 @@ def test_cluster_against_in_process(benchmark, client, operands):
     cluster; the benchmark's own timing is the pair, the ratio is per pair."""
     A, B = operands
     a, b = (x.compute() for x in operands)
-    inputs_held = client.run(held_mib)
     cluster = ClusterProduct(client, A, B)
     in_process, on_cluster = [], []
 
@@ -139,11 +140,11 @@ def test_cluster_against_in_process(benchmark, client, operands):
                 speed_ratio_median=round(float(np.median(np.divide(in_process, on_cluster))), 3),
                 worker_peak_mib=[max(p[w][0] for p in cluster.peaks) for w in workers],
                 worker_resident_before_mib=[cluster.before[-1][w][1] for w in workers],
-                worker_inputs_held_mib=[inputs_held[w] for w in workers],
+                worker_held_before_mib=[cluster.held[-1][w] for w in workers],
                 input_block_mib=CHUNK * CHUNK * 4 // MIB)
     benchmark.extra_info.update(info)
     print(f"\nN={N} chunk={CHUNK} ({lmul_simd.get_isa()}): in-process (2 threads) "
           f"{np.median(in_process):.2f} s, cluster (2 processes) {np.median(on_cluster):.2f} s "
           f"(medians of {ROUNDS}); speed ratio, median per pair {info['speed_ratio_median']}; "
           f"worker peaks {info['worker_peak_mib']} MiB (resident before "
-          f"{info['worker_resident_before_mib']} MiB, inputs held {info['worker_inputs_held_mib']} MiB)")
+          f"{info['worker_resident_before_mib']} MiB, holding {info['worker_held_before_mib']} MiB)")
