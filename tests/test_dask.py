@@ -142,6 +142,13 @@ def test_matmul_shapes_follow_numpy(shapes, chunks):
     assert_within_chunked_bound(got.reshape(full.shape), A2, B2, k_chunks)
 
 
+@pytest.mark.parametrize("shapes", [((3, 0), (0, 4)), ((0, 5), (5, 2)), ((2, 5), (5, 0))])
+def test_empty_operands_give_numpys_shapes(shapes):
+    A, B = (np.ones(shape, np.float32) for shape in shapes)
+    got = ldask.matmul(da.from_array(A, chunks=2), da.from_array(B, chunks=2)).compute()
+    assert_same_bits(got, lmul_simd.matmul(A, B))
+
+
 def test_k_chunks_that_differ_are_rechunked_to_their_common_refinement():
     rng = np.random.default_rng(6)
     A, B = random(rng, (10, 60), np.float32), random(rng, (60, 8), np.float32)
@@ -167,17 +174,26 @@ def test_vecdot_within_the_chunked_bound(dtype):
                                 (40, 40, 10), 4)
 
 
-def test_non_finite_products_across_chunks_follow_the_elementwise_rules():
+def test_non_finite_sums_across_chunks_follow_the_rules_and_raise_the_gemm_flags():
+    """inf - inf and an overflow met only where two chunks' partial sums meet:
+    the values of the in-memory product, and the flags section 6 gives the
+    GEMM (overflow, invalid), reported in the thread that runs the task."""
     A = np.ones((2, 8), np.float32)
     B = np.ones((8, 2), np.float32)
     A[0, 0], A[0, 7] = np.inf, -np.inf          # inf - inf across two chunks: NaN
     A[1, 0] = A[1, 7] = np.float32(3e38)        # the sum of two chunks overflows: inf
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")          # no FP warnings, as the in-memory GEMM
-        got = ldask.matmul(da.from_array(A, chunks=(2, 4)), da.from_array(B, chunks=(4, 2))).compute()
+    C = ldask.matmul(da.from_array(A, chunks=(2, 4)), da.from_array(B, chunks=(4, 2)))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = C.compute(scheduler="sync")
+    flags = {word for w in caught for word in ("overflow", "invalid") if word in str(w.message)}
+    assert flags == {"overflow", "invalid"}
+    with np.errstate(all="ignore"):
         expected = lmul_simd.matmul(A, B)
     assert np.isnan(got[0]).all() and np.isnan(expected[0]).all()
     assert (got[1] == np.inf).all() and (expected[1] == np.inf).all()
+    with np.errstate(over="raise", invalid="ignore"), pytest.raises(FloatingPointError):
+        C.compute(scheduler="sync")
 
 
 def test_matmul_is_lazy_and_leaves_its_inputs_alone():

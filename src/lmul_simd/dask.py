@@ -210,10 +210,10 @@ def _pass_block(block, axis=None, keepdims=True, **_):
 
 def _add_blocks(blocks, axis=None, keepdims=True, **_):
     """The sum of the partial products in `blocks` (a list along the reduced
-    axis, or one block), in their order; no FP warnings, as the in-memory GEMM."""
+    axis, or one block), in their order. np.add reports overflow and invalid
+    (inf - inf) as the in-memory GEMM does (docs/contract.md section 6)."""
     if isinstance(blocks, list):
-        with np.errstate(all="ignore"):
-            total = functools.reduce(np.add, blocks)
+        total = functools.reduce(np.add, blocks)
     else:
         total = blocks
     return total if keepdims else total.squeeze(axis)
