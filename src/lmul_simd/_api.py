@@ -1,6 +1,7 @@
 """The public API (elementwise L-Mul, matmul, vecdot), the same whichever
 backend computes it."""
 import operator
+import re
 
 from ._backend import load
 
@@ -28,19 +29,35 @@ def multiply_k(k):
     k may be 1..23 for float16, bfloat16, float8 and float32 inputs (float32
     container) and 1..52 for float64. The ufunc is made once per k and cached.
     """
-    return _backend.multiply_k(_mantissa_bits(k))
+    return _by_name(_backend.multiply_k(_mantissa_bits(k)))
 
 
 def matmul_k(k):
     """matmul with operands rounded to k mantissa bits (k as for multiply_k),
     made once per k and cached."""
-    return _backend.matmul_k(_mantissa_bits(k))
+    return _by_name(_backend.matmul_k(_mantissa_bits(k)))
 
 
 def vecdot_k(k):
     """vecdot with operands rounded to k mantissa bits (k as for multiply_k),
     made once per k and cached."""
-    return _backend.vecdot_k(_mantissa_bits(k))
+    return _by_name(_backend.vecdot_k(_mantissa_bits(k)))
+
+
+def _by_name(function):
+    """A _k ufunc (or the Numba backend's _k function) that pickle, and so
+    Dask sending it to its workers, finds by its name: lmul_simd._api.multiply_k3
+    and so on (see __getattr__)."""
+    function.__module__ = __name__
+    return function
+
+
+def __getattr__(name):
+    match = re.fullmatch(r"(multiply|matmul|vecdot)_k(\d+)", name)
+    try:
+        return globals()[match[1] + "_k"](int(match[2]))
+    except (TypeError, ValueError):  # no match, or k out of range
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
 
 
 def lmul(x1, x2, k=None, **kwargs):
