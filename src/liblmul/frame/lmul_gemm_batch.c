@@ -1,0 +1,249 @@
+/*
+ * Batches of products of one shape (a gufunc's outer loop): one call, the
+ * threads splitting the batch, each with its buffers allocated once.
+ *
+ * An item whose product alone keeps every thread busy runs as one threaded
+ * GEMM. The others run whole in one thread: by the blocked loops, or, when
+ * tiny (float32 container, C float32, both sides at most DIRECT_MAX, the
+ * inner dimension one kc chunk) and every product a one-add product, by a
+ * direct loop. The direct loop prepares A and B exactly as the packing does
+ * (one panel each, unpadded) and sums, for each element of C, the products
+ * in k order from +0, then C = alpha * sum + beta * C: the operations of the
+ * microkernels on one chunk, so every element has the blocked GEMM's bits.
+ */
+#include <fenv.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lmul_gemm_frame.h"
+
+#if defined(__GNUC__)
+#  define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#  define ALWAYS_INLINE inline
+#endif
+#define DIRECT_MAX 32              /* m and n of a direct product */
+#define DIRECT_WORK 4096           /* and m * n * k */
+
+typedef struct thread_buffers {
+    lmul_gemm_workspace *ws;       /* the blocked loops' */
+    char *direct;                  /* A, B and the sums of a direct product */
+} thread_buffers;
+
+typedef struct batch_state {
+    const lmul_gemm_problem *pr;   /* the first item, oriented */
+    lmul_gemm_batch batch;         /* its strides, oriented */
+    int nt, direct;
+    thread_buffers *buf;
+} batch_state;
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+static int direct_eligible(const lmul_gemm_problem *pr)
+{
+    return pr->elsize == sizeof(float) && pr->out == LMUL_ELEM_CONTAINER
+        && pr->m <= DIRECT_MAX && pr->n <= DIRECT_MAX && pr->k <= pr->ker->kc
+        && pr->m * pr->n * pr->k <= DIRECT_WORK;
+}
+
+
+/* Four lanes of the sums: GNU C vectors where there are, else a loop the
+ * compiler may vectorise; the arithmetic is the same either way. */
+#if defined(__GNUC__)
+typedef uint32_t u32x4 __attribute__((vector_size(16)));
+typedef float f32x4 __attribute__((vector_size(16)));
+#else
+typedef struct { uint32_t v[4]; } u32x4;
+typedef struct { float v[4]; } f32x4;
+#endif
+
+/* acc += the four products a[0..3] + b, one-add products. */
+static ALWAYS_INLINE void add_products(f32x4 *acc, const uint32_t *a, uint32_t b)
+{
+    u32x4 bits;
+    f32x4 prod;
+    memcpy(&bits, a, sizeof bits);
+#if defined(__GNUC__)
+    bits += b;
+    memcpy(&prod, &bits, sizeof prod);
+    *acc += prod;
+#else
+    for (int l = 0; l < 4; l++) {
+        bits.v[l] += b;
+        memcpy(&prod.v[l], &bits.v[l], sizeof(float));
+        acc->v[l] += prod.v[l];
+    }
+#endif
+}
+
+static ALWAYS_INLINE void store_column(const lmul_gemm_problem *pr, const f32x4 *acc, int64_t j)
+{
+    const float alpha = *(const float *)pr->alpha, beta = *(const float *)pr->beta;
+    char *column = pr->c + j * pr->cs_c;
+    float sums[DIRECT_MAX];
+    memcpy(sums, acc, (size_t)(pr->m + 3) / 4 * sizeof *acc);
+    for (int64_t i = 0; i < pr->m; i++) {
+        float r = alpha * sums[i], old;
+        if (beta != 0.0f) {
+            memcpy(&old, column + i * pr->rs_c, sizeof old);
+            r = r + beta * old;
+        }
+        memcpy(column + i * pr->rs_c, &r, sizeof r);
+    }
+}
+
+/* C = alpha * A B + beta * C, A as kc steps of `width` (its m rows, then
+ * the last one repeated), B as kc steps of n, one-add products; inlined for
+ * each constant width, so a column's sums stay in registers. */
+static ALWAYS_INLINE void direct_sum(const lmul_gemm_problem *pr, const uint32_t *pa,
+                                     const uint32_t *pb, int64_t width)
+{
+    for (int64_t j = 0; j < pr->n; j++) {
+        f32x4 acc[DIRECT_MAX / 4];
+        for (int64_t v = 0; v < width / 4; v++)
+            memset(&acc[v], 0, sizeof acc[v]);
+        for (int64_t p = 0; p < pr->k; p++)
+            for (int64_t v = 0; v < width / 4; v++)
+                add_products(&acc[v], pa + p * width + 4 * v, pb[p * pr->n + j]);
+        store_column(pr, acc, j);
+    }
+}
+
+/* m rounded up to whole vectors. */
+static int64_t direct_width(const lmul_gemm_problem *pr)
+{
+    return (pr->m + 3) / 4 * 4;
+}
+
+/* 0 when a product is not a one-add one (the caller takes the blocked loops). */
+static int direct_product(const lmul_gemm_problem *pr, char *buf)
+{
+    const int64_t width = direct_width(pr);
+    char *pa = buf, *pb = buf + width * pr->k * sizeof(float);
+    lmul_range ra, rb;
+    lmul_gemm_pack_block(pr, pa, pr->a, pr->m, width, pr->k, pr->rs_a, pr->cs_a,
+                         lmul_gemm_a_addend(pr), &ra);
+    lmul_gemm_pack_block(pr, pb, pr->b, pr->n, pr->n, pr->k, pr->cs_b, pr->rs_b, 0,
+                         &rb);
+    if (lmul_gemm_tile_case(pr, ra, rb) >= 0)
+        return 0;
+    const uint32_t *a = (const uint32_t *)pa, *b = (const uint32_t *)pb;
+    switch (width / 4) {   /* a constant width for each */
+    case 1: direct_sum(pr, a, b, 4); break;
+    case 2: direct_sum(pr, a, b, 8); break;
+    case 3: direct_sum(pr, a, b, 12); break;
+    case 4: direct_sum(pr, a, b, 16); break;
+    case 5: direct_sum(pr, a, b, 20); break;
+    case 6: direct_sum(pr, a, b, 24); break;
+    case 7: direct_sum(pr, a, b, 28); break;
+    default: direct_sum(pr, a, b, 32); break;
+    }
+    return 1;
+}
+
+static size_t direct_bytes(const lmul_gemm_problem *pr)
+{
+    return (size_t)(direct_width(pr) * pr->k + pr->k * pr->n) * sizeof(float);
+}
+
+static void item_problem(const batch_state *st, int64_t i, lmul_gemm_problem *item)
+{
+    *item = *st->pr;
+    item->a += i * st->batch.bs_a;
+    item->b += i * st->batch.bs_b;
+    item->c += i * st->batch.bs_c;
+}
+
+static void batch_task(void *arg, int t)
+{
+    const batch_state *st = arg;
+    const int64_t count = st->batch.count, per = count / st->nt, extra = count % st->nt;
+    const int64_t lo = t * per + min64(t, extra), hi = lo + per + (t < extra);
+    for (int64_t i = lo; i < hi; i++) {
+        lmul_gemm_problem item;
+        item_problem(st, i, &item);
+        if (!st->direct || !direct_product(&item, st->buf[t].direct))
+            lmul_gemm_run_serial(&item, st->buf[t].ws);
+    }
+}
+
+static void free_buffers(thread_buffers *buf, int nt)
+{
+    for (int t = 0; t < nt; t++) {
+        lmul_gemm_workspace_free(buf[t].ws);
+        free(buf[t].direct);
+    }
+}
+
+static int alloc_buffers(const batch_state *st, thread_buffers *buf)
+{
+    for (int t = 0; t < st->nt; t++) {
+        buf[t].ws = lmul_gemm_workspace_new(st->pr);
+        buf[t].direct = st->direct ? malloc(direct_bytes(st->pr)) : NULL;
+        if (buf[t].ws == NULL || (st->direct && buf[t].direct == NULL)) {
+            free_buffers(buf, t + 1);
+            return LMUL_ERR_NOMEM;
+        }
+    }
+    return LMUL_OK;
+}
+
+static int batch_threads(const lmul_gemm_problem *pr, int64_t count)
+{
+    const int64_t work = pr->m * pr->n * pr->k;
+    int64_t nt = min64(lmul_get_num_threads(), count);
+    nt = min64(nt, work * count / LMUL_GEMM_MIN_WORK_PER_THREAD);
+    return nt < 1 ? 1 : (int)nt;
+}
+
+int lmul_gemm_run_batch(lmul_gemm_problem *pr, const lmul_gemm_batch *batch)
+{
+    enum { MAX_THREADS = 256 };
+    lmul_gemm_batch b = *batch;
+    if (lmul_gemm_orient(pr)) {   /* transposed: A and B swapped */
+        b.bs_a = batch->bs_b;
+        b.bs_b = batch->bs_a;
+    }
+    const int64_t work = pr->m * pr->n * pr->k;
+    if (work >= LMUL_GEMM_MIN_WORK_PER_THREAD * lmul_get_num_threads()) {
+        batch_state st = {pr, b, 1, 0, NULL};
+        for (int64_t i = 0; i < b.count; i++) {
+            lmul_gemm_problem item;
+            item_problem(&st, i, &item);
+            if (lmul_gemm_run(&item) != LMUL_OK)
+                return LMUL_ERR_NOMEM;
+        }
+        return LMUL_OK;
+    }
+    thread_buffers buf[MAX_THREADS];
+    const int nt = min64(batch_threads(pr, b.count), MAX_THREADS);
+    batch_state st = {pr, b, nt, direct_eligible(pr), buf};
+    if (alloc_buffers(&st, buf) != LMUL_OK)
+        return LMUL_ERR_NOMEM;
+    lmul_parallel_run(nt, batch_task, &st);
+    free_buffers(buf, nt);
+    return LMUL_OK;
+}
+
+int lmul_gemm_batch_strided(lmul_format fmt, int64_t count, int64_t m, int64_t n,
+                            int64_t kdim, const void *alpha, const void *a,
+                            int64_t bs_a, int64_t rs_a, int64_t cs_a, const void *b,
+                            int64_t bs_b, int64_t rs_b, int64_t cs_b,
+                            const void *beta, void *c, int64_t bs_c, int64_t rs_c,
+                            int64_t cs_c, int k)
+{
+    const lmul_container *ct;
+    size_t elsize;
+    lmul_elem_format in, out;
+    if (alpha == NULL || beta == NULL
+        || lmul_format_describe(fmt, &ct, &elsize, &in, &out) != LMUL_OK)
+        return LMUL_ERR_ARG;
+    const lmul_gemm_batch batch = {count, bs_a, bs_b, bs_c};
+    fexcept_t flags;   /* narrowing C raises flags too */
+    fegetexceptflag(&flags, FE_ALL_EXCEPT);
+    const int status = lmul_gemm_strided(ct, elsize, in, out, m, n, kdim, alpha, a,
+                                         rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c,
+                                         cs_c, k, &batch);
+    fesetexceptflag(&flags, FE_ALL_EXCEPT);
+    return status;
+}
