@@ -406,3 +406,5 @@ def gemm_stats():
 
 def reset_gemm_stats():
     lmul_gemm_reset_stats()
+
+include "_core_packed.pxi"
