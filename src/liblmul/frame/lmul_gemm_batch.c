@@ -24,6 +24,7 @@
 #endif
 #define DIRECT_MAX 32              /* m and n of a direct product */
 #define DIRECT_WORK 4096           /* and m * n * k */
+#define DIRECT_COLS 4              /* columns of C at once, when m <= 8 */
 
 typedef struct thread_buffers {
     lmul_gemm_workspace *ws;       /* the blocked loops' */
@@ -92,21 +93,35 @@ static ALWAYS_INLINE void store_column(const lmul_gemm_problem *pr, const f32x4 
     }
 }
 
-/* C = alpha * A B + beta * C, A as kc steps of `width` (its m rows, then
- * the last one repeated), B as kc steps of n, one-add products; inlined for
- * each constant width, so a column's sums stay in registers. */
+/* Columns j0 .. j0 + cols - 1 of C = alpha * A B + beta * C, A as kc steps
+ * of `width` (its m rows, then the last one repeated), B as kc steps of n,
+ * one-add products; inlined for constant widths and column counts, so the
+ * sums stay in registers as independent chains. */
+static ALWAYS_INLINE void direct_columns(const lmul_gemm_problem *pr,
+                                         const uint32_t *pa, const uint32_t *pb,
+                                         int64_t width, int64_t j0, int64_t cols)
+{
+    f32x4 acc[DIRECT_COLS][DIRECT_MAX / 4];
+    for (int64_t j = 0; j < cols; j++)
+        for (int64_t v = 0; v < width / 4; v++)
+            memset(&acc[j][v], 0, sizeof acc[j][v]);
+    for (int64_t p = 0; p < pr->k; p++)
+        for (int64_t j = 0; j < cols; j++)
+            for (int64_t v = 0; v < width / 4; v++)
+                add_products(&acc[j][v], pa + p * width + 4 * v, pb[p * pr->n + j0 + j]);
+    for (int64_t j = 0; j < cols; j++)
+        store_column(pr, acc[j], j0 + j);
+}
+
 static ALWAYS_INLINE void direct_sum(const lmul_gemm_problem *pr, const uint32_t *pa,
                                      const uint32_t *pb, int64_t width)
 {
-    for (int64_t j = 0; j < pr->n; j++) {
-        f32x4 acc[DIRECT_MAX / 4];
-        for (int64_t v = 0; v < width / 4; v++)
-            memset(&acc[v], 0, sizeof acc[v]);
-        for (int64_t p = 0; p < pr->k; p++)
-            for (int64_t v = 0; v < width / 4; v++)
-                add_products(&acc[v], pa + p * width + 4 * v, pb[p * pr->n + j]);
-        store_column(pr, acc, j);
-    }
+    const int64_t cols = width <= 8 ? DIRECT_COLS : 1;
+    int64_t j = 0;
+    for (; j + cols <= pr->n; j += cols)
+        direct_columns(pr, pa, pb, width, j, cols);
+    for (; j < pr->n; j++)
+        direct_columns(pr, pa, pb, width, j, 1);
 }
 
 /* m rounded up to whole vectors. */
