@@ -248,3 +248,77 @@ def test_batch_column_major_c_and_heads():
             want = lmul_simd.matmul(a[i], b[i])
             assert_same_bits(got[i], want)
             assert_same_bits(out[i], want)
+
+
+# ---------------------------------------------------------------- C API
+
+def c_library():
+    import ctypes
+    from pathlib import Path
+    path = next(Path(lmul_simd.__file__).parent.glob("liblmul_simd.*"))
+    lib = ctypes.CDLL(str(path))
+    i64, vp, ci = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
+    lib.lmul_gemm_pack.argtypes = [ci, i64, i64, vp, i64, i64, ci, ctypes.POINTER(vp)]
+    lib.lmul_gemm_compute.argtypes = [i64, vp, ci, vp, i64, i64, vp, vp, ci, vp, i64, i64]
+    lib.lmul_packed_free.argtypes = [vp]
+    lib.lmul_gemm_batch_strided.argtypes = [ci, i64, i64, i64, i64, vp, vp, i64, i64,
+                                            i64, vp, i64, i64, i64, vp, vp, i64, i64,
+                                            i64, ci]
+    return lib
+
+
+def test_c_pack_compute_status_codes():
+    import ctypes
+    lib = c_library()
+    ok, err_k, err_arg, err_isa = 0, -1, -2, -3
+    b, a = values((6, 5)), values((3, 6))
+    c = np.full((3, 5), np.nan, np.float32)
+    one, zero = np.ones(1, np.float32), np.zeros(1, np.float32)
+    handle = ctypes.c_void_p()
+    f32, f64, bf16 = 0, 1, 3
+
+    def pack(fmt=f32, kdim=6, n=5, data=b.ctypes.data, k=23):
+        return lib.lmul_gemm_pack(fmt, kdim, n, data, 20, 4, k, ctypes.byref(handle))
+
+    def compute(m=3, a_fmt=f32, c_fmt=f32, packed=None):
+        return lib.lmul_gemm_compute(m, one.ctypes.data, a_fmt, a.ctypes.data, 24, 4,
+                                     packed if packed is not None else handle,
+                                     zero.ctypes.data, c_fmt, c.ctypes.data, 20, 4)
+
+    assert pack(k=0) == err_k and pack(k=24) == err_k
+    assert pack(fmt=9) == err_arg and pack(kdim=0) == err_arg and pack(data=None) == err_arg
+    assert lib.lmul_gemm_pack(f32, 6, 5, b.ctypes.data, 20, 4, 23, None) == err_arg
+    assert pack() == ok
+    try:
+        assert compute() == ok
+        assert_same_bits(c, lmul_simd.matmul(a, b))
+        assert compute(m=-1) == err_arg
+        assert compute(a_fmt=f64) == err_arg           # another container
+        assert compute(c_fmt=f64) == err_arg
+        assert compute(c_fmt=bf16) == ok                # a bfloat16 C is allowed
+        assert compute(packed=0) == err_arg
+        other = [i for i in ISAS if i != lmul_simd.get_isa()]
+        if other:
+            with lmul_simd.use_isa(other[0]):
+                assert compute() == err_isa
+    finally:
+        lib.lmul_packed_free(handle)
+    lib.lmul_packed_free(None)                          # as free(NULL)
+
+
+def test_c_batch_status_codes():
+    lib = c_library()
+    a, b = values((4, 3, 2)), values((4, 2, 5))
+    c = np.zeros((4, 3, 5), np.float32)
+    one, zero = np.ones(1, np.float32), np.zeros(1, np.float32)
+
+    def batch(count=4, fmt=0, alpha=one.ctypes.data, kdim=2):
+        return lib.lmul_gemm_batch_strided(fmt, count, 3, 5, kdim, alpha, a.ctypes.data,
+                                           24, 8, 4, b.ctypes.data, 40, 20, 4,
+                                           zero.ctypes.data, c.ctypes.data, 60, 20, 4, 23)
+
+    assert batch(count=-1) == -2 and batch(fmt=6) == -2 and batch(alpha=None) == -2
+    assert batch(count=0) == 0 and not c.any()
+    assert batch() == 0
+    assert_same_bits(c, lmul_simd.matmul(a, b))
+    assert batch(kdim=0) == 0 and not c.any()           # beta * C
