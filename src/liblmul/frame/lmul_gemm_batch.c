@@ -2,8 +2,8 @@
  * Batches of products of one shape (a gufunc's outer loop): one call, the
  * threads splitting the batch, each with its buffers allocated once.
  *
- * An item whose product alone keeps every thread busy runs as one threaded
- * GEMM. The others run whole in one thread: by the blocked loops, or, when
+ * A single product, or an item whose product alone keeps every thread
+ * busy, runs as one threaded GEMM. The others run whole in one thread: by the blocked loops, or, when
  * tiny (float32 container, C float32, m and n at most DIRECT_MAX, k at
  * most DIRECT_MAX_K and one kc chunk) and every product a one-add product,
  * by a direct loop. The direct loop prepares A and B exactly as the packing
@@ -306,7 +306,9 @@ int lmul_gemm_run_batch(lmul_gemm_problem *pr, const lmul_gemm_batch *batch)
         b.bs_b = batch->bs_a;
     }
     const int64_t work = pr->m * pr->n * pr->k;
-    if (work >= LMUL_GEMM_MIN_WORK_PER_THREAD * lmul_get_num_threads()) {
+    const int direct = direct_eligible(pr);
+    if (!direct && (b.count == 1
+                    || work >= LMUL_GEMM_MIN_WORK_PER_THREAD * lmul_get_num_threads())) {
         batch_state st = {pr, b, 1, 0, NULL};
         for (int64_t i = 0; i < b.count; i++) {
             lmul_gemm_problem item;
@@ -318,7 +320,7 @@ int lmul_gemm_run_batch(lmul_gemm_problem *pr, const lmul_gemm_batch *batch)
     }
     thread_buffers buf[MAX_THREADS];
     const int nt = min64(batch_threads(pr, b.count), MAX_THREADS);
-    batch_state st = {pr, b, nt, direct_eligible(pr), buf};
+    batch_state st = {pr, b, nt, direct, buf};
     if (alloc_buffers(&st, buf) != LMUL_OK)
         return LMUL_ERR_NOMEM;
     lmul_parallel_run(nt, batch_task, &st);
