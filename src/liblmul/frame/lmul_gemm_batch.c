@@ -3,12 +3,13 @@
  * threads splitting the batch, each with its buffers allocated once.
  *
  * A single product, or an item whose product alone keeps every thread
- * busy, runs as one threaded GEMM. The others run whole in one thread: by the blocked loops, or, when
- * tiny (float32 container, C float32, m and n at most DIRECT_MAX, k at
- * most DIRECT_MAX_K and one kc chunk) and every product a one-add product,
- * by a direct loop. The direct loop prepares A and B exactly as the packing
- * does (one panel each) and sums, for each element of C, the products
- * in k order from +0, then C = alpha * sum + beta * C: the operations of the
+ * busy, runs as one threaded GEMM. The others run whole in one thread: by
+ * the blocked loops, or, when tiny (float32 container, C float32, m and n
+ * at most DIRECT_MAX, k at most DIRECT_MAX_K and one kc chunk) and every
+ * product a one-add product, by a direct loop. The direct loop prepares A
+ * and B exactly as the packing does (one panel each; a run of contiguous
+ * items at once) and sums, for each element of C, the products in k order
+ * from +0, then C = alpha * sum + beta * C: the operations of the
  * microkernels on one chunk, so every element has the blocked GEMM's bits.
  */
 #include <fenv.h>
@@ -30,7 +31,7 @@
 
 typedef struct thread_buffers {
     lmul_gemm_workspace *ws;       /* the blocked loops' */
-    char *direct;                  /* A, B and the sums of a direct product */
+    char *direct;                  /* the prepared A and B of direct products */
 } thread_buffers;
 
 typedef struct batch_state {
@@ -49,7 +50,6 @@ static int direct_eligible(const lmul_gemm_problem *pr)
         && pr->k <= pr->ker->kc
         && pr->m * pr->n * pr->k <= DIRECT_WORK;
 }
-
 
 /* Four lanes of the sums: GNU C vectors where there are, else a loop the
  * compiler may vectorise; the arithmetic is the same either way. */
