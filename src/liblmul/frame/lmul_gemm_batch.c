@@ -111,14 +111,16 @@ static ALWAYS_INLINE void direct_columns(const lmul_gemm_problem *pr,
                                          const uint32_t *pa, const uint32_t *pb,
                                          int64_t width, int64_t j0, int64_t cols)
 {
+    const int64_t k = pr->k;
+    const uint32_t *b = pb + j0 * k;
     f32x4 acc[DIRECT_COLS][DIRECT_MAX / 4];
     for (int64_t j = 0; j < cols; j++)
         for (int64_t v = 0; v < width / 4; v++)
             memset(&acc[j][v], 0, sizeof acc[j][v]);
-    for (int64_t p = 0; p < pr->k; p++)
+    for (int64_t p = 0; p < k; p++, pa += width, b++)
         for (int64_t j = 0; j < cols; j++)
             for (int64_t v = 0; v < width / 4; v++)
-                add_products(&acc[j][v], pa + p * width + 4 * v, pb[(j0 + j) * pr->k + p]);
+                add_products(&acc[j][v], pa + 4 * v, b[j * k]);
     for (int64_t j = 0; j < cols; j++)
         store_column(pr, acc[j], width, j0 + j);
 }
