@@ -231,9 +231,11 @@ LMUL_API int lmul_gemm_batch_strided(lmul_format fmt, int64_t count, int64_t m,
  * instruction set active now; *packed is freed by lmul_packed_free.
  * lmul_gemm_compute then gives C = alpha * A B + beta * C for an m x kdim A
  * of a_fmt, bit for bit what the strided call with B itself gives. a_fmt
- * must share B's container (float64 for F64, float32 for the others), and
- * c_fmt is a_fmt's C format (F32 for float8). A pack is read-only: any
- * number of threads may compute with it at once. It is tied to the
+ * must share B's container (float64 for F64, float32 for the others); C is
+ * F64 in the float64 container, else F32, or F16 or BF16 (summed in float32,
+ * rounded once). alpha and beta point to the container's type. A pack is
+ * read-only: any number of threads may compute with it at once. kdim and n
+ * are at least 1. It is tied to the
  * instruction set it was made under: after lmul_set_isa to another,
  * lmul_gemm_compute returns LMUL_ERR_ISA (pack again).
  * Returns LMUL_OK, LMUL_ERR_K, LMUL_ERR_ARG (sizes, NULL, formats that do
