@@ -112,7 +112,8 @@ def compiled_extensions():
         "lmul_simd._core", sources=["src/lmul_simd/_core.pyx"],
         include_dirs=["include", "src/lmul_simd", numpy.get_include()],
         libraries=["lmul_simd"], extra_link_args=["-Wl,-rpath," + rpath],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION"),
+                       ("NPY_TARGET_VERSION", "NPY_2_0_API_VERSION")],
         extra_compile_args=["-O2"],
     )
     return [library] + cythonize([core], language_level=3, include_path=["src"])

@@ -199,6 +199,73 @@ LMUL_API int lmul_e5m2gemm_strided(int64_t m, int64_t n, int64_t kdim,
                                    int64_t cs_b, float beta, float *c,
                                    int64_t rs_c, int64_t cs_c, int k);
 
+/* An element format, for the entry points that take any of them. */
+typedef enum lmul_format {
+    LMUL_FORMAT_F32 = 0,       /* float */
+    LMUL_FORMAT_F64 = 1,       /* double */
+    LMUL_FORMAT_F16 = 2,       /* IEEE binary16 bit patterns, C float16 */
+    LMUL_FORMAT_BF16 = 3,      /* bfloat16 bit patterns, C bfloat16 */
+    LMUL_FORMAT_E4M3FN = 4,    /* float8 bytes, C float */
+    LMUL_FORMAT_E5M2 = 5       /* float8 bytes, C float */
+} lmul_format;
+
+/*
+ * A batch of `count` products of one shape and format, as the strided form
+ * of that format (A, B and C of format fmt, or float C for float8): the
+ * i-th has A at (char *)a + i*bs_a, B at b + i*bs_b, C at c + i*bs_c (byte
+ * strides, any sign; bs_a or bs_b 0 broadcasts). alpha and beta point to a
+ * double for LMUL_FORMAT_F64, else to a float. Every C is bit for bit what
+ * the strided call on its own gives; threads split the batch.
+ * Returns LMUL_OK, LMUL_ERR_K, LMUL_ERR_ARG or LMUL_ERR_NOMEM.
+ */
+LMUL_API int lmul_gemm_batch_strided(lmul_format fmt, int64_t count, int64_t m,
+                                     int64_t n, int64_t kdim, const void *alpha,
+                                     const void *a, int64_t bs_a, int64_t rs_a,
+                                     int64_t cs_a, const void *b, int64_t bs_b,
+                                     int64_t rs_b, int64_t cs_b, const void *beta,
+                                     void *c, int64_t bs_c, int64_t rs_c,
+                                     int64_t cs_c, int k);
+
+/*
+ * Pre-packed B: pack once, compute many times (as cblas_sgemm_pack and
+ * cblas_sgemm_compute). lmul_gemm_pack copies B (kdim x n, format fmt,
+ * byte strides) into a buffer it allocates, prepared for L-Mul with k (DAZ,
+ * rounding to k bits, narrow formats widened to float32), laid out for the
+ * instruction set active now; *packed is freed by lmul_packed_free.
+ * lmul_gemm_compute then gives C = alpha * A B + beta * C for an m x kdim A
+ * of a_fmt, bit for bit what the strided call with B itself gives. a_fmt
+ * must share B's container (float64 for F64, float32 for the others); C is
+ * F64 in the float64 container, else F32, or F16 or BF16 (summed in float32,
+ * rounded once). alpha and beta point to the container's type. A pack is
+ * read-only: any number of threads may compute with it at once. kdim and n
+ * are at least 1. It is tied to the
+ * instruction set it was made under: after lmul_set_isa to another,
+ * lmul_gemm_compute returns LMUL_ERR_ISA (pack again).
+ * Returns LMUL_OK, LMUL_ERR_K, LMUL_ERR_ARG (sizes, NULL, formats that do
+ * not match), LMUL_ERR_ISA or LMUL_ERR_NOMEM.
+ */
+typedef struct lmul_packed lmul_packed;
+
+LMUL_API int lmul_gemm_pack(lmul_format fmt, int64_t kdim, int64_t n,
+                            const void *b, int64_t rs_b, int64_t cs_b, int k,
+                            lmul_packed **packed);
+LMUL_API int lmul_gemm_compute(int64_t m, const void *alpha, lmul_format a_fmt,
+                               const void *a, int64_t rs_a, int64_t cs_a,
+                               const lmul_packed *packed, const void *beta,
+                               lmul_format c_fmt, void *c, int64_t rs_c,
+                               int64_t cs_c);
+LMUL_API void lmul_packed_free(lmul_packed *packed);
+/* float32 forms, leading dimensions in elements, row-major. */
+LMUL_API int lmul_sgemm_pack(int64_t kdim, int64_t n, const float *b, int64_t ldb,
+                             int k, lmul_packed **packed);
+LMUL_API int lmul_sgemm_compute(int64_t m, float alpha, const float *a,
+                                int64_t lda, const lmul_packed *packed,
+                                float beta, float *c, int64_t ldc);
+/* What a pack holds: its inner dimension, columns, format, k, and the
+ * instruction set it was made under; NULL pointers are skipped. */
+LMUL_API void lmul_packed_info(const lmul_packed *packed, int64_t *kdim, int64_t *n,
+                               lmul_format *fmt, int *k, lmul_isa *isa);
+
 /* Dot products: *result = sum_i lmul(x[i], y[i]; k), strides in BYTES.
  * The narrow formats widen exactly and accumulate in float32 (k 1..23); the
  * float16 and bfloat16 ones round once to their format, the float8 ones

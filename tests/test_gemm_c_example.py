@@ -34,7 +34,9 @@ def test_c_example(tmp_path):
     a = np.float32([[1, 2, 3, 4], [-1.5, 0.5, 0.25, 8]])
     b = np.float32([[1, 0, 2], [0.5, 1, 1.5], [3, -2, 1], [1.25, 4, 0.75]])
     np.testing.assert_array_equal(c, lmul_simd.matmul(a, b))
-    assert lines[2] == f"isa {lmul_simd.get_isa()}"
+    packed = np.array([[float(v) for v in line.split()] for line in lines[2:4]], np.float32)
+    np.testing.assert_array_equal(packed.view(np.uint32), c.view(np.uint32))
+    assert lines[4] == f"isa {lmul_simd.get_isa()}"
 
 
 def test_pxd_declares_the_c_api(tmp_path):

@@ -102,6 +102,8 @@ def test_fp_flags_are_the_same_on_every_path_level_and_thread_count(case):
                 seen.add(fp_outcome(lmul_simd.matmul, a, b))
                 seen.add(fp_outcome(lmul_simd.vecdot, a[:, None, :], b.T[None]))
                 seen.add(fp_outcome(lmul_simd.matmul, a[-1], b))   # 1-D @ 2-D
+                seen.add(fp_outcome(lmul_simd.matmul, a, lmul_simd.pack(b)))
+                seen.add(fp_outcome(lmul_simd.matmul, a.reshape(4, -1, a.shape[1]), b))
     assert seen == {flag}
     # as numpy.matmul reports them (on a product OpenBLAS computes in the
     # caller's thread: it loses the flags of its own workers)

@@ -88,7 +88,7 @@ cdef void e5m2_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
 # the batch strides, then the core strides of each operand in order. One loop
 # per kind serves every format: the data pointer carries k | format << 8.
 
-cdef enum GemmFormat:
+cdef enum GemmFormat:   # the values of lmul_format
     FMT_F32 = 0
     FMT_F64 = 1
     FMT_F16 = 2
@@ -106,33 +106,17 @@ cdef inline int data_format(void *data) noexcept nogil:
     return <int>(<intptr_t>data >> 8)
 
 
-cdef int gemm_of(int fmt, cnp.npy_intp *dims, char *a, char *b, char *c,
-                 cnp.npy_intp *steps, int k) noexcept nogil:
-    """C = A B for one batch element, by the format's C entry point."""
-    cdef int64_t m = dims[1], n = dims[3], kd = dims[2]
-    if fmt == FMT_F32:
-        return lmul_sgemm_strided(m, n, kd, 1.0, <const float *>a, steps[3], steps[4],
-                                  <const float *>b, steps[5], steps[6], 0.0,
-                                  <float *>c, steps[7], steps[8], k)
-    if fmt == FMT_F64:
-        return lmul_dgemm_strided(m, n, kd, 1.0, <const double *>a, steps[3], steps[4],
-                                  <const double *>b, steps[5], steps[6], 0.0,
-                                  <double *>c, steps[7], steps[8], k)
-    if fmt == FMT_F16:
-        return lmul_hgemm_strided(m, n, kd, 1.0, <const uint16_t *>a, steps[3],
-                                  steps[4], <const uint16_t *>b, steps[5], steps[6],
-                                  0.0, <uint16_t *>c, steps[7], steps[8], k)
-    if fmt == FMT_BF16:
-        return lmul_bgemm_strided(m, n, kd, 1.0, <const uint16_t *>a, steps[3],
-                                  steps[4], <const uint16_t *>b, steps[5], steps[6],
-                                  0.0, <uint16_t *>c, steps[7], steps[8], k)
-    if fmt == FMT_E4M3:
-        return lmul_e4m3gemm_strided(m, n, kd, 1.0, <const uint8_t *>a, steps[3],
-                                     steps[4], <const uint8_t *>b, steps[5], steps[6],
-                                     0.0, <float *>c, steps[7], steps[8], k)
-    return lmul_e5m2gemm_strided(m, n, kd, 1.0, <const uint8_t *>a, steps[3],
-                                 steps[4], <const uint8_t *>b, steps[5], steps[6],
-                                 0.0, <float *>c, steps[7], steps[8], k)
+cdef int gemm_batch(int fmt, cnp.npy_intp *dims, char **args,
+                    cnp.npy_intp *steps, int k) noexcept nogil:
+    """C = A B for every batch element in one call (fmt is an lmul_format)."""
+    cdef float one32 = 1.0, zero32 = 0.0
+    cdef double one64 = 1.0, zero64 = 0.0
+    cdef const void *one = &one64 if fmt == FMT_F64 else <const void *>&one32
+    cdef const void *zero = &zero64 if fmt == FMT_F64 else <const void *>&zero32
+    return lmul_gemm_batch_strided(<lmul_format>fmt, dims[0], dims[1], dims[3],
+                                   dims[2], one, args[0], steps[0], steps[3],
+                                   steps[4], args[1], steps[1], steps[5], steps[6],
+                                   zero, args[2], steps[2], steps[7], steps[8], k)
 
 
 cdef int dot_of(int fmt, cnp.npy_intp n, char *x, cnp.npy_intp sx, char *y,
@@ -158,14 +142,10 @@ cdef int dot_of(int fmt, cnp.npy_intp n, char *x, cnp.npy_intp sx, char *y,
 
 cdef void matmul_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
                       void *data) noexcept nogil:
-    cdef cnp.npy_intp n
-    cdef int fmt = data_format(data), k = data_k(data), status = LMUL_OK
-    for n in range(dims[0]):
-        status = gemm_of(fmt, dims, args[0] + n * steps[0], args[1] + n * steps[1],
-                         args[2] + n * steps[2], steps, k)
-        if status != LMUL_OK:
-            raise_status(b"matmul", status, k)   # the first error; C untouched
-            return
+    cdef int fmt = data_format(data), k = data_k(data)
+    cdef int status = gemm_batch(fmt, dims, args, steps, k)
+    if status != LMUL_OK:
+        raise_status(b"matmul", status, k)
 
 
 cdef void vecdot_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
@@ -454,3 +434,5 @@ def gemm_stats():
 
 def reset_gemm_stats():
     lmul_gemm_reset_stats()
+
+include "_core_packed.pxi"

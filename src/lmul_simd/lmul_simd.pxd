@@ -17,6 +17,11 @@ cdef extern from "lmul_simd.h" nogil:
         LMUL_ROW_MAJOR, LMUL_COL_MAJOR
     ctypedef enum lmul_transpose:
         LMUL_NO_TRANS, LMUL_TRANS
+    ctypedef enum lmul_format:
+        LMUL_FORMAT_F32, LMUL_FORMAT_F64, LMUL_FORMAT_F16, LMUL_FORMAT_BF16,
+        LMUL_FORMAT_E4M3FN, LMUL_FORMAT_E5M2
+    ctypedef struct lmul_packed:
+        pass
     ctypedef struct lmul_gemm_stats:
         uint64_t fast_tiles
         uint64_t safe_tiles
@@ -76,6 +81,26 @@ cdef extern from "lmul_simd.h" nogil:
                               const uint8_t *a, int64_t rs_a, int64_t cs_a,
                               const uint8_t *b, int64_t rs_b, int64_t cs_b,
                               float beta, float *c, int64_t rs_c, int64_t cs_c, int k)
+    int lmul_gemm_batch_strided(lmul_format fmt, int64_t count, int64_t m, int64_t n,
+                                int64_t kdim, const void *alpha, const void *a,
+                                int64_t bs_a, int64_t rs_a, int64_t cs_a, const void *b,
+                                int64_t bs_b, int64_t rs_b, int64_t cs_b,
+                                const void *beta, void *c, int64_t bs_c, int64_t rs_c,
+                                int64_t cs_c, int k)
+    int lmul_gemm_pack(lmul_format fmt, int64_t kdim, int64_t n, const void *b,
+                       int64_t rs_b, int64_t cs_b, int k, lmul_packed **packed)
+    int lmul_gemm_compute(int64_t m, const void *alpha, lmul_format a_fmt,
+                          const void *a, int64_t rs_a, int64_t cs_a,
+                          const lmul_packed *packed, const void *beta,
+                          lmul_format c_fmt, void *c, int64_t rs_c, int64_t cs_c)
+    void lmul_packed_free(lmul_packed *packed)
+    int lmul_sgemm_pack(int64_t kdim, int64_t n, const float *b, int64_t ldb, int k,
+                        lmul_packed **packed)
+    int lmul_sgemm_compute(int64_t m, float alpha, const float *a, int64_t lda,
+                           const lmul_packed *packed, float beta, float *c,
+                           int64_t ldc)
+    void lmul_packed_info(const lmul_packed *packed, int64_t *kdim, int64_t *n,
+                          lmul_format *fmt, int *k, lmul_isa *isa)
     int lmul_sdot(int64_t n, const float *x, int64_t x_stride, const float *y,
                   int64_t y_stride, float *result, int k)
     int lmul_ddot(int64_t n, const double *x, int64_t x_stride, const double *y,

@@ -48,7 +48,7 @@ static void scale_c(size_t elsize, lmul_elem_format out, char *c, int64_t m,
 
 /* table = the float32 bits of every code of a float8 `in`, each widened once
  * for the packing; NULL (table unused) for the other formats. */
-static const uint32_t *fp8_codes(lmul_elem_format in, uint32_t table[256])
+const uint32_t *lmul_gemm_fp8_codes(lmul_elem_format in, uint32_t table[256])
 {
     const lmul_fp8_format *fp8 = lmul_elem_fp8(in);
     if (fp8 == NULL)
@@ -69,24 +69,30 @@ static int check_sizes(const lmul_container *ct, int64_t m, int64_t n,
     return m < 0 || n < 0 || kdim < 0 ? LMUL_ERR_ARG : LMUL_OK;
 }
 
-/* in, out: how A and B, and C, are stored (CONTAINER for float and double). */
-static int gemm_strided(const lmul_container *ct, size_t elsize,
-                        lmul_elem_format in, lmul_elem_format out, int64_t m,
-                        int64_t n, int64_t kdim, const void *alpha, const void *a,
-                        int64_t rs_a, int64_t cs_a, const void *b, int64_t rs_b,
-                        int64_t cs_b, const void *beta, void *c, int64_t rs_c,
-                        int64_t cs_c, int k)
+/* in, out: how A and B, and C, are stored (CONTAINER for float and double);
+ * batch: NULL for one product. */
+int lmul_gemm_strided(const lmul_container *ct, size_t elsize,
+                      lmul_elem_format in, lmul_elem_format out, int64_t m,
+                      int64_t n, int64_t kdim, const void *alpha, const void *a,
+                      int64_t rs_a, int64_t cs_a, const void *b, int64_t rs_b,
+                      int64_t cs_b, const void *beta, void *c, int64_t rs_c,
+                      int64_t cs_c, int k, const lmul_gemm_batch *batch)
 {
     lmul_gemm_problem pr;
     int status = check_sizes(ct, m, n, kdim, k, &pr.params);
     if (status != LMUL_OK || m == 0 || n == 0)
         return status;
+    const int64_t count = batch != NULL ? batch->count : 1;
+    if (count < 0)
+        return LMUL_ERR_ARG;
+    if (count == 0)
+        return LMUL_OK;
     if (c == NULL || (kdim > 0 && (a == NULL || b == NULL)))
         return LMUL_ERR_ARG;
     if ((m > 1 && rs_c == 0) || (n > 1 && cs_c == 0))
         return LMUL_ERR_ARG;          /* two elements of C at one address */
     uint32_t fp8_table[256];
-    pr.fp8_table = fp8_codes(in, fp8_table);
+    pr.fp8_table = lmul_gemm_fp8_codes(in, fp8_table);
     const lmul_kernels *ks = lmul_active_kernels();   /* once: one level per call */
     pr.ker = elsize == 4 ? &ks->sgemm : &ks->dgemm;
     pr.container = ct;
@@ -107,12 +113,17 @@ static int gemm_strided(const lmul_container *ct, size_t elsize,
     pr.cs_c = cs_c;
     pr.alpha = alpha;
     pr.beta = beta;
+    pr.packed_a = NULL;
     lmul_fp_scope fp;
     lmul_fp_enter(&fp);
-    if (kdim == 0)
-        scale_c(elsize, out, c, m, n, rs_c, cs_c, beta);
-    else
-        status = lmul_gemm_run(&pr);
+    if (kdim == 0) {
+        for (int64_t i = 0; i < count; i++)
+            scale_c(elsize, out, (char *)c + i * (batch != NULL ? batch->bs_c : 0),
+                    m, n, rs_c, cs_c, beta);
+    } else {
+        static const lmul_gemm_batch one = {1, 0, 0, 0};
+        status = lmul_gemm_run_batch(&pr, batch != NULL ? batch : &one);
+    }
     lmul_fp_leave(&fp);
     return status;
 }
@@ -122,9 +133,9 @@ int lmul_sgemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
                        int64_t rs_b, int64_t cs_b, float beta, float *c,
                        int64_t rs_c, int64_t cs_c, int k)
 {
-    return gemm_strided(&lmul_container_f32, sizeof(float), LMUL_ELEM_CONTAINER,
+    return lmul_gemm_strided(&lmul_container_f32, sizeof(float), LMUL_ELEM_CONTAINER,
                         LMUL_ELEM_CONTAINER, m, n, kdim, &alpha,
-                        a, rs_a, cs_a, b, rs_b, cs_b, &beta, c, rs_c, cs_c, k);
+                        a, rs_a, cs_a, b, rs_b, cs_b, &beta, c, rs_c, cs_c, k, NULL);
 }
 
 int lmul_dgemm_strided(int64_t m, int64_t n, int64_t kdim, double alpha,
@@ -132,9 +143,9 @@ int lmul_dgemm_strided(int64_t m, int64_t n, int64_t kdim, double alpha,
                        const double *b, int64_t rs_b, int64_t cs_b, double beta,
                        double *c, int64_t rs_c, int64_t cs_c, int k)
 {
-    return gemm_strided(&lmul_container_f64, sizeof(double), LMUL_ELEM_CONTAINER,
+    return lmul_gemm_strided(&lmul_container_f64, sizeof(double), LMUL_ELEM_CONTAINER,
                         LMUL_ELEM_CONTAINER, m, n, kdim, &alpha,
-                        a, rs_a, cs_a, b, rs_b, cs_b, &beta, c, rs_c, cs_c, k);
+                        a, rs_a, cs_a, b, rs_b, cs_b, &beta, c, rs_c, cs_c, k, NULL);
 }
 
 /* ---------------------------------------------------------------- BLAS form */
@@ -178,9 +189,9 @@ static int gemm_blas(const lmul_container *ct, size_t elsize, lmul_layout layout
         status = blas_strides(layout, LMUL_NO_TRANS, m, n, ldc, elsize, &rs_c, &cs_c);
     if (status != LMUL_OK)
         return status;
-    return gemm_strided(ct, elsize, LMUL_ELEM_CONTAINER, LMUL_ELEM_CONTAINER, m, n,
+    return lmul_gemm_strided(ct, elsize, LMUL_ELEM_CONTAINER, LMUL_ELEM_CONTAINER, m, n,
                         kdim, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c,
-                        cs_c, k);
+                        cs_c, k, NULL);
 }
 
 int lmul_sgemm(lmul_layout layout, lmul_transpose trans_a, lmul_transpose trans_b,
@@ -211,9 +222,9 @@ static int narrow_gemm(lmul_elem_format in, lmul_elem_format out, int64_t m,
                        int64_t cs_b, float beta, void *c, int64_t rs_c,
                        int64_t cs_c, int k)
 {
-    return gemm_strided(&lmul_container_f32, sizeof(float), in, out, m, n, kdim,
-                        &alpha, a, rs_a, cs_a, b, rs_b, cs_b, &beta, c, rs_c, cs_c,
-                        k);
+    return lmul_gemm_strided(&lmul_container_f32, sizeof(float), in, out, m, n, kdim,
+                             &alpha, a, rs_a, cs_a, b, rs_b, cs_b, &beta, c, rs_c, cs_c,
+                             k, NULL);
 }
 
 int lmul_hgemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,

@@ -24,7 +24,6 @@
 #define LINE 64                                   /* cache line bytes */
 #define LMUL_MAX_TILE 64                          /* largest mr or nr */
 #define PACK_STEPS 32                             /* steps per direct prep */
-#define MIN_WORK_PER_THREAD (INT64_C(1) << 21)   /* m*n*k below this: one thread */
 
 #if defined(__GNUC__)
 #  define PREFETCH(p) __builtin_prefetch(p)
@@ -39,7 +38,7 @@ enum { KER_FAST, KER_ZEROS, KER_SAFE, KER_COUNT };
 
 static _Atomic uint64_t tiles_by_kernel[KER_COUNT];
 
-typedef struct workspace {
+typedef struct lmul_gemm_workspace {
     void *mem;
     char *a, *b, *tile;
     char *az, *bz;              /* panels with zeros, as ker->zprep_a/b made them */
@@ -139,9 +138,9 @@ static void range_merge(lmul_range *into, lmul_range r)
  * all panels so that each source row is read once, in order; the others,
  * and a last panel that needs padding, are gathered first.
  */
-static void pack_block(const lmul_gemm_problem *pr, char *dst, const char *src,
-                       int64_t len, int64_t width, int64_t kc, int64_t s_idx,
-                       int64_t s_k, uint64_t addend, lmul_range *ranges)
+void lmul_gemm_pack_block(const lmul_gemm_problem *pr, char *dst, const char *src,
+                          int64_t len, int64_t width, int64_t kc, int64_t s_idx,
+                          int64_t s_k, uint64_t addend, lmul_range *ranges)
 {
     const size_t es = pr->elsize;
     const int64_t direct = s_idx == (int64_t)es && pr->in == LMUL_ELEM_CONTAINER
@@ -166,7 +165,7 @@ static void pack_block(const lmul_gemm_problem *pr, char *dst, const char *src,
 }
 
 /* offset - bias modulo 2^width: with it in A, a + b is the L-Mul product. */
-static uint64_t a_addend(const lmul_gemm_problem *pr)
+uint64_t lmul_gemm_a_addend(const lmul_gemm_problem *pr)
 {
     const uint64_t v = pr->params.offset - pr->container->bias;
     return pr->elsize == 4 ? (uint32_t)v : v;
@@ -183,21 +182,26 @@ static void zprep_block(const lmul_gemm_problem *pr, lmul_zprep_ft zprep,
     for (int64_t r = 0; r < len; r += width)
         if (ranges[r / width].zeros)
             zprep(kc, width, packed + r / width * panel, dst + r / width * 2 * panel,
-                  a_addend(pr));
+                  lmul_gemm_a_addend(pr));
 }
 
-static void pack_a(const lmul_gemm_problem *pr, const workspace *ws, int64_t ic,
+/* A pre-packed A (lmul_gemm_packed.c) is pointed to, not packed. */
+static void pack_a(const lmul_gemm_problem *pr, workspace *ws, int64_t ic,
                    int64_t mc, int64_t pc, int64_t kc)
 {
-    pack_block(pr, ws->a, pr->a + ic * pr->rs_a + pc * pr->cs_a, mc, pr->ker->mr,
-               kc, pr->rs_a, pr->cs_a, a_addend(pr), ws->ra);
+    if (pr->packed_a != NULL)
+        lmul_gemm_prepacked_block(pr->packed_a, ic, pc, &ws->a, &ws->ra);
+    else
+        lmul_gemm_pack_block(pr, ws->a, pr->a + ic * pr->rs_a + pc * pr->cs_a, mc,
+                             pr->ker->mr, kc, pr->rs_a, pr->cs_a, lmul_gemm_a_addend(pr),
+                             ws->ra);
     zprep_block(pr, pr->ker->zprep_a, ws->a, ws->az, mc, pr->ker->mr, kc, ws->ra);
 }
 
 static void pack_b(const lmul_gemm_problem *pr, const workspace *ws, int64_t pc,
                    int64_t kc, int64_t jc, int64_t nc)
 {
-    pack_block(pr, ws->b, pr->b + pc * pr->rs_b + jc * pr->cs_b, nc, pr->ker->nr,
+    lmul_gemm_pack_block(pr, ws->b, pr->b + pc * pr->rs_b + jc * pr->cs_b, nc, pr->ker->nr,
                kc, pr->cs_b, pr->rs_b, 0, ws->rb);
     zprep_block(pr, pr->ker->zprep_b, ws->b, ws->bz, nc, pr->ker->nr, kc, ws->rb);
 }
@@ -228,6 +232,13 @@ static int tile_kernel(const lmul_gemm_problem *pr, lmul_range a, lmul_range b,
     if (!sum_reaches(a.min, b.min, off, c->bias + min_normal))
         return KER_SAFE;
     return a.zeros || b.zeros ? KER_ZEROS : KER_FAST;
+}
+
+/* Whether the one-add kernel is valid for every product of the two ranges. */
+int lmul_gemm_one_add_valid(const lmul_gemm_problem *pr, lmul_range a, lmul_range b)
+{
+    lmul_safe_case unused;
+    return tile_kernel(pr, a, b, &unused) == KER_FAST;
 }
 
 /* C = (alpha * t) + (beta * C) on an edge or strided tile: the same two
@@ -283,7 +294,7 @@ static void tile(const lmul_gemm_problem *pr, const workspace *ws, const char *p
     const int kernel = tile_kernel(pr, ra, rb, &safe_case);
     lmul_params kernel_params = pr->params;   /* packing did the rounding */
     kernel_params.round_shift = 0;
-    lmul_gemm_aux aux = {pr->alpha, beta, a_addend(pr), safe_case, ra.zeros,
+    lmul_gemm_aux aux = {pr->alpha, beta, lmul_gemm_a_addend(pr), safe_case, ra.zeros,
                          ra.zeros && ker->zprep_a != NULL ? pa_zero : NULL,
                          rb.zeros && ker->zprep_b != NULL ? pb_zero : NULL,
                          &kernel_params};
@@ -329,7 +340,7 @@ static void count_tiles(const uint64_t counts[KER_COUNT])
         atomic_fetch_add_explicit(&tiles_by_kernel[i], counts[i], memory_order_relaxed);
 }
 
-static void gemm_region(const lmul_gemm_problem *pr, region r, const workspace *ws)
+static void gemm_region(const lmul_gemm_problem *pr, region r, workspace *ws)
 {
     const lmul_gemm_kernels *ker = pr->ker;
     const void *one = pr->elsize == 4 ? (const void *)&one_f32 : (const void *)&one_f64;
@@ -390,7 +401,7 @@ static void narrow_block_store(narrow_block b)
  * alpha * sum + beta * C (alpha * sum alone for beta 0, C not read, so a -0
  * stays -0), the others alpha * sum + buffer. */
 static void gemm_region_narrow(const lmul_gemm_problem *pr, region r,
-                               const workspace *ws)
+                               workspace *ws)
 {
     const lmul_gemm_kernels *ker = pr->ker;
     const float beta = *(const float *)pr->beta;
@@ -421,16 +432,25 @@ static void gemm_region_narrow(const lmul_gemm_problem *pr, region r,
     count_tiles(counts);
 }
 
+static void run_region(const lmul_gemm_problem *pr, region r, workspace *ws)
+{
+    if (r.m0 >= r.m1 || r.n0 >= r.n1)
+        return;
+    if (pr->out != LMUL_ELEM_CONTAINER)
+        gemm_region_narrow(pr, r, ws);
+    else
+        gemm_region(pr, r, ws);
+}
+
 static void run_task(void *arg, int t)
 {
     const run_state *st = arg;
-    const region r = st->regions[t];
-    if (r.m0 >= r.m1 || r.n0 >= r.n1)
-        return;
-    if (st->pr->out != LMUL_ELEM_CONTAINER)
-        gemm_region_narrow(st->pr, r, &st->ws[t]);
-    else
-        gemm_region(st->pr, r, &st->ws[t]);
+    run_region(st->pr, st->regions[t], &st->ws[t]);
+}
+
+void lmul_gemm_run_serial(const lmul_gemm_problem *pr, lmul_gemm_workspace *ws)
+{
+    run_region(pr, (region){0, pr->m, 0, pr->n}, ws);
 }
 
 /* ---------------------------------------------------------------- threads */
@@ -445,7 +465,7 @@ static int thread_count(const lmul_gemm_problem *pr, int64_t nt)
     if (__builtin_mul_overflow((pr->m + pr->ker->mr - 1) / pr->ker->mr,
                                (pr->n + pr->ker->nr - 1) / pr->ker->nr, &tiles))
         tiles = INT64_MAX;
-    nt = min64(nt, work / MIN_WORK_PER_THREAD);
+    nt = min64(nt, work / LMUL_GEMM_MIN_WORK_PER_THREAD);
     nt = min64(nt, tiles);
     return nt < 1 ? 1 : (int)nt;
 }
@@ -514,11 +534,11 @@ static int workspace_alloc(const lmul_gemm_problem *pr, workspace *ws)
 /* C^T = B^T A^T: the microkernels store columns of C (and a narrow C is
  * narrowed by columns), so a C whose rows are contiguous is computed
  * transposed (L-Mul commutes). */
-static void orient(lmul_gemm_problem *pr)
+int lmul_gemm_orient(lmul_gemm_problem *pr)
 {
     const int64_t es = (int64_t)lmul_elem_size(pr->out, pr->elsize);
-    if (pr->rs_c == es || pr->cs_c != es)
-        return;
+    if (pr->packed_a != NULL || pr->rs_c == es || pr->cs_c != es)
+        return 0;
     const lmul_gemm_problem p = *pr;
     pr->m = p.n;
     pr->n = p.m;
@@ -530,6 +550,24 @@ static void orient(lmul_gemm_problem *pr)
     pr->cs_b = p.rs_a;
     pr->rs_c = p.cs_c;
     pr->cs_c = p.rs_c;
+    return 1;
+}
+
+lmul_gemm_workspace *lmul_gemm_workspace_new(const lmul_gemm_problem *pr)
+{
+    workspace *ws = malloc(sizeof *ws);
+    if (ws != NULL && workspace_alloc(pr, ws) != LMUL_OK) {
+        free(ws);
+        return NULL;
+    }
+    return ws;
+}
+
+void lmul_gemm_workspace_free(lmul_gemm_workspace *ws)
+{
+    if (ws != NULL)
+        free(ws->mem);
+    free(ws);
 }
 
 int lmul_gemm_run(lmul_gemm_problem *pr)
@@ -537,7 +575,7 @@ int lmul_gemm_run(lmul_gemm_problem *pr)
     enum { MAX_THREADS = 256 };
     region regions[MAX_THREADS];
     workspace ws[MAX_THREADS];
-    orient(pr);
+    lmul_gemm_orient(pr);
     const int nt = thread_count(pr, min64(lmul_get_num_threads(), MAX_THREADS));
     for (int t = 0; t < nt; t++) {
         if (workspace_alloc(pr, &ws[t]) != LMUL_OK) {

@@ -71,6 +71,15 @@ static inline float lmul_elem_read(lmul_elem_format f, const char *e)
     return v;
 }
 
+/* An operand packed once as the A side of the blocked loops
+ * (lmul_gemm_packed.c): for each chunk of kc steps of the inner dimension,
+ * the micro-panels of mr elements over all `len` of them, prepared as
+ * pack_a prepares them, and their ranges. */
+typedef struct lmul_gemm_prepacked lmul_gemm_prepacked;
+
+/* m*n*k below this: one thread. */
+#define LMUL_GEMM_MIN_WORK_PER_THREAD (INT64_C(1) << 21)
+
 /* C = alpha * A B + beta * C, m, n, k > 0, strides in bytes. */
 typedef struct lmul_gemm_problem {
     const lmul_gemm_kernels *ker;
@@ -91,7 +100,65 @@ typedef struct lmul_gemm_problem {
     int64_t rs_c, cs_c;
     const void *alpha, *beta;       /* float or double, by elsize */
     lmul_params params;             /* rounding to k bits, for the packing */
+    const lmul_gemm_prepacked *packed_a;  /* NULL, or A packed already (then
+                                       a, rs_a, cs_a are unused) */
 } lmul_gemm_problem;
+
+/* One thread's packing buffers, sized for a problem (lmul_gemm_driver.c). */
+typedef struct lmul_gemm_workspace lmul_gemm_workspace;
+lmul_gemm_workspace *lmul_gemm_workspace_new(const lmul_gemm_problem *pr);
+void lmul_gemm_workspace_free(lmul_gemm_workspace *ws);
+
+/* Makes C's contiguous dimension the microkernels' (C^T = B^T A^T); 1 if
+ * it transposed the problem. */
+int lmul_gemm_orient(lmul_gemm_problem *pr);
+
+/* An oriented problem, whole, in the calling thread. */
+void lmul_gemm_run_serial(const lmul_gemm_problem *pr, lmul_gemm_workspace *ws);
+
+/* Packs len elements (rows of A, or columns of B) by kc steps into
+ * micro-panels of width, prepared, with addend; a range per panel. */
+void lmul_gemm_pack_block(const lmul_gemm_problem *pr, char *dst, const char *src,
+                          int64_t len, int64_t width, int64_t kc, int64_t s_idx,
+                          int64_t s_k, uint64_t addend, lmul_range *ranges);
+
+/* offset - bias modulo 2^width: the packing adds it to A. */
+uint64_t lmul_gemm_a_addend(const lmul_gemm_problem *pr);
+
+/* Whether the one-add kernel is valid for every product of two ranges. */
+int lmul_gemm_one_add_valid(const lmul_gemm_problem *pr, lmul_range a, lmul_range b);
+
+/* The panels of a pre-packed A from element ic (a multiple of mr) at step pc
+ * (a multiple of kc), and their ranges. */
+void lmul_gemm_prepacked_block(const lmul_gemm_prepacked *p, int64_t ic, int64_t pc,
+                               char **panels, lmul_range **ranges);
+
+/* gemm_strided of lmul_gemm.c over `count` problems, the i-th with A, B and
+ * C at i*bs_a, i*bs_b, i*bs_c bytes from the first. */
+typedef struct lmul_gemm_batch {
+    int64_t count, bs_a, bs_b, bs_c;
+} lmul_gemm_batch;
+
+/* Checks and runs C = alpha A B + beta C (lmul_gemm.c); in, out: how A and
+ * B, and C, are stored; batch NULL for one product. */
+int lmul_gemm_strided(const lmul_container *ct, size_t elsize,
+                      lmul_elem_format in, lmul_elem_format out, int64_t m,
+                      int64_t n, int64_t kdim, const void *alpha, const void *a,
+                      int64_t rs_a, int64_t cs_a, const void *b, int64_t rs_b,
+                      int64_t cs_b, const void *beta, void *c, int64_t rs_c,
+                      int64_t cs_c, int k, const lmul_gemm_batch *batch);
+
+/* table = the float32 bits of every code of a float8 `in`; NULL (table
+ * unused) for the other formats (lmul_gemm.c). */
+const uint32_t *lmul_gemm_fp8_codes(lmul_elem_format in, uint32_t table[256]);
+
+/* A public lmul_format as the frame's: container, element size, formats of
+ * the inputs and of C; LMUL_ERR_ARG for an unknown one. */
+int lmul_format_describe(lmul_format f, const lmul_container **ct, size_t *elsize,
+                         lmul_elem_format *in, lmul_elem_format *out);
+
+/* Runs a validated batch (lmul_gemm_batch.c); LMUL_OK or LMUL_ERR_NOMEM. */
+int lmul_gemm_run_batch(lmul_gemm_problem *pr, const lmul_gemm_batch *batch);
 
 /* Runs a validated problem; LMUL_OK or LMUL_ERR_NOMEM (then C is untouched). */
 int lmul_gemm_run(lmul_gemm_problem *pr);
