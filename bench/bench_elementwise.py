@@ -1,7 +1,7 @@
 """Elementwise L-Mul throughput against np.multiply (issue #2's targets).
 
     python -m pytest bench/bench_elementwise.py --benchmark-only \
-        --benchmark-json bench/results/elementwise.json
+        --benchmark-json .benchmarks/elementwise.json  && python bench/summarize.py .benchmarks/elementwise.json
 
 Output preallocated, float32, default k unless named. Groups pair each
 L-Mul case with np.multiply at the same size, so the ratios read directly.
