@@ -37,13 +37,20 @@ def get_library_dir():
     return os.path.dirname(os.path.abspath(__file__))
 
 
+def _compiled_core():
+    from ._isa import _core, _CORE_ERROR
+    if _core is None:
+        raise RuntimeError(f"the GEMM tile counts belong to the compiled C extension, "
+                           f"which did not load ({_CORE_ERROR})")
+    return _core
+
+
 def gemm_stats():
     """{'fast': n, 'safe': m}: register tiles the C GEMM computed with the
     one-add microkernel and with the safe one since the last reset."""
-    from . import _core
-    return _core.gemm_stats()
+    return _compiled_core().gemm_stats()
 
 
 def reset_gemm_stats():
-    from . import _core
-    _core.reset_gemm_stats()
+    """Set the counts of gemm_stats() back to zero."""
+    _compiled_core().reset_gemm_stats()

@@ -5,12 +5,13 @@ Without the compiled extension (the Numba backend, where LLVM picks the
 instructions) there is nothing to control: get_isa() and best_isa() return
 None, available_isas() is empty, and set_isa() / use_isa() raise RuntimeError.
 """
+import importlib
 import os
 
 from ._settings import temporarily
 
-try:
-    from . import _core
+try:   # import_module: a missing module reads "No module named ...", not a circular import
+    _core = importlib.import_module("lmul_simd._core")
     _CORE_ERROR = None
 except ImportError as error:   # the Numba backend is in use
     _core = None
