@@ -27,12 +27,12 @@ __all__ = ["multiply", "multiply_k", "lmul", "matmul", "matmul_k", "vecdot", "ve
            "__version__"]
 
 
-def get_include():
+def get_include() -> str:
     """Directory holding lmul_simd.h, for C and Cython callers."""
     return os.path.join(os.path.dirname(__file__), "include")
 
 
-def get_library_dir():
+def get_library_dir() -> str:
     """Directory holding the shared library liblmul_simd (link with -llmul_simd)."""
     return os.path.dirname(os.path.abspath(__file__))
 
@@ -45,12 +45,12 @@ def _compiled_core():
     return _core
 
 
-def gemm_stats():
+def gemm_stats() -> dict[str, int]:
     """{'fast': n, 'safe': m}: register tiles the C GEMM computed with the
     one-add microkernel and with the safe one since the last reset."""
     return _compiled_core().gemm_stats()
 
 
-def reset_gemm_stats():
+def reset_gemm_stats() -> None:
     """Set the counts of gemm_stats() back to zero."""
     _compiled_core().reset_gemm_stats()
