@@ -103,3 +103,12 @@ def test_cython_example_builds_and_runs(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "refused: lmul_smul refused k=0" in done.stdout
+
+
+def test_ci_runs_the_two_set_up_commands_of_the_readme():
+    first_bash = next(code for info, code in blocks() if info == "bash")
+    commands = [line.strip() for line in first_bash.splitlines() if line.strip()]
+    assert len(commands) == 2
+    ci = (README.parent / ".ci" / "run").read_text().splitlines()
+    for command in commands:
+        assert command in ci, f".ci/run does not run {command!r}"
