@@ -33,10 +33,13 @@ def machine(info):
             "python": info.get("python_version")}
 
 
-def short_name(name):
-    """test_compare[gemm 64x64x64: numpy.matmul] -> the parameter part."""
-    match = re.fullmatch(r"\w+\[(.*)\]", name)
-    return match.group(1) if match else name
+def short_names(names):
+    """The parameter parts (test_compare[gemm: numpy.matmul] -> gemm: numpy.matmul)
+    when the names share one test function, else the names without 'test_'."""
+    parts = [re.fullmatch(r"(\w+)\[(.*)\]", name) for name in names]
+    if all(parts) and len({part.group(1) for part in parts}) == 1:
+        return [part.group(2) for part in parts]
+    return [name.removeprefix("test_") for name in names]
 
 
 def summarize(raw, suite, versions=None):
@@ -84,10 +87,11 @@ def markdown(summary):
     for group in dict.fromkeys(row["group"] for row in summary["benchmarks"]):
         lines += [f"## {group}", "", "| benchmark | median | min | rounds | speed | extra |",
                   "|---|---|---|---|---|---|"]
-        for row in (r for r in summary["benchmarks"] if r["group"] == group):
+        rows = [row for row in summary["benchmarks"] if row["group"] == group]
+        for row, name in zip(rows, short_names([row["name"] for row in rows])):
             speed = f"{row['speed']:.3g}x" if "speed" in row else ""
             extra = ", ".join(f"{k}={v}" for k, v in row.get("extra", {}).items())
-            lines.append(f"| {short_name(row['name'])} | {seconds(row['median_s'])} | "
+            lines.append(f"| {name} | {seconds(row['median_s'])} | "
                          f"{seconds(row['min_s'])} | {row['rounds']} | {speed} | {extra} |")
         lines.append("")
     return "\n".join(lines)
@@ -103,12 +107,12 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     for path in args.raw:
         suite = os.path.splitext(os.path.basename(path))[0]
-        with open(path) as f:
-            summary = summarize(json.load(f), suite, args.versions)
         base = os.path.join(args.out, suite)
         if os.path.abspath(base + ".json") == os.path.abspath(path):
             sys.exit(f"{path}: write the raw file elsewhere (e.g. .benchmarks/), "
                      f"its summary would overwrite it")
+        with open(path) as f:
+            summary = summarize(json.load(f), suite, args.versions)
         with open(base + ".json", "w") as f:
             json.dump(summary, f, indent=1)
             f.write("\n")
