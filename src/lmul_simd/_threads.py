@@ -7,6 +7,7 @@ import operator
 from typing import ContextManager
 
 from ._api import _backend
+from . import _settings
 from ._settings import temporarily
 
 __all__ = ["get_num_threads", "set_num_threads", "num_threads"]
@@ -22,7 +23,8 @@ def set_num_threads(n: int) -> None:
     n = operator.index(n)
     if n < 1:
         raise ValueError(f"the number of threads must be at least 1, got {n}")
-    _backend.set_num_threads(n)
+    with _settings.lock:
+        _backend.set_num_threads(n)
 
 
 def num_threads(n: int) -> ContextManager[None]:

@@ -58,6 +58,17 @@ static const uint32_t *fp8_codes(lmul_elem_format in, uint32_t table[256])
     return table;
 }
 
+/* The checks both GEMM forms make first, in this order: k (LMUL_ERR_K),
+ * then negative sizes (LMUL_ERR_ARG); p gets k's parameters. */
+static int check_sizes(const lmul_container *ct, int64_t m, int64_t n,
+                       int64_t kdim, int k, lmul_params *p)
+{
+    const int status = lmul_params_init(p, ct, k);
+    if (status != LMUL_OK)
+        return status;
+    return m < 0 || n < 0 || kdim < 0 ? LMUL_ERR_ARG : LMUL_OK;
+}
+
 /* in, out: how A and B, and C, are stored (CONTAINER for float and double). */
 static int gemm_strided(const lmul_container *ct, size_t elsize,
                         lmul_elem_format in, lmul_elem_format out, int64_t m,
@@ -67,24 +78,16 @@ static int gemm_strided(const lmul_container *ct, size_t elsize,
                         int64_t cs_c, int k)
 {
     lmul_gemm_problem pr;
-    const int status = lmul_params_init(&pr.params, ct, k);
-    if (status != LMUL_OK)
+    int status = check_sizes(ct, m, n, kdim, k, &pr.params);
+    if (status != LMUL_OK || m == 0 || n == 0)
         return status;
-    if (m < 0 || n < 0 || kdim < 0)
-        return LMUL_ERR_ARG;
-    if (m == 0 || n == 0)
-        return LMUL_OK;
     if (c == NULL || (kdim > 0 && (a == NULL || b == NULL)))
         return LMUL_ERR_ARG;
     if ((m > 1 && rs_c == 0) || (n > 1 && cs_c == 0))
         return LMUL_ERR_ARG;          /* two elements of C at one address */
-    if (kdim == 0) {
-        scale_c(elsize, out, c, m, n, rs_c, cs_c, beta);
-        return LMUL_OK;
-    }
     uint32_t fp8_table[256];
     pr.fp8_table = fp8_codes(in, fp8_table);
-    const lmul_kernels *ks = lmul_active_kernels();
+    const lmul_kernels *ks = lmul_active_kernels();   /* once: one level per call */
     pr.ker = elsize == 4 ? &ks->sgemm : &ks->dgemm;
     pr.container = ct;
     pr.elsize = elsize;
@@ -104,13 +107,14 @@ static int gemm_strided(const lmul_container *ct, size_t elsize,
     pr.cs_c = cs_c;
     pr.alpha = alpha;
     pr.beta = beta;
-    /* overflow and inf - inf raise flags in whichever thread meets them: the
-     * caller's flags are left as they were, for every thread count */
-    fexcept_t flags;
-    fegetexceptflag(&flags, FE_ALL_EXCEPT);
-    const int run_status = lmul_gemm_run(&pr);
-    fesetexceptflag(&flags, FE_ALL_EXCEPT);
-    return run_status;
+    lmul_fp_scope fp;
+    lmul_fp_enter(&fp);
+    if (kdim == 0)
+        scale_c(elsize, out, c, m, n, rs_c, cs_c, beta);
+    else
+        status = lmul_gemm_run(&pr);
+    lmul_fp_leave(&fp);
+    return status;
 }
 
 int lmul_sgemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
@@ -148,6 +152,8 @@ static int blas_strides(lmul_layout layout, lmul_transpose trans, int64_t rows,
     const int64_t min_ld = row_major ? stored_cols : stored_rows;
     if (ld < (min_ld > 1 ? min_ld : 1))
         return LMUL_ERR_DIM;
+    if (ld > INT64_MAX / (int64_t)elsize)
+        return LMUL_ERR_ARG;          /* no byte stride can address it */
     const int64_t s_row = row_major ? ld : 1, s_col = row_major ? 1 : ld;
     *rs = (int64_t)elsize * (t ? s_col : s_row);
     *cs = (int64_t)elsize * (t ? s_row : s_col);
@@ -160,10 +166,12 @@ static int gemm_blas(const lmul_container *ct, size_t elsize, lmul_layout layout
                      const void *b, int64_t ldb, const void *beta, void *c,
                      int64_t ldc, int k)
 {
-    if (m < 0 || n < 0 || kdim < 0)
-        return LMUL_ERR_ARG;
+    lmul_params params;
+    int status = check_sizes(ct, m, n, kdim, k, &params);
+    if (status != LMUL_OK)
+        return status;
     int64_t rs_a, cs_a, rs_b, cs_b, rs_c, cs_c;
-    int status = blas_strides(layout, ta, m, kdim, lda, elsize, &rs_a, &cs_a);
+    status = blas_strides(layout, ta, m, kdim, lda, elsize, &rs_a, &cs_a);
     if (status == LMUL_OK)
         status = blas_strides(layout, tb, kdim, n, ldb, elsize, &rs_b, &cs_b);
     if (status == LMUL_OK)
@@ -203,13 +211,9 @@ static int narrow_gemm(lmul_elem_format in, lmul_elem_format out, int64_t m,
                        int64_t cs_b, float beta, void *c, int64_t rs_c,
                        int64_t cs_c, int k)
 {
-    fexcept_t flags;   /* narrowing raises flags too */
-    fegetexceptflag(&flags, FE_ALL_EXCEPT);
-    const int status = gemm_strided(&lmul_container_f32, sizeof(float), in, out, m,
-                                    n, kdim, &alpha, a, rs_a, cs_a, b, rs_b, cs_b,
-                                    &beta, c, rs_c, cs_c, k);
-    fesetexceptflag(&flags, FE_ALL_EXCEPT);
-    return status;
+    return gemm_strided(&lmul_container_f32, sizeof(float), in, out, m, n, kdim,
+                        &alpha, a, rs_a, cs_a, b, rs_b, cs_b, &beta, c, rs_c, cs_c,
+                        k);
 }
 
 int lmul_hgemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
@@ -261,6 +265,8 @@ int lmul_ddot(int64_t n, const double *x, int64_t x_stride, const double *y,
     if (n < 0 || result == NULL || (n > 0 && (x == NULL || y == NULL)))
         return LMUL_ERR_ARG;
     double buf[DOT_CHUNK], acc = 0.0;
+    lmul_fp_scope fp;
+    lmul_fp_enter(&fp);
     for (int64_t start = 0; start < n; start += DOT_CHUNK) {
         const int64_t m = n - start < DOT_CHUNK ? n - start : DOT_CHUNK;
         lmul_dmul(m, (const double *)((const char *)x + start * x_stride), x_stride,
@@ -269,6 +275,7 @@ int lmul_ddot(int64_t n, const double *x, int64_t x_stride, const double *y,
         for (int64_t i = 0; i < m; i++)
             acc += buf[i];
     }
+    lmul_fp_leave(&fp);
     *result = acc;
     return LMUL_OK;
 }
@@ -283,6 +290,8 @@ static int float32_dot(int64_t n, const char *x, int64_t sx, const char *y,
     if (n < 0 || result == NULL || (n > 0 && (x == NULL || y == NULL)))
         return LMUL_ERR_ARG;
     float xf[DOT_CHUNK], yf[DOT_CHUNK], buf[DOT_CHUNK], acc = 0.0f;
+    lmul_fp_scope fp;
+    lmul_fp_enter(&fp);
     for (int64_t start = 0; start < n; start += DOT_CHUNK) {
         const int64_t m = n - start < DOT_CHUNK ? n - start : DOT_CHUNK;
         const char *xs = x + start * sx, *ys = y + start * sy;
@@ -299,6 +308,7 @@ static int float32_dot(int64_t n, const char *x, int64_t sx, const char *y,
         for (int64_t i = 0; i < m; i++)
             acc += buf[i];
     }
+    lmul_fp_leave(&fp);
     *result = acc;
     return LMUL_OK;
 }

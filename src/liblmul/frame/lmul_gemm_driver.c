@@ -402,12 +402,16 @@ static void run_task(void *arg, int t)
 
 /* ---------------------------------------------------------------- threads */
 
-static int thread_count(const lmul_gemm_problem *pr)
+/* Threads for a problem, from the setting read once per call (nt). */
+static int thread_count(const lmul_gemm_problem *pr, int64_t nt)
 {
-    const int64_t work = pr->m * pr->n * pr->k;
-    const int64_t tiles = ((pr->m + pr->ker->mr - 1) / pr->ker->mr)
-                        * ((pr->n + pr->ker->nr - 1) / pr->ker->nr);
-    int64_t nt = lmul_get_num_threads();
+    int64_t work, tiles;                       /* saturating: no signed overflow */
+    if (__builtin_mul_overflow(pr->m, pr->n, &work)
+        || __builtin_mul_overflow(work, pr->k, &work))
+        work = INT64_MAX;
+    if (__builtin_mul_overflow((pr->m + pr->ker->mr - 1) / pr->ker->mr,
+                               (pr->n + pr->ker->nr - 1) / pr->ker->nr, &tiles))
+        tiles = INT64_MAX;
     nt = min64(nt, work / MIN_WORK_PER_THREAD);
     nt = min64(nt, tiles);
     return nt < 1 ? 1 : (int)nt;
@@ -462,7 +466,7 @@ static int workspace_alloc(const lmul_gemm_problem *pr, workspace *ws)
     const size_t rb = aligned((size_t)(nc / ker->nr) * sizeof(lmul_range));
     const size_t cb = pr->out != LMUL_ELEM_CONTAINER
         ? aligned((size_t)(ker->mc * nc) * sizeof(float)) : 0;
-    char *mem = aligned_alloc(ALIGN, a + b + t + ra + rb + cb);
+    char *mem = lmul_workspace_alloc(a + b + t + ra + rb + cb);
     if (mem == NULL)
         return LMUL_ERR_NOMEM;
     *ws = (workspace){mem, mem, mem + a, mem + a + b, (lmul_range *)(mem + a + b + t),
@@ -497,7 +501,7 @@ int lmul_gemm_run(lmul_gemm_problem *pr)
     region regions[MAX_THREADS];
     workspace ws[MAX_THREADS];
     orient(pr);
-    const int nt = thread_count(pr) < MAX_THREADS ? thread_count(pr) : MAX_THREADS;
+    const int nt = thread_count(pr, min64(lmul_get_num_threads(), MAX_THREADS));
     for (int t = 0; t < nt; t++) {
         if (workspace_alloc(pr, &ws[t]) != LMUL_OK) {
             while (t-- > 0)

@@ -2,6 +2,7 @@
 #ifndef LMUL_INTERNAL_H
 #define LMUL_INTERNAL_H
 
+#include <fenv.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -169,8 +170,42 @@ extern const lmul_kernels lmul_kernels_avx512;
 /* The kernels of the instruction set in use (frame/lmul_dispatch.c). */
 const lmul_kernels *lmul_active_kernels(void);
 
+/*
+ * The floating-point flags a GEMM or dot product reports to its caller, as
+ * numpy.matmul does: overflow and invalid (inf - inf) of its sums, wherever
+ * they were computed (lmul_parallel_run hands a worker's flags to the caller).
+ * Whatever else it raises internally (inexact, underflow, the flags of
+ * its bit manipulations) is dropped; the caller's own flags are kept.
+ */
+#define LMUL_FP_REPORTED (FE_OVERFLOW | FE_INVALID)
+
+typedef struct lmul_fp_scope {
+    fexcept_t saved;
+} lmul_fp_scope;
+
+static inline void lmul_fp_enter(lmul_fp_scope *s)
+{
+    fegetexceptflag(&s->saved, FE_ALL_EXCEPT);
+    feclearexcept(FE_ALL_EXCEPT);
+}
+
+static inline void lmul_fp_leave(const lmul_fp_scope *s)
+{
+    const int raised = fetestexcept(LMUL_FP_REPORTED);
+    fesetexceptflag(&s->saved, FE_ALL_EXCEPT);
+    if (raised)
+        feraiseexcept(raised);
+}
+
+/* Workspace (frame/lmul_api.c): LMUL_WORKSPACE_ALIGN-aligned, any size,
+ * freed with free(); NULL when out of memory (or made to fail for a test:
+ * LMUL_SIMD_TEST_FAIL_ALLOC=1 in the environment at load). */
+#define LMUL_WORKSPACE_ALIGN 64
+void *lmul_workspace_alloc(size_t bytes);
+
 /* Threads (frame/lmul_threads.c): runs fn(arg, t) for t = 0..nt-1, the
- * calling thread taking t = 0; a thread that cannot start runs in the caller. */
+ * calling thread taking t = 0; a task no worker can take runs in the caller.
+ * The LMUL_FP_REPORTED flags a worker's task raises are raised in the caller. */
 typedef void (*lmul_task_ft)(void *arg, int t);
 void lmul_parallel_run(int nt, lmul_task_ft fn, void *arg);
 
