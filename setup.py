@@ -31,8 +31,9 @@ C_FLAGS = ["-O3", "-std=c11", "-fvisibility=hidden", "-Wall", "-Wextra", "-ffp-c
 
 NO_EXTENSION = os.environ.get("LMUL_SIMD_NO_EXTENSION", "").strip() not in ("", "0")
 PURE_PYTHON_NOTE = ("lmul_simd will be installed without its compiled extension and "
-                    "will run on the Numba backend: install Numba with "
-                    "`pip install lmul_simd[numba]`")
+                    "will run on the Numba backend: install Numba with `pip install numba` "
+                    "(or install lmul_simd with its numba extra: `pip install \".[numba]\"` "
+                    "from a checkout, `pip install \"lmul_simd[numba]\"` from an index)")
 
 
 def announce_pure_python(reason):

@@ -1,7 +1,7 @@
 """L-Mul against NumPy and float8 emulation (issue #6), pytest-benchmark.
 
     python -m pytest bench/bench_compare.py --benchmark-only \
-        --benchmark-json bench/results/compare.json
+        --benchmark-json .benchmarks/compare.json  && python bench/summarize.py .benchmarks/compare.json
 
 Elementwise (float32 operands, preallocated output): np.multiply; L-Mul on
 every backend that imports and, for the C backend, every instruction set;

@@ -3,7 +3,7 @@
 10% zeros in x).
 
     python -m pytest bench/bench_elementwise.py --benchmark-only \
-        --benchmark-json bench/results/elementwise.json
+        --benchmark-json .benchmarks/elementwise.json  && python bench/summarize.py .benchmarks/elementwise.json
 
 Output preallocated, float32, default k unless named. Groups pair each
 L-Mul case with np.multiply at the same size, so the ratios read directly.

@@ -3,7 +3,7 @@ per second; half the bytes), float8 L-Mul against float8 multiplication
 emulated by ml_dtypes (its own float8 ufunc loop: widen, multiply, round).
 
     python -m pytest bench/bench_formats.py --benchmark-only \
-        --benchmark-json bench/results/formats.json
+        --benchmark-json .benchmarks/formats.json  && python bench/summarize.py .benchmarks/formats.json
 """
 import ml_dtypes
 import numpy as np

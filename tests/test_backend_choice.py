@@ -100,7 +100,7 @@ def test_unknown_backend_is_an_import_error():
 def test_neither_backend_says_how_to_get_one():
     done = run_python("import lmul_simd", blocked=["lmul_simd._core", "numba"])
     assert done.returncode != 0
-    assert "pip install lmul_simd[numba]" in done.stderr
+    assert "pip install" in done.stderr and '[numba]"' in done.stderr
 
 
 # Without Cython in this environment (it is a build requirement, installed
@@ -123,6 +123,6 @@ def test_build_without_the_extension_succeeds(tmp_path, env, expected):
         timeout=300)
     assert done.returncode == 0, done.stderr
     assert expected in done.stderr
-    assert "pip install lmul_simd[numba]" in done.stderr
+    assert 'pip install ".[numba]"' in done.stderr
     assert list(tmp_path.glob("lib*/lmul_simd/_numba/_gemm.py"))
     assert not list(tmp_path.rglob("*.so"))

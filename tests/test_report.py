@@ -5,14 +5,16 @@ import io
 import json
 import math
 import os
+import contextlib
 import subprocess
 import sys
+import time
 
 import pytest
 
 import lmul_simd
 from lmul_simd import accuracy
-from lmul_simd._report import cli
+from lmul_simd._report import cli, speed
 from lmul_simd._report.progress import Progress
 
 HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
@@ -105,3 +107,16 @@ def test_bad_option_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["--seed", "many"])
     assert exit_info.value.code == 2
+
+
+def test_measure_leaves_out_warm_up_calls():
+    """A JIT compile, then calls that still get faster, are not timed."""
+    delays = iter([0.2, 0.05, 0.01])
+
+    def run():
+        time.sleep(next(delays, 0.0))
+
+    case = speed.SpeedCase("slow start", "group", run, contextlib.nullcontext, 1, "element")
+    result = speed.measure(case, budget_s=0.0, min_calls=1)
+    assert next(delays, None) is None          # every slow call was made...
+    assert result.seconds < 0.005              # ...and none was timed

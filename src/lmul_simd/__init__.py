@@ -30,25 +30,32 @@ __all__ = ["multiply", "multiply_k", "lmul", "matmul", "matmul_k", "vecdot", "ve
            "__version__"]
 
 
-def get_include():
+def get_include() -> str:
     """Directory holding lmul_simd.h, for C and Cython callers."""
     return os.path.join(os.path.dirname(__file__), "include")
 
 
-def get_library_dir():
+def get_library_dir() -> str:
     """Directory holding the shared library liblmul_simd (link with -llmul_simd)."""
     return os.path.dirname(os.path.abspath(__file__))
 
 
-def gemm_stats():
+def _compiled_core():
+    from ._isa import _core, _CORE_ERROR
+    if _core is None:
+        raise RuntimeError(f"the GEMM tile counts belong to the compiled C extension, "
+                           f"which did not load ({_CORE_ERROR})")
+    return _core
+
+
+def gemm_stats() -> dict[str, int]:
     """{'fast': n, 'zeros': z, 'safe': m}: register tiles the C GEMM computed
     with the one-add microkernel, with the zero-tolerant one (exact zeros
     present, no product can under- or overflow) and with the safe one since
     the last reset."""
-    from . import _core
-    return _core.gemm_stats()
+    return _compiled_core().gemm_stats()
 
 
-def reset_gemm_stats():
-    from . import _core
-    _core.reset_gemm_stats()
+def reset_gemm_stats() -> None:
+    """Set the counts of gemm_stats() back to zero."""
+    _compiled_core().reset_gemm_stats()

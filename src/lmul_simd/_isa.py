@@ -5,14 +5,16 @@ Without the compiled extension (the Numba backend, where LLVM picks the
 instructions) there is nothing to control: get_isa() and best_isa() return
 None, available_isas() is empty, and set_isa() / use_isa() raise RuntimeError.
 """
+import importlib
 import os
 import warnings
+from typing import ContextManager
 
 from . import _settings
 from ._settings import temporarily
 
-try:
-    from . import _core
+try:   # import_module: a missing module reads "No module named ...", not a circular import
+    _core = importlib.import_module("lmul_simd._core")
     _CORE_ERROR = None
 except ImportError as error:   # the Numba backend is in use
     _core = None
@@ -21,19 +23,19 @@ except ImportError as error:   # the Numba backend is in use
 __all__ = ["get_isa", "set_isa", "best_isa", "available_isas", "use_isa"]
 
 
-def get_isa():
+def get_isa() -> str | None:
     """The instruction set of the C kernels: 'scalar', 'avx2' or 'avx512';
     None without the compiled extension."""
     return None if _core is None else _core.get_isa()
 
 
-def best_isa():
+def best_isa() -> str | None:
     """The best instruction set this CPU and OS support; None without the
     compiled extension."""
     return None if _core is None else _core.best_isa()
 
 
-def available_isas():
+def available_isas() -> list[str]:
     """Every level this machine can run, lowest first; empty without the
     compiled extension."""
     if _core is None:
@@ -42,7 +44,7 @@ def available_isas():
     return list(_core.ISA_NAMES[:best + 1])
 
 
-def set_isa(name):
+def set_isa(name: str) -> None:
     """Use instruction set `name` from now on, process-wide. Raises ValueError
     for an unknown name, and RuntimeError for a level the CPU lacks or when
     the compiled extension did not load."""
@@ -54,7 +56,7 @@ def set_isa(name):
         _core.set_isa(name)
 
 
-def use_isa(name):
+def use_isa(name: str) -> ContextManager[None]:
     """Context manager: run the block with instruction set `name`."""
     return temporarily(get_isa, set_isa, name)
 

@@ -4,6 +4,7 @@ cannot take a `threads=` keyword, so this setting (or the `num_threads`
 context manager) is how a caller chooses. Results are the same bit for bit
 for any count: the GEMM splits M and N among threads, never K."""
 import operator
+from typing import ContextManager
 
 from ._api import _backend
 from . import _settings
@@ -12,12 +13,12 @@ from ._settings import temporarily
 __all__ = ["get_num_threads", "set_num_threads", "num_threads"]
 
 
-def get_num_threads():
+def get_num_threads() -> int:
     """Threads the GEMM uses at most."""
     return _backend.get_num_threads()
 
 
-def set_num_threads(n):
+def set_num_threads(n: int) -> None:
     """Use at most n >= 1 threads from now on, process-wide."""
     n = operator.index(n)
     if n < 1:
@@ -26,6 +27,6 @@ def set_num_threads(n):
         _backend.set_num_threads(n)
 
 
-def num_threads(n):
+def num_threads(n: int) -> ContextManager[None]:
     """Context manager: run the block with at most n threads."""
     return temporarily(get_num_threads, set_num_threads, n)

@@ -13,6 +13,7 @@ which replaces the multiplications of the two attention products only.
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import reference
 from ._api import matmul, matmul_k
@@ -20,7 +21,9 @@ from ._api import matmul, matmul_k
 __all__ = ["attention"]
 
 
-def attention(q, k, v, mask=None, is_causal=False, scale=None, mantissa_bits=None):
+def attention(q: ArrayLike, k: ArrayLike, v: ArrayLike, mask: ArrayLike | None = None,
+              is_causal: bool = False, scale: float | None = None,
+              mantissa_bits: int | None = None) -> np.ndarray:
     """softmax(scale * L-Mul(Q, K^T) + mask) L-Mul V, as torch's
     ``scaled_dot_product_attention`` lays it out.
 

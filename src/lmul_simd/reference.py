@@ -1,4 +1,5 @@
-"""Pure-NumPy reference of L-Mul: ../shared/SPEC.md stated in code.
+"""Pure-NumPy reference of L-Mul: the numerical contract of lmul_simd,
+docs/contract.md in the project's repository, stated in code.
 
 Readable and slow on purpose. Every backend (C scalar, AVX2, AVX-512, Numba,
 CUDA) is tested bit for bit against :func:`lmul`.
@@ -14,7 +15,7 @@ __all__ = ["Container", "FLOAT32", "FLOAT64", "container_for", "default_k",
 
 @dataclass(frozen=True)
 class Container:
-    """The IEEE format L-Mul is computed in (SPEC.md section 2)."""
+    """The IEEE format L-Mul is computed in (docs/contract.md section 2)."""
     dtype: np.dtype        # the float type of the container
     uint: np.dtype         # the unsigned integer type of the same width
     P: int                 # mantissa bits
@@ -62,7 +63,7 @@ _register_ml_dtypes()
 
 
 def container_for(dtype):
-    """The container (SPEC.md section 2) that computes inputs of `dtype`."""
+    """The container (docs/contract.md section 2) that computes inputs of `dtype`."""
     dtype = np.dtype(dtype)
     if dtype == np.float64:
         return FLOAT64
@@ -72,7 +73,7 @@ def container_for(dtype):
 
 
 def default_k(dtype):
-    """k defaults to the mantissa width of the input format (SPEC.md section 3)."""
+    """k defaults to the mantissa width of the input format (docs/contract.md section 2)."""
     dtype = np.dtype(dtype)
     container_for(dtype)  # rejects dtypes L-Mul is not defined for
     return FLOAT64.P if dtype == np.float64 else _NARROW_MANTISSA[dtype]
@@ -108,7 +109,7 @@ def round_to_k_bits(mag, c, k):
 def lmul_bits(xbits, ybits, c, k):
     """L-Mul on container bit patterns (uint arrays); returns container bits.
 
-    Follows SPEC.md section 3 step by step. Magnitudes are kept as int64 for
+    Follows docs/contract.md section 3 step by step. Magnitudes are kept as int64 for
     the float32 container; the float64 sums are arranged so that no
     intermediate leaves the int64 range.
     """
@@ -148,7 +149,7 @@ def lmul_bits(xbits, ybits, c, k):
 
 
 def result_dtype(dtype):
-    """SPEC.md section 4: float8 products are float32, others keep their format."""
+    """docs/contract.md section 3: float8 products are float32, others keep their format."""
     dtype = np.dtype(dtype)
     if dtype.itemsize == 1:
         return np.dtype(np.float32)
@@ -156,7 +157,7 @@ def result_dtype(dtype):
 
 
 def lmul(x, y, k=None):
-    """L-Mul of two arrays (broadcast), per SPEC.md. Mixed dtypes follow NumPy's
+    """L-Mul of two arrays (broadcast), per docs/contract.md. Mixed dtypes follow NumPy's
     promotion; k defaults to the mantissa width of the promoted format."""
     x = np.asarray(x)
     y = np.asarray(y)
@@ -173,7 +174,7 @@ def lmul(x, y, k=None):
 
 def exact_products_sum(a, b, k=None):
     """float64 sum over the inner index of the exact L-Mul products of a @ b,
-    and the sum of their magnitudes: the S and sum |p| of SPEC.md section 5."""
+    and the sum of their magnitudes: the S and sum |p| of docs/contract.md section 4."""
     a = np.asarray(a)
     b = np.asarray(b)
     products = lmul(a[..., :, :, None], b[..., None, :, :], k).astype(np.float64)

@@ -1,10 +1,13 @@
 """--plot: mean relative error against mantissa bits (matplotlib, optional)."""
+from lmul_simd._install import pip_install
 from lmul_simd.accuracy import OWN_K
 
 from .tables import DISTRIBUTION_TITLES, method_title
 
-MISSING_MATPLOTLIB = ("--plot needs matplotlib, which is not installed: "
-                      "pip install 'lmul_simd[plot]' (or pip install matplotlib)")
+
+def missing_matplotlib():
+    return (f"--plot needs matplotlib, which is not installed: {pip_install('plot')} "
+            f"(or pip install matplotlib)")
 
 
 def import_pyplot():
@@ -12,7 +15,7 @@ def import_pyplot():
     try:
         import matplotlib
     except ImportError:
-        raise ImportError(MISSING_MATPLOTLIB) from None
+        raise ImportError(missing_matplotlib()) from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as pyplot
     return pyplot

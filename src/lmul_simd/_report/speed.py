@@ -19,7 +19,7 @@ from lmul_simd.accuracy import (emulated_lmul_matmul, format_matmul, format_mult
                                 gemm_implementation, lmul_matmul)
 
 __all__ = ["SpeedCase", "SpeedResult", "elementwise_cases", "gemm_cases",
-           "lmul_backends", "measure", "EMULATED_GEMM_MAX_SIZE"]
+           "lmul_backends", "measure", "warm_up", "EMULATED_GEMM_MAX_SIZE"]
 
 EMULATED_GEMM_MAX_SIZE = 256     # the NumPy L-Mul GEMM materialises every product
 FLOAT8 = {"e4m3fn": ml_dtypes.float8_e4m3fn, "e5m2": ml_dtypes.float8_e5m2}
@@ -135,14 +135,34 @@ def gemm_cases(size, seed=0):
     return cases
 
 
+def warm_up(run, max_s=5.0):
+    """Call `run` until it stops getting faster (JIT compilation, disk-cache
+    loads, thread pools and caches warming up): until a call takes at least
+    half as long as the one before it, for at most about `max_s` seconds
+    after the first call."""
+    previous = _timed(run)
+    deadline = time.perf_counter() + max_s
+    while time.perf_counter() < deadline:
+        current = _timed(run)
+        if current >= previous / 2:
+            return
+        previous = current
+
+
+def _timed(run):
+    begin = time.perf_counter()
+    run()
+    return time.perf_counter() - begin
+
+
 def measure(case, budget_s=0.2, min_calls=3, max_calls=1000):
-    """Best time of one call of `case` under its setting, after one warm-up
-    call, repeating for about `budget_s` seconds."""
+    """Best time of one call of `case` under its setting, after warming it
+    up (:func:`warm_up`), repeating for about `budget_s` seconds."""
     if budget_s < 0 or min_calls < 1:
         raise ValueError("budget_s must be >= 0 and min_calls >= 1")
     times = []
     with case.setting():
-        case.run()
+        warm_up(case.run)
         start = time.perf_counter()
         while len(times) < min_calls or (time.perf_counter() - start < budget_s
                                          and len(times) < max_calls):

@@ -15,6 +15,8 @@ the first call, which raises :class:`CudaUnavailableError` when they cannot be.
 Set ``NUMBA_ENABLE_CUDASIM=1`` before numba is imported to run everything on
 numba's CUDA simulator (slow; small sizes only).
 """
+from lmul_simd._install import pip_install
+
 __all__ = ["CudaUnavailableError", "is_available", "unavailable_reason",
            "multiply", "matmul"]
 
@@ -28,7 +30,7 @@ def unavailable_reason():
     try:
         from numba import cuda
     except ImportError as exc:
-        return f"numba.cuda is not installed ({exc}); pip install lmul_simd[cuda]"
+        return f"numba.cuda is not installed ({exc}); {pip_install('cuda')}"
     try:
         if cuda.is_available():
             return None
