@@ -380,3 +380,26 @@ def test_a_worker_killed_mid_computation_is_retried(client, tmp_path):
     assert_same_bits(got, ldask.matmul(dA, dB).compute(scheduler="sync"))
     client.wait_for_workers(2, timeout=60)
     assert worker_pids(client) != before
+
+
+@pytest.mark.parametrize("imports", ["import lmul_simd, dask.array as da",
+                                     "import dask.array as da, lmul_simd"])
+def test_lmul_simd_matmul_reaches_dask_without_importing_lmul_simd_dask(imports):
+    """Whichever is imported first, lmul_simd.matmul on Dask arrays is the
+    chunked product (lmul_simd.dask is imported when dask.array is)."""
+    import subprocess
+    import sys
+    code = imports + """
+import sys, numpy as np
+a = np.arange(1, 49, dtype=np.float32).reshape(6, 8)
+C = lmul_simd.matmul(da.from_array(a, chunks=(3, 8)), da.from_array(a.T, chunks=(8, 3)))  # K one chunk: the in-memory bits
+assert type(C).__name__ == "Array", type(C)
+assert "lmul_simd.dask" in sys.modules
+print(np.array_equal(np.asarray(C), lmul_simd.matmul(a, a.T)))
+"""
+    if lmul_simd.backend != "c":
+        pytest.skip("on the Numba backend matmul is a Python function that computes eagerly")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=os.environ, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"

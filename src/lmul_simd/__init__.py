@@ -19,6 +19,9 @@ from ._isa import available_isas, best_isa, get_isa, set_isa, use_isa
 from ._threads import get_num_threads, num_threads, set_num_threads
 from . import reference
 from .attention import attention
+from . import _dask_route
+
+_dask_route.install()
 
 __version__ = "0.1.0"
 
