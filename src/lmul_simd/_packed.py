@@ -8,6 +8,7 @@ import functools
 import threading
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 # the C library's lmul_format codes, and each format's own k
 _FORMATS = {"float32": (0, 23), "float64": (1, 52), "float16": (2, 10),
@@ -166,7 +167,7 @@ def _matmul_k_of(ufunc):
     return False
 
 
-def pack(b, k=None):
+def pack(b: ArrayLike, k: int | None = None) -> PackedMatrix:
     """B (a 2-D matrix (k, n), float16/32/64, bfloat16 or float8) packed and
     prepared for L-Mul once, for `matmul(a, packed)` or `a @ packed`.
 
