@@ -25,8 +25,19 @@ class CudaUnavailableError(RuntimeError):
     """numba.cuda is missing, or it finds no usable GPU (and no simulator)."""
 
 
+def _numba_cuda_numpy_compat():
+    """numba-cuda up to 0.30 registers an overload of np.row_stack when it
+    builds its typing context, and NumPy 2.5 removed that name (an alias of
+    np.vstack, deprecated since NumPy 2.0): without it no kernel compiles.
+    Put the alias back, only where it is missing."""
+    import numpy as np
+    if not hasattr(np, "row_stack"):
+        np.row_stack = np.vstack
+
+
 def unavailable_reason():
     """Why the CUDA path cannot run here, or None when it can."""
+    _numba_cuda_numpy_compat()
     try:
         from numba import cuda
     except ImportError as exc:
