@@ -196,6 +196,27 @@ LMUL_API int lmul_e5m2gemm_strided(int64_t m, int64_t n, int64_t kdim,
                                    int64_t cs_b, float beta, float *c,
                                    int64_t rs_c, int64_t cs_c, int k);
 
+/* Operand formats of the mixed-format GEMM. */
+typedef enum lmul_format {
+    LMUL_FORMAT_F32 = 0,
+    LMUL_FORMAT_F16 = 1,       /* IEEE binary16 bit patterns */
+    LMUL_FORMAT_BF16 = 2,      /* bfloat16 bit patterns */
+    LMUL_FORMAT_E4M3 = 3,      /* float8 e4m3fn bytes */
+    LMUL_FORMAT_E5M2 = 4       /* float8 e5m2 bytes */
+} lmul_format;
+
+/* Mixed operand formats, float32 C: A stored in format_a, B in format_b,
+ * each widened exactly to float32 as it is packed or streamed (no widened
+ * copy of either), computed as lmul_sgemm_strided on the widened values,
+ * bit for bit. k 1..23 (23, float32's, is the usual one). An unknown format
+ * is LMUL_ERR_ARG. */
+LMUL_API int lmul_mgemm_strided(lmul_format format_a, lmul_format format_b,
+                                int64_t m, int64_t n, int64_t kdim, float alpha,
+                                const void *a, int64_t rs_a, int64_t cs_a,
+                                const void *b, int64_t rs_b, int64_t cs_b,
+                                float beta, float *c, int64_t rs_c, int64_t cs_c,
+                                int k);
+
 /* Dot products: *result = sum_i lmul(x[i], y[i]; k), strides in BYTES.
  * The narrow formats widen exactly and accumulate in float32 (k 1..23); the
  * float16 and bfloat16 ones round once to their format, the float8 ones

@@ -58,9 +58,9 @@ static const uint32_t *fp8_codes(lmul_elem_format in, uint32_t table[256])
     return table;
 }
 
-/* in, out: how A and B, and C, are stored (CONTAINER for float and double). */
-static int gemm_strided(const lmul_container *ct, size_t elsize,
-                        lmul_elem_format in, lmul_elem_format out, int64_t m,
+/* in_a, in_b, out: how A, B and C are stored (CONTAINER for float and double). */
+static int gemm_strided(const lmul_container *ct, size_t elsize, lmul_elem_format in_a,
+                        lmul_elem_format in_b, lmul_elem_format out, int64_t m,
                         int64_t n, int64_t kdim, const void *alpha, const void *a,
                         int64_t rs_a, int64_t cs_a, const void *b, int64_t rs_b,
                         int64_t cs_b, const void *beta, void *c, int64_t rs_c,
@@ -82,13 +82,13 @@ static int gemm_strided(const lmul_container *ct, size_t elsize,
         scale_c(elsize, out, c, m, n, rs_c, cs_c, beta);
         return LMUL_OK;
     }
-    uint32_t fp8_table[256];
-    pr.fp8_table = fp8_codes(in, fp8_table);
+    uint32_t table_a[256], table_b[256];
+    pr.op_a = (lmul_operand){in_a, fp8_codes(in_a, table_a)};
+    pr.op_b = (lmul_operand){in_b, fp8_codes(in_b, table_b)};
     const lmul_kernels *ks = lmul_active_kernels();
     pr.ker = elsize == 4 ? &ks->sgemm : &ks->dgemm;
     pr.container = ct;
     pr.elsize = elsize;
-    pr.in = in;
     pr.out = out;
     pr.m = m;
     pr.n = n;
@@ -108,7 +108,9 @@ static int gemm_strided(const lmul_container *ct, size_t elsize,
      * caller's flags are left as they were, for every thread count */
     fexcept_t flags;
     fegetexceptflag(&flags, FE_ALL_EXCEPT);
-    const int run_status = lmul_gemm_run(&pr);
+    int run_status = lmul_gemv_run(&pr);        /* the shape class: few rows */
+    if (run_status == LMUL_GEMV_NOT_MINE)
+        run_status = lmul_gemm_run(&pr);
     fesetexceptflag(&flags, FE_ALL_EXCEPT);
     return run_status;
 }
@@ -119,7 +121,7 @@ int lmul_sgemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
                        int64_t rs_c, int64_t cs_c, int k)
 {
     return gemm_strided(&lmul_container_f32, sizeof(float), LMUL_ELEM_CONTAINER,
-                        LMUL_ELEM_CONTAINER, m, n, kdim, &alpha,
+                        LMUL_ELEM_CONTAINER, LMUL_ELEM_CONTAINER, m, n, kdim, &alpha,
                         a, rs_a, cs_a, b, rs_b, cs_b, &beta, c, rs_c, cs_c, k);
 }
 
@@ -129,7 +131,7 @@ int lmul_dgemm_strided(int64_t m, int64_t n, int64_t kdim, double alpha,
                        double *c, int64_t rs_c, int64_t cs_c, int k)
 {
     return gemm_strided(&lmul_container_f64, sizeof(double), LMUL_ELEM_CONTAINER,
-                        LMUL_ELEM_CONTAINER, m, n, kdim, &alpha,
+                        LMUL_ELEM_CONTAINER, LMUL_ELEM_CONTAINER, m, n, kdim, &alpha,
                         a, rs_a, cs_a, b, rs_b, cs_b, &beta, c, rs_c, cs_c, k);
 }
 
@@ -170,8 +172,8 @@ static int gemm_blas(const lmul_container *ct, size_t elsize, lmul_layout layout
         status = blas_strides(layout, LMUL_NO_TRANS, m, n, ldc, elsize, &rs_c, &cs_c);
     if (status != LMUL_OK)
         return status;
-    return gemm_strided(ct, elsize, LMUL_ELEM_CONTAINER, LMUL_ELEM_CONTAINER, m, n,
-                        kdim, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c,
+    return gemm_strided(ct, elsize, LMUL_ELEM_CONTAINER, LMUL_ELEM_CONTAINER,
+                        LMUL_ELEM_CONTAINER, m, n, kdim, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c,
                         cs_c, k);
 }
 
@@ -195,9 +197,11 @@ int lmul_dgemm(lmul_layout layout, lmul_transpose trans_a, lmul_transpose trans_
 
 /* ---------------------------------------------------------------- narrow */
 
-/* A and B in a narrow format (in), widened as they are packed, in the
- * float32 container; C float32 (out CONTAINER) or narrowed once (out). */
-static int narrow_gemm(lmul_elem_format in, lmul_elem_format out, int64_t m,
+/* A and B in formats in_a and in_b (narrow ones widened as they are packed
+ * or streamed), in the float32 container; C float32 (out CONTAINER) or
+ * narrowed once (out). */
+static int narrow_gemm(lmul_elem_format in_a, lmul_elem_format in_b,
+                       lmul_elem_format out, int64_t m,
                        int64_t n, int64_t kdim, float alpha, const void *a,
                        int64_t rs_a, int64_t cs_a, const void *b, int64_t rs_b,
                        int64_t cs_b, float beta, void *c, int64_t rs_c,
@@ -205,8 +209,8 @@ static int narrow_gemm(lmul_elem_format in, lmul_elem_format out, int64_t m,
 {
     fexcept_t flags;   /* narrowing raises flags too */
     fegetexceptflag(&flags, FE_ALL_EXCEPT);
-    const int status = gemm_strided(&lmul_container_f32, sizeof(float), in, out, m,
-                                    n, kdim, &alpha, a, rs_a, cs_a, b, rs_b, cs_b,
+    const int status = gemm_strided(&lmul_container_f32, sizeof(float), in_a, in_b,
+                                    out, m, n, kdim, &alpha, a, rs_a, cs_a, b, rs_b, cs_b,
                                     &beta, c, rs_c, cs_c, k);
     fesetexceptflag(&flags, FE_ALL_EXCEPT);
     return status;
@@ -217,7 +221,7 @@ int lmul_hgemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
                        const uint16_t *b, int64_t rs_b, int64_t cs_b, float beta,
                        uint16_t *c, int64_t rs_c, int64_t cs_c, int k)
 {
-    return narrow_gemm(LMUL_ELEM_HALF, LMUL_ELEM_HALF, m, n, kdim, alpha, a, rs_a,
+    return narrow_gemm(LMUL_ELEM_HALF, LMUL_ELEM_HALF, LMUL_ELEM_HALF, m, n, kdim, alpha, a, rs_a,
                        cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c, k);
 }
 
@@ -226,7 +230,7 @@ int lmul_bgemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
                        const uint16_t *b, int64_t rs_b, int64_t cs_b, float beta,
                        uint16_t *c, int64_t rs_c, int64_t cs_c, int k)
 {
-    return narrow_gemm(LMUL_ELEM_BFLOAT16, LMUL_ELEM_BFLOAT16, m, n, kdim, alpha, a,
+    return narrow_gemm(LMUL_ELEM_BFLOAT16, LMUL_ELEM_BFLOAT16, LMUL_ELEM_BFLOAT16, m, n, kdim, alpha, a,
                        rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c, k);
 }
 
@@ -235,7 +239,7 @@ int lmul_e4m3gemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
                           const uint8_t *b, int64_t rs_b, int64_t cs_b, float beta,
                           float *c, int64_t rs_c, int64_t cs_c, int k)
 {
-    return narrow_gemm(LMUL_ELEM_E4M3FN, LMUL_ELEM_CONTAINER, m, n, kdim, alpha, a,
+    return narrow_gemm(LMUL_ELEM_E4M3FN, LMUL_ELEM_E4M3FN, LMUL_ELEM_CONTAINER, m, n, kdim, alpha, a,
                        rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c, k);
 }
 
@@ -244,8 +248,35 @@ int lmul_e5m2gemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
                           const uint8_t *b, int64_t rs_b, int64_t cs_b, float beta,
                           float *c, int64_t rs_c, int64_t cs_c, int k)
 {
-    return narrow_gemm(LMUL_ELEM_E5M2, LMUL_ELEM_CONTAINER, m, n, kdim, alpha, a,
+    return narrow_gemm(LMUL_ELEM_E5M2, LMUL_ELEM_E5M2, LMUL_ELEM_CONTAINER, m, n, kdim, alpha, a,
                        rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c, k);
+}
+
+/* The element format of a public format; -1 for an unknown one. */
+static int elem_format(lmul_format f)
+{
+    switch (f) {
+    case LMUL_FORMAT_F32: return LMUL_ELEM_CONTAINER;
+    case LMUL_FORMAT_F16: return LMUL_ELEM_HALF;
+    case LMUL_FORMAT_BF16: return LMUL_ELEM_BFLOAT16;
+    case LMUL_FORMAT_E4M3: return LMUL_ELEM_E4M3FN;
+    case LMUL_FORMAT_E5M2: return LMUL_ELEM_E5M2;
+    default: return -1;
+    }
+}
+
+int lmul_mgemm_strided(lmul_format format_a, lmul_format format_b, int64_t m,
+                       int64_t n, int64_t kdim, float alpha, const void *a,
+                       int64_t rs_a, int64_t cs_a, const void *b, int64_t rs_b,
+                       int64_t cs_b, float beta, float *c, int64_t rs_c,
+                       int64_t cs_c, int k)
+{
+    const int in_a = elem_format(format_a), in_b = elem_format(format_b);
+    if (in_a < 0 || in_b < 0)
+        return LMUL_ERR_ARG;
+    return narrow_gemm((lmul_elem_format)in_a, (lmul_elem_format)in_b,
+                       LMUL_ELEM_CONTAINER, m, n, kdim, alpha, a, rs_a, cs_a, b,
+                       rs_b, cs_b, beta, c, rs_c, cs_c, k);
 }
 
 /* ---------------------------------------------------------------- dots */

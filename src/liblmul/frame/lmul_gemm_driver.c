@@ -88,29 +88,30 @@ static ALWAYS_INLINE void pack_copy(char *dst, const char *src, int64_t real,
     }
 }
 
-/* pack_copy from a narrow format, one copy per format so each widens inline. */
-static void pack_widening(const lmul_gemm_problem *pr, char *dst, const char *src,
-                          int64_t real, int64_t width, int64_t kc, int64_t s_idx,
-                          int64_t s_k)
+/* pack_copy from a narrow format `in`, one copy per format so each widens
+ * inline; float8 by `table`, the float32 bits of its 256 codes. */
+static void pack_widening(char *dst, const char *src, int64_t real, int64_t width,
+                          int64_t kc, int64_t s_idx, int64_t s_k, lmul_elem_format in,
+                          const uint32_t *table)
 {
-    if (pr->in == LMUL_ELEM_HALF)
+    if (in == LMUL_ELEM_HALF)
         pack_copy(dst, src, real, width, kc, s_idx, s_k, 4, LMUL_ELEM_HALF, NULL);
-    else if (pr->in == LMUL_ELEM_BFLOAT16)
+    else if (in == LMUL_ELEM_BFLOAT16)
         pack_copy(dst, src, real, width, kc, s_idx, s_k, 4, LMUL_ELEM_BFLOAT16, NULL);
-    else                       /* float8: by the problem's table */
-        pack_copy(dst, src, real, width, kc, s_idx, s_k, 4, pr->in, pr->fp8_table);
+    else
+        pack_copy(dst, src, real, width, kc, s_idx, s_k, 4, in, table);
 }
 
 /* A gathered micro-panel, prepared in place. */
-static void pack_panel(const lmul_gemm_problem *pr, char *dst, const char *src,
-                       int64_t real, int64_t width, int64_t kc, int64_t s_idx,
-                       int64_t s_k, uint64_t addend, lmul_range *range)
+static void pack_panel(const lmul_gemm_problem *pr, lmul_operand op, char *dst,
+                       const char *src, int64_t real, int64_t width, int64_t kc,
+                       int64_t s_idx, int64_t s_k, uint64_t addend, lmul_range *range)
 {
     const lmul_tcopy_ft tcopy = pr->ker->tcopy;
     const int transposing = real == width && width % 4 == 0 && s_k == (int64_t)pr->elsize;
     /* constant sizes let memcpy become one move */
-    if (pr->in != LMUL_ELEM_CONTAINER)
-        pack_widening(pr, dst, src, real, width, kc, s_idx, s_k);
+    if (op.in != LMUL_ELEM_CONTAINER)
+        pack_widening(dst, src, real, width, kc, s_idx, s_k, op.in, op.fp8_table);
     else if (tcopy != NULL && transposing)
         tcopy(width, kc, src, s_idx, dst);
     else if (pr->elsize == 4)
@@ -134,12 +135,12 @@ static void range_merge(lmul_range *into, lmul_range r)
  * all panels so that each source row is read once, in order; the others,
  * and a last panel that needs padding, are gathered first.
  */
-static void pack_block(const lmul_gemm_problem *pr, char *dst, const char *src,
-                       int64_t len, int64_t width, int64_t kc, int64_t s_idx,
-                       int64_t s_k, uint64_t addend, lmul_range *ranges)
+static void pack_block(const lmul_gemm_problem *pr, lmul_operand op, char *dst,
+                       const char *src, int64_t len, int64_t width, int64_t kc,
+                       int64_t s_idx, int64_t s_k, uint64_t addend, lmul_range *ranges)
 {
     const size_t es = pr->elsize;
-    const int64_t direct = s_idx == (int64_t)es && pr->in == LMUL_ELEM_CONTAINER
+    const int64_t direct = s_idx == (int64_t)es && op.in == LMUL_ELEM_CONTAINER
         ? len / width * width : 0;
     for (int64_t r = 0; r < direct; r += width)
         ranges[r / width] = (lmul_range){UINT64_MAX, 0, 0};
@@ -156,12 +157,12 @@ static void pack_block(const lmul_gemm_problem *pr, char *dst, const char *src,
         }
     }
     for (int64_t r = direct; r < len; r += width)
-        pack_panel(pr, dst + r * kc * es, src + r * s_idx, min64(width, len - r),
+        pack_panel(pr, op, dst + r * kc * es, src + r * s_idx, min64(width, len - r),
                    width, kc, s_idx, s_k, addend, &ranges[r / width]);
 }
 
 /* offset - bias modulo 2^width: with it in A, a + b is the L-Mul product. */
-static uint64_t a_addend(const lmul_gemm_problem *pr)
+uint64_t lmul_a_addend(const lmul_gemm_problem *pr)
 {
     const uint64_t v = pr->params.offset - pr->container->bias;
     return pr->elsize == 4 ? (uint32_t)v : v;
@@ -170,14 +171,14 @@ static uint64_t a_addend(const lmul_gemm_problem *pr)
 static void pack_a(const lmul_gemm_problem *pr, const workspace *ws, int64_t ic,
                    int64_t mc, int64_t pc, int64_t kc)
 {
-    pack_block(pr, ws->a, pr->a + ic * pr->rs_a + pc * pr->cs_a, mc, pr->ker->mr,
-               kc, pr->rs_a, pr->cs_a, a_addend(pr), ws->ra);
+    pack_block(pr, pr->op_a, ws->a, pr->a + ic * pr->rs_a + pc * pr->cs_a, mc, pr->ker->mr,
+               kc, pr->rs_a, pr->cs_a, lmul_a_addend(pr), ws->ra);
 }
 
 static void pack_b(const lmul_gemm_problem *pr, const workspace *ws, int64_t pc,
                    int64_t kc, int64_t jc, int64_t nc)
 {
-    pack_block(pr, ws->b, pr->b + pc * pr->rs_b + jc * pr->cs_b, nc, pr->ker->nr,
+    pack_block(pr, pr->op_b, ws->b, pr->b + pc * pr->rs_b + jc * pr->cs_b, nc, pr->ker->nr,
                kc, pr->cs_b, pr->rs_b, 0, ws->rb);
 }
 
@@ -193,7 +194,7 @@ static int sum_reaches(uint64_t a, uint64_t b, uint64_t offset, uint64_t bound)
 
 /* -1: the one-add kernel is valid (no zero, subnormal, infinity or NaN, every
  * product normal); else what the safe kernel must handle. */
-static int tile_case(const lmul_gemm_problem *pr, lmul_range a, lmul_range b)
+int lmul_tile_case(const lmul_gemm_problem *pr, lmul_range a, lmul_range b)
 {
     const lmul_container *c = pr->container;
     const uint64_t min_normal = UINT64_C(1) << c->P, off = pr->params.offset;
@@ -208,7 +209,7 @@ static int tile_case(const lmul_gemm_problem *pr, lmul_range a, lmul_range b)
 /* C = (alpha * t) + (beta * C) on an edge or strided tile: the same two
  * roundings as the microkernels, so every element gets the same bits
  * whichever path it takes. */
-static void merge_f32(const float *t, int64_t ldt, char *c, int64_t mr,
+void lmul_merge_f32(const float *t, int64_t ldt, char *c, int64_t mr,
                       int64_t nr, int64_t rs, int64_t cs, float alpha, float beta)
 {
     for (int64_t j = 0; j < nr; j++)
@@ -253,10 +254,10 @@ static void tile(const lmul_gemm_problem *pr, const workspace *ws, const char *p
                  uint64_t counts[2])
 {
     const lmul_gemm_kernels *ker = pr->ker;
-    const int safe_case = tile_case(pr, ra, rb), fast = safe_case < 0;
+    const int safe_case = lmul_tile_case(pr, ra, rb), fast = safe_case < 0;
     lmul_params kernel_params = pr->params;   /* packing did the rounding */
     kernel_params.round_shift = 0;
-    lmul_gemm_aux aux = {pr->alpha, beta, a_addend(pr),
+    lmul_gemm_aux aux = {pr->alpha, beta, lmul_a_addend(pr),
                          fast ? LMUL_SAFE_ZEROS : (lmul_safe_case)safe_case,
                          &kernel_params};
     const lmul_gemm_ukr_ft ukr = fast ? ker->fast : ker->safe;
@@ -270,7 +271,7 @@ static void tile(const lmul_gemm_problem *pr, const workspace *ws, const char *p
     aux.beta = f32 ? (const void *)&zero_f32 : (const void *)&zero_f64;
     ukr(kc, pa, pb, ws->tile, ker->mr, &aux);
     if (f32)
-        merge_f32((const float *)ws->tile, ker->mr, c, mr, nr, pr->rs_c, pr->cs_c,
+        lmul_merge_f32((const float *)ws->tile, ker->mr, c, mr, nr, pr->rs_c, pr->cs_c,
                   *(const float *)pr->alpha, *(const float *)beta);
     else
         merge_f64((const double *)ws->tile, ker->mr, c, mr, nr, pr->rs_c,
@@ -321,18 +322,8 @@ static void gemm_region(const lmul_gemm_problem *pr, region r, const workspace *
     count_tiles(counts);
 }
 
-/* A block of a narrow C (mc x nc, format fmt) and its float32 sums in acc,
- * columns ld apart; passed by value, so the loops keep it in registers. */
-typedef struct narrow_block {
-    lmul_elem_format fmt;
-    char *c;
-    int64_t rs, cs, mc, nc;
-    float *acc;
-    int64_t ld;
-} narrow_block;
-
 /* acc = beta * C; beta 0 does not read C. */
-static void narrow_block_load(narrow_block b, float beta)
+void lmul_narrow_block_load(lmul_narrow_block b, float beta)
 {
     for (int64_t j = 0; j < b.nc; j++) {
         float *sums = b.acc + j * b.ld;
@@ -344,7 +335,7 @@ static void narrow_block_load(narrow_block b, float beta)
 }
 
 /* C = acc, rounded to C's format once. */
-static void narrow_block_store(narrow_block b)
+void lmul_narrow_block_store(lmul_narrow_block b)
 {
     for (int64_t j = 0; j < b.nc; j++) {
         const float *sums = b.acc + j * b.ld;
@@ -372,17 +363,17 @@ static void gemm_region_narrow(const lmul_gemm_problem *pr, region r,
         const int64_t nc = min64(ker->nc, r.n1 - jc);
         for (int64_t ic = r.m0; ic < r.m1; ic += ker->mc) {
             const int64_t mc = min64(ker->mc, r.m1 - ic);
-            const narrow_block nb = {pr->out, pr->c + ic * pr->rs_c + jc * pr->cs_c,
+            const lmul_narrow_block nb = {pr->out, pr->c + ic * pr->rs_c + jc * pr->cs_c,
                                      pr->rs_c, pr->cs_c, mc, nc, (float *)ws->cbuf,
                                      ker->mc};
-            narrow_block_load(nb, beta);
+            lmul_narrow_block_load(nb, beta);
             for (int64_t pc = 0; pc < pr->k; pc += ker->kc) {
                 const int64_t kc = min64(ker->kc, pr->k - pc);
                 pack_b(pr, ws, pc, kc, jc, nc);
                 pack_a(pr, ws, ic, mc, pc, kc);
                 macro_kernel(&block, ws, mc, nc, kc, ws->cbuf, &one_f32, counts);
             }
-            narrow_block_store(nb);
+            lmul_narrow_block_store(nb);
         }
     }
     count_tiles(counts);
@@ -470,18 +461,14 @@ static int workspace_alloc(const lmul_gemm_problem *pr, workspace *ws)
     return LMUL_OK;
 }
 
-/* C^T = B^T A^T: the microkernels store columns of C (and a narrow C is
- * narrowed by columns), so a C whose rows are contiguous is computed
- * transposed (L-Mul commutes). */
-static void orient(lmul_gemm_problem *pr)
+void lmul_problem_transpose(lmul_gemm_problem *pr)
 {
-    const int64_t es = (int64_t)lmul_elem_size(pr->out, pr->elsize);
-    if (pr->rs_c == es || pr->cs_c != es)
-        return;
     const lmul_gemm_problem p = *pr;
     pr->m = p.n;
     pr->n = p.m;
     pr->a = p.b;
+    pr->op_a = p.op_b;
+    pr->op_b = p.op_a;
     pr->rs_a = p.cs_b;
     pr->cs_a = p.rs_b;
     pr->b = p.a;
@@ -489,6 +476,16 @@ static void orient(lmul_gemm_problem *pr)
     pr->cs_b = p.rs_a;
     pr->rs_c = p.cs_c;
     pr->cs_c = p.rs_c;
+}
+
+/* C^T = B^T A^T: the microkernels store columns of C (and a narrow C is
+ * narrowed by columns), so a C whose rows are contiguous is computed
+ * transposed. */
+static void orient(lmul_gemm_problem *pr)
+{
+    const int64_t es = (int64_t)lmul_elem_size(pr->out, pr->elsize);
+    if (pr->rs_c != es && pr->cs_c == es)
+        lmul_problem_transpose(pr);
 }
 
 int lmul_gemm_run(lmul_gemm_problem *pr)

@@ -71,17 +71,22 @@ static inline float lmul_elem_read(lmul_elem_format f, const char *e)
     return v;
 }
 
+/* How one input operand is stored: its format and, for float8, the float32
+ * bits of its 256 codes (widened once per call, for the packing), else NULL. */
+typedef struct lmul_operand {
+    lmul_elem_format in;
+    const uint32_t *fp8_table;
+} lmul_operand;
+
 /* C = alpha * A B + beta * C, m, n, k > 0, strides in bytes. */
 typedef struct lmul_gemm_problem {
     const lmul_gemm_kernels *ker;
     const lmul_container *container;
     size_t elsize;                  /* 4 (float32 container) or 8 (float64) */
-    lmul_elem_format in;            /* A and B; not CONTAINER: widened when
-                                       packed (elsize 4) */
+    lmul_operand op_a, op_b;        /* not CONTAINER: widened when packed or
+                                       streamed (elsize 4); A and B may differ */
     lmul_elem_format out;           /* C: CONTAINER, HALF or BFLOAT16 (then
                                        summed in a float32 block, rounded once) */
-    const uint32_t *fp8_table;      /* float8 in: the float32 bits of its 256
-                                       codes, for the packing; else NULL */
     int64_t m, n, k;
     const char *a;
     int64_t rs_a, cs_a;
@@ -95,5 +100,46 @@ typedef struct lmul_gemm_problem {
 
 /* Runs a validated problem; LMUL_OK or LMUL_ERR_NOMEM (then C is untouched). */
 int lmul_gemm_run(lmul_gemm_problem *pr);
+
+/* Shared by the blocked driver and the few-row path (lmul_gemv.c). */
+
+/* C^T = B^T A^T: the same problem with A and B swapped and transposed
+ * (L-Mul commutes, so every element keeps its bits). */
+void lmul_problem_transpose(lmul_gemm_problem *pr);
+
+/* offset - bias modulo 2^width: with it in A, a + b is the L-Mul product. */
+uint64_t lmul_a_addend(const lmul_gemm_problem *pr);
+
+/* -1: the one-add kernel is valid for operands in ranges a and b (no zero,
+ * subnormal, infinity or NaN, every product normal); else the lmul_safe_case
+ * the safe kernel must handle. */
+int lmul_tile_case(const lmul_gemm_problem *pr, lmul_range a, lmul_range b);
+
+/* C = (alpha * t) + (beta * C) for an mr x nr tile t (t[i + j*ldt]), C's
+ * element (i, j) at c + i*rs + j*cs: the microkernels' two roundings. */
+void lmul_merge_f32(const float *t, int64_t ldt, char *c, int64_t mr, int64_t nr,
+                    int64_t rs, int64_t cs, float alpha, float beta);
+
+/* A block of a narrow C (mc x nc, format fmt) and its float32 sums in acc,
+ * columns ld apart; passed by value, so the loops keep it in registers. */
+typedef struct lmul_narrow_block {
+    lmul_elem_format fmt;
+    char *c;
+    int64_t rs, cs, mc, nc;
+    float *acc;
+    int64_t ld;
+} lmul_narrow_block;
+
+/* acc = beta * C (beta 0 does not read C); C = acc rounded to C's format once. */
+void lmul_narrow_block_load(lmul_narrow_block b, float beta);
+void lmul_narrow_block_store(lmul_narrow_block b);
+
+/* The few-row path (m or n at most LMUL_GEMV_MAX_ROWS, the long operand
+ * contiguous along one dimension): LMUL_OK, LMUL_ERR_NOMEM, or
+ * LMUL_GEMV_NOT_MINE when the problem is not of its class. Same bits as
+ * lmul_gemm_run. */
+#define LMUL_GEMV_MAX_ROWS 16
+#define LMUL_GEMV_NOT_MINE 1
+int lmul_gemv_run(const lmul_gemm_problem *pr);
 
 #endif

@@ -87,6 +87,16 @@ typedef void (*lmul_f8mul_ker_ft)(int64_t n, const uint8_t *x, const uint8_t *y,
                                   float *z, const lmul_params *p,
                                   const lmul_fp8_format *f);
 
+/* Exact widening of n contiguous narrow elements to float32 bit patterns:
+ * float16 or bfloat16 (uint16 patterns) or float8 in format f (bytes). */
+typedef enum lmul_widen_kind {
+    LMUL_WIDEN_F16,
+    LMUL_WIDEN_BF16,
+    LMUL_WIDEN_F8
+} lmul_widen_kind;
+typedef void (*lmul_widen_ft)(int64_t n, const void *src, lmul_widen_kind kind,
+                              const lmul_fp8_format *f, uint32_t *dst);
+
 /* What packing saw in a micro-panel: magnitudes are the bits without the
  * sign, after DAZ and rounding. */
 typedef struct lmul_range {
@@ -140,12 +150,27 @@ typedef void (*lmul_gemm_ukr_ft)(int64_t kc, const void *pa, const void *pb,
 typedef void (*lmul_tcopy_ft)(int64_t width, int64_t kc, const void *src,
                               int64_t src_stride, void *dst);
 
+/*
+ * Few-row product over one chunk of the inner dimension (lmul_gemv.c):
+ * acc[i*nb + j] = sum_{p < kc} prod(xa[i*kc + p], w[p*ldw + j]) for i < m,
+ * j < nb (nb: the kernel's gemv_nb), each sum from +0 in p order, so it is
+ * the blocked microkernel's accumulator bit for bit. xa holds A's prepared
+ * bits plus aux->a_addend, w B's prepared bits; lanes of w past the real
+ * columns may hold anything (their sums are not used). fast: the one-add
+ * product (valid as for the GEMM's fast kernel); safe: every case.
+ */
+typedef void (*lmul_gemv_ukr_ft)(int64_t m, int64_t kc, const uint32_t *xa,
+                                 const uint32_t *w, int64_t ldw, float *acc,
+                                 const lmul_gemm_aux *aux);
+
 typedef struct lmul_gemm_kernels {
     int mr, nr;                 /* register tile */
     int mc, kc, nc;             /* cache blocks; mc % mr == 0, nc % nr == 0 */
     lmul_gemm_ukr_ft fast, safe;
     lmul_prep_ft prep;
     lmul_tcopy_ft tcopy;        /* NULL: the frame's element copy */
+    int gemv_nb;                /* columns of the few-row kernels; 0: none */
+    lmul_gemv_ukr_ft gemv_fast, gemv_safe;
 } lmul_gemm_kernels;
 
 /* What one instruction-set level provides (registered in config/). */
@@ -156,6 +181,7 @@ typedef struct lmul_kernels {
     lmul_hmul_ker_ft hmul;
     lmul_bmul_ker_ft bmul;
     lmul_f8mul_ker_ft f8mul;
+    lmul_widen_ft widen;
     lmul_gemm_kernels sgemm;
     lmul_gemm_kernels dgemm;
 } lmul_kernels;

@@ -25,4 +25,12 @@ void lmul_prep32_avx2(int64_t rows, int64_t width, const void *src,
                       const lmul_params *p, lmul_range *range);
 void lmul_tcopy32_avx2(int64_t width, int64_t kc, const void *src,
                        int64_t src_stride, void *dst);
+void lmul_widen_avx2_8(int64_t n, const void *src, lmul_widen_kind kind,
+                         const lmul_fp8_format *f, uint32_t *dst);
+void lmul_sgemv_fast_avx2_16(int64_t m, int64_t kc, const uint32_t *xa,
+                              const uint32_t *w, int64_t ldw, float *acc,
+                              const lmul_gemm_aux *aux);
+void lmul_sgemv_safe_avx2_16(int64_t m, int64_t kc, const uint32_t *xa,
+                              const uint32_t *w, int64_t ldw, float *acc,
+                              const lmul_gemm_aux *aux);
 #endif

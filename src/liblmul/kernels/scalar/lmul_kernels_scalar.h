@@ -27,4 +27,12 @@ void lmul_dgemm_fast_scalar_4x4(int64_t kc, const void *pa, const void *pb,
                                 void *c, int64_t ldc, const lmul_gemm_aux *aux);
 void lmul_dgemm_safe_scalar_4x4(int64_t kc, const void *pa, const void *pb,
                                 void *c, int64_t ldc, const lmul_gemm_aux *aux);
+void lmul_widen_scalar_1(int64_t n, const void *src, lmul_widen_kind kind,
+                         const lmul_fp8_format *f, uint32_t *dst);
+void lmul_sgemv_fast_scalar_4(int64_t m, int64_t kc, const uint32_t *xa,
+                              const uint32_t *w, int64_t ldw, float *acc,
+                              const lmul_gemm_aux *aux);
+void lmul_sgemv_safe_scalar_4(int64_t m, int64_t kc, const uint32_t *xa,
+                              const uint32_t *w, int64_t ldw, float *acc,
+                              const lmul_gemm_aux *aux);
 #endif
