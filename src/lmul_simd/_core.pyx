@@ -154,6 +154,22 @@ cdef void matmul_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
             matmul_by_dots(fmt, a, b, c, dims, steps, k)
 
 
+# Mixed operand formats (float32 C): the data pointer carries
+# k | format_a << 8 | format_b << 16, as lmul_format values.
+
+cdef void mixed_matmul_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
+                            void *data) noexcept nogil:
+    cdef cnp.npy_intp i, m = dims[1], n = dims[3], kd = dims[2]
+    cdef intptr_t d = <intptr_t>data
+    cdef int k = <int>(d & 0xFF)
+    cdef lmul_format fa = <lmul_format>((d >> 8) & 0xFF)
+    cdef lmul_format fb = <lmul_format>((d >> 16) & 0xFF)
+    for i in range(dims[0]):
+        lmul_mgemm_strided(fa, fb, m, n, kd, 1.0, args[0] + i * steps[0], steps[3],
+                           steps[4], args[1] + i * steps[1], steps[5], steps[6], 0.0,
+                           <float *>(args[2] + i * steps[2]), steps[7], steps[8], k)
+
+
 cdef void vecdot_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
                       void *data) noexcept nogil:
     cdef cnp.npy_intp b
@@ -301,6 +317,32 @@ cdef register_narrow_loops(ufunc, k, int kind):
             raise RuntimeError(f"cannot register the {f.typenum} loop")
 
 
+# the ml_dtypes formats of the mixed loops, as lmul_format values
+MIXED_FORMATS = {"bfloat16": LMUL_FORMAT_BF16, "float8_e4m3fn": LMUL_FORMAT_E4M3,
+                 "float8_e5m2": LMUL_FORMAT_E5M2}
+
+
+cdef register_mixed_loops(ufunc, k):
+    """matmul loops of a float32 (or bfloat16) operand times a narrower one,
+    either order, float32 result: the narrow operand is widened as it is
+    streamed or packed, never copied. k None: float32's 23."""
+    import ml_dtypes
+    cdef int types[3]
+    cdef int loop_k = FLOAT32_MANTISSA if k is None else k
+    pairs = [(np.dtype(np.float32), LMUL_FORMAT_F32, name) for name in MIXED_FORMATS]
+    pairs += [(np.dtype(ml_dtypes.bfloat16), LMUL_FORMAT_BF16, name)
+              for name in ("float8_e4m3fn", "float8_e5m2")]
+    for wide, wide_format, name in pairs:
+        narrow = np.dtype(getattr(ml_dtypes, name))
+        for first, second, fa, fb in ((wide, narrow, wide_format, MIXED_FORMATS[name]),
+                                      (narrow, wide, MIXED_FORMATS[name], wide_format)):
+            types[0], types[1], types[2] = first.num, second.num, cnp.NPY_FLOAT
+            if cnp.PyUFunc_RegisterLoopForType(
+                    ufunc, narrow.num, <cnp.PyUFuncGenericFunction>mixed_matmul_loop,
+                    types, <void *><intptr_t>(loop_k | fa << 8 | fb << 16)) < 0:
+                raise RuntimeError(f"cannot register the {first} x {second} loop")
+
+
 def make_multiply():
     return make_default("multiply", MULTIPLY_DOC, ELEMENTWISE)
 
@@ -310,11 +352,16 @@ def make_multiply_k(int k):
 
 
 def make_matmul():
-    return make_default("matmul", MATMUL_DOC, MATMUL)
+    ufunc = make_default("matmul", MATMUL_DOC, MATMUL)
+    register_mixed_loops(ufunc, None)
+    return ufunc
 
 
 def make_matmul_k(int k):
-    return make_k(f"matmul_k{k}", MATMUL_K_DOC.format(k=k), MATMUL, k)
+    ufunc = make_k(f"matmul_k{k}", MATMUL_K_DOC.format(k=k), MATMUL, k)
+    if k <= FLOAT32_MANTISSA:
+        register_mixed_loops(ufunc, k)
+    return ufunc
 
 
 def make_vecdot():

@@ -75,6 +75,14 @@ cdef extern from "lmul_simd.h" nogil:
                               const uint8_t *a, int64_t rs_a, int64_t cs_a,
                               const uint8_t *b, int64_t rs_b, int64_t cs_b,
                               float beta, float *c, int64_t rs_c, int64_t cs_c, int k)
+    ctypedef enum lmul_format:
+        LMUL_FORMAT_F32, LMUL_FORMAT_F16, LMUL_FORMAT_BF16, LMUL_FORMAT_E4M3,
+        LMUL_FORMAT_E5M2
+    int lmul_mgemm_strided(lmul_format format_a, lmul_format format_b, int64_t m,
+                           int64_t n, int64_t kdim, float alpha, const void *a,
+                           int64_t rs_a, int64_t cs_a, const void *b, int64_t rs_b,
+                           int64_t cs_b, float beta, float *c, int64_t rs_c,
+                           int64_t cs_c, int k)
     int lmul_sdot(int64_t n, const float *x, int64_t x_stride, const float *y,
                   int64_t y_stride, float *result, int k)
     int lmul_ddot(int64_t n, const double *x, int64_t x_stride, const double *y,
