@@ -121,13 +121,6 @@ static void pack_panel(const lmul_gemm_problem *pr, lmul_operand op, char *dst,
     pr->ker->prep(1, width * kc, dst, 0, dst, addend, &pr->params, range);
 }
 
-static void range_merge(lmul_range *into, lmul_range r)
-{
-    into->min = r.min < into->min ? r.min : into->min;
-    into->max = r.max > into->max ? r.max : into->max;
-    into->zeros |= r.zeros;
-}
-
 /*
  * Packs `len` elements (rows of A or columns of B) by `kc` steps into
  * micro-panels of `width`. When the elements of a step are contiguous, whole
@@ -153,7 +146,7 @@ static void pack_block(const lmul_gemm_problem *pr, lmul_operand op, char *dst,
             lmul_range got;
             pr->ker->prep(steps, width, src + r * s_idx + p0 * s_k, s_k,
                           dst + (r * kc + p0 * width) * es, addend, &pr->params, &got);
-            range_merge(&ranges[r / width], got);
+            lmul_range_merge(&ranges[r / width], got);
         }
     }
     for (int64_t r = direct; r < len; r += width)

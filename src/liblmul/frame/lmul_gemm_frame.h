@@ -78,6 +78,14 @@ typedef struct lmul_operand {
     const uint32_t *fp8_table;
 } lmul_operand;
 
+/* into = what into and r saw together. */
+static inline void lmul_range_merge(lmul_range *into, lmul_range r)
+{
+    into->min = r.min < into->min ? r.min : into->min;
+    into->max = r.max > into->max ? r.max : into->max;
+    into->zeros |= r.zeros;
+}
+
 /* C = alpha * A B + beta * C, m, n, k > 0, strides in bytes. */
 typedef struct lmul_gemm_problem {
     const lmul_gemm_kernels *ker;

@@ -4,8 +4,8 @@
  * C^T = B^T A^T) and B contiguous along one of its dimensions: W as x @ W
  * (rows of B contiguous) or as x @ W.T, nn.Linear's layout (columns of B
  * contiguous). A is prepared once (DAZ, rounding to k, its range per chunk);
- * B is never packed whole: it is streamed in tiles of TILE_UNITS kernel
- * widths by the inner-dimension chunk, each widened, transposed if need be
+ * B is never packed whole: it is streamed in tiles of TILE columns by the
+ * inner-dimension chunk (prefetched in software: its rows are far apart), each widened, transposed if need be
  * and prepared into a small buffer with its range, which chooses the
  * one-add kernel or the safe one for the tile.
  *
@@ -21,26 +21,38 @@
 
 #include "lmul_gemm_frame.h"
 
+#if defined(__GNUC__)
+#  define PREFETCH(p) __builtin_prefetch(p)
+#else
+#  define PREFETCH(p) ((void)(p))
+#endif
+
 #define ALIGN 64
-#define TILE_UNITS 4                            /* kernel widths per tile */
+#define TILE 64                 /* B's columns per tile: a multiple of every gemv_nb */
+#define STRIP 2048              /* columns of C per pass of the stream path */
+#define GROUP 8                 /* steps per prefetch of the tile path */
+#define AHEAD 16                /* how far ahead they prefetch */
 #define MIN_WORK_PER_THREAD (INT64_C(1) << 20)  /* m*n*k below this: one thread */
 #define MAX_THREADS 256
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 static size_t aligned(size_t bytes) { return (bytes + ALIGN - 1) / ALIGN * ALIGN; }
+
+typedef enum gemv_path { PATH_STREAM, PATH_DOTS, PATH_TILES } gemv_path;
 
 typedef struct gemv_ws {
     void *mem;
-    uint32_t *w, *tmp;          /* B's prepared tile; a transposing copy's source */
-    float *acc, *cbuf;          /* the kernel's sums; a narrow C's float32 block */
+    uint32_t *w, *tmp;          /* B's prepared tile; widened or gathered elements */
+    float *acc, *cbuf;          /* a chunk's sums; a narrow C's float32 block */
 } gemv_ws;
 
 typedef struct gemv_job {
     const lmul_gemm_problem *pr;
-    int columns;                /* B's columns contiguous (x @ W.T) */
+    gemv_path path;
     const uint32_t *xa;         /* A prepared: chunk at pc holds m rows of its length */
     const lmul_range *xr;       /* A's range per chunk */
-    int64_t nb, tile;           /* kernel width; tile width (a multiple of nb) */
+    int64_t unit;               /* columns of C per kernel call (threads split in these) */
     int nt;
     gemv_ws *ws;
 } gemv_job;
@@ -68,13 +80,13 @@ static void widen_strided(const lmul_operand *op, int64_t n, const char *src,
 }
 
 /* n contiguous elements of op as float32 bits, by the level's kernel. */
-static void widen_row(const lmul_kernels *ks, const lmul_operand *op, int64_t n,
-                      const char *src, uint32_t *dst)
+static void widen_row(const lmul_operand *op, int64_t n, const char *src, uint32_t *dst)
 {
     if (op->in == LMUL_ELEM_CONTAINER)
         memcpy(dst, src, (size_t)n * sizeof *dst);
     else
-        ks->widen(n, src, widen_kind(op->in), lmul_elem_fp8(op->in), dst);
+        lmul_active_kernels()->widen(n, src, widen_kind(op->in), lmul_elem_fp8(op->in),
+                                     dst);
 }
 
 /* A's m rows, chunk by chunk, prepared with the addend of the fast product. */
@@ -92,118 +104,283 @@ static void prepare_a(const lmul_gemm_problem *pr, uint32_t *xa, lmul_range *xr)
     }
 }
 
-/* B's tile of kc steps from pc by columns j0 .. j0 + real into ws->w, row p
- * of the tile at w + p * (*ldw), prepared; returns what it saw. Columns past
- * `real` repeat the last real one (or, with ldw = real, are not there). */
-static lmul_range prepare_b(const gemv_job *g, const gemv_ws *ws, int64_t pc,
-                            int64_t kc, int64_t j0, int64_t real, int64_t *ldw)
+/* ------------------------------------------------------------ merging */
+
+/* A block of C's columns j0 .. j0 + width, computed over every chunk. */
+typedef struct cblock {
+    int64_t j0, width;
+} cblock;
+
+static lmul_narrow_block narrow_of(const gemv_job *g, const gemv_ws *ws, cblock b)
 {
     const lmul_gemm_problem *pr = g->pr;
-    const lmul_kernels *ks = lmul_active_kernels();
-    const lmul_operand *op = &pr->op_b;
-    const char *src = pr->b + pc * pr->rs_b + j0 * pr->cs_b;
-    lmul_range r;
-    if (!g->columns) {
-        *ldw = real;
-        if (op->in == LMUL_ELEM_CONTAINER) {
-            pr->ker->prep(kc, real, src, pr->rs_b, ws->w, 0, &pr->params, &r);
-            return r;
-        }
-        for (int64_t p = 0; p < kc; p++)
-            widen_row(ks, op, real, src + p * pr->rs_b, ws->w + p * real);
-    } else {
-        const int64_t width = g->tile;
-        *ldw = width;
-        if (op->in == LMUL_ELEM_CONTAINER && real == width && pr->ker->tcopy != NULL) {
-            pr->ker->tcopy(width, kc, src, pr->cs_b, ws->w);
-        } else {
-            for (int64_t j = 0; j < width; j++)
-                widen_row(ks, op, kc, src + min64(j, real - 1) * pr->cs_b,
-                          ws->tmp + j * kc);
-            if (pr->ker->tcopy != NULL)
-                pr->ker->tcopy(width, kc, ws->tmp, kc * (int64_t)sizeof(float), ws->w);
-            else
-                for (int64_t p = 0; p < kc; p++)
-                    for (int64_t j = 0; j < width; j++)
-                        ws->w[p * width + j] = ws->tmp[j * kc + p];
-        }
+    return (lmul_narrow_block){pr->out, pr->c + b.j0 * pr->cs_c, pr->cs_c, pr->rs_c,
+                               b.width, pr->m, ws->cbuf, b.width};
+}
+
+static void block_begin(const gemv_job *g, const gemv_ws *ws, cblock b)
+{
+    if (g->pr->out != LMUL_ELEM_CONTAINER)
+        lmul_narrow_block_load(narrow_of(g, ws, b), *(const float *)g->pr->beta);
+}
+
+static void block_end(const gemv_job *g, const gemv_ws *ws, cblock b)
+{
+    if (g->pr->out != LMUL_ELEM_CONTAINER)
+        lmul_narrow_block_store(narrow_of(g, ws, b));
+}
+
+/* Columns s .. s + cols of the block += a chunk's sums (acc[i*ld + j]), as
+ * the blocked GEMM merges a tile: alpha*sum + beta*C for the first chunk,
+ * alpha*sum + 1*C after (a narrow C: into its float32 block, always 1). */
+static void block_merge(const gemv_job *g, const gemv_ws *ws, cblock b, int first,
+                        const float *acc, int64_t ld, int64_t s, int64_t cols)
+{
+    const lmul_gemm_problem *pr = g->pr;
+    const float alpha = *(const float *)pr->alpha;
+    if (pr->out != LMUL_ELEM_CONTAINER)
+        lmul_merge_f32(acc, ld, (char *)(ws->cbuf + s), cols, pr->m, sizeof(float),
+                       b.width * (int64_t)sizeof(float), alpha, 1.0f);
+    else
+        lmul_merge_f32(acc, ld, pr->c + (b.j0 + s) * pr->cs_c, cols, pr->m, pr->cs_c,
+                       pr->rs_c, alpha, first ? *(const float *)pr->beta : 1.0f);
+}
+
+/* ------------------------------------------------------------ stream, dots */
+
+/* The streamed kernels' aux: B rounded by the kernel, A already. */
+static lmul_gemm_aux streamed_aux(const lmul_gemm_problem *pr)
+{
+    return (lmul_gemm_aux){pr->alpha, pr->beta, lmul_a_addend(pr), LMUL_SAFE_FULL,
+                           &pr->params};
+}
+
+/* One chunk of a strip by the stream kernel, fast or not; what it saw. */
+static lmul_range stream_chunk(const gemv_job *g, const gemv_ws *ws, cblock b,
+                               int64_t pc, int64_t kc, int fast)
+{
+    const lmul_gemm_problem *pr = g->pr;
+    const lmul_gemm_aux aux = streamed_aux(pr);
+    const uint32_t *xa = g->xa + pc * pr->m;
+    const char *src = pr->b + pc * pr->rs_b + b.j0 * pr->cs_b;
+    lmul_range r = {UINT64_MAX, 0, 0};
+    memset(ws->acc, 0, (size_t)(pr->m * b.width) * sizeof(float));
+    if (pr->op_b.in == LMUL_ELEM_CONTAINER) {
+        pr->ker->gemv_stream(pr->m, kc, b.width, xa, kc, src, pr->rs_b, ws->acc, &r,
+                             &aux, fast);
+        return r;
     }
-    pr->ker->prep(1, kc * *ldw, ws->w, 0, ws->w, 0, &pr->params, &r);
+    for (int64_t p = 0; p < kc; p++) {
+        widen_row(&pr->op_b, b.width, src + p * pr->rs_b, ws->tmp);
+        pr->ker->gemv_stream(pr->m, 1, b.width, xa + p, kc, (const char *)ws->tmp, 0,
+                             ws->acc, &r, &aux, fast);
+    }
     return r;
 }
 
-/* Columns j0 .. j0 + real of C over the whole inner dimension. */
-static void gemv_tile(const gemv_job *g, const gemv_ws *ws, int64_t j0, int64_t real)
+/* One chunk of `rows` rows of W from column j of C by the dots kernel. */
+static lmul_range dots_chunk(const gemv_job *g, const gemv_ws *ws, int64_t j,
+                             int64_t rows, int64_t pc, int64_t kc, int fast)
+{
+    const lmul_gemm_problem *pr = g->pr;
+    const lmul_gemm_aux aux = streamed_aux(pr);
+    const char *src = pr->b + pc * pr->rs_b + j * pr->cs_b;
+    int64_t rs = pr->cs_b;
+    lmul_range r = {UINT64_MAX, 0, 0};
+    if (pr->op_b.in != LMUL_ELEM_CONTAINER) {
+        for (int64_t i = 0; i < rows; i++)
+            widen_row(&pr->op_b, kc, src + i * pr->cs_b, ws->tmp + i * kc);
+        src = (const char *)ws->tmp;
+        rs = kc * (int64_t)sizeof(uint32_t);
+    }
+    pr->ker->gemv_dots(pr->m, kc, rows, g->xa + pc * pr->m, src, rs, ws->acc, &r,
+                       &aux, fast);
+    return r;
+}
+
+/* Columns b of C by the stream or the dots kernel, chunk by chunk: the
+ * one-add loop first, again by the safe one where its range says so. */
+static void streamed_block(const gemv_job *g, const gemv_ws *ws, cblock b)
+{
+    const lmul_gemm_problem *pr = g->pr;
+    const int dots = g->path == PATH_DOTS;
+    block_begin(g, ws, b);
+    for (int64_t pc = 0, chunk = 0; pc < pr->k; pc += pr->ker->kc, chunk++) {
+        const int64_t kc = min64(pr->ker->kc, pr->k - pc);
+        const lmul_range seen = dots ? dots_chunk(g, ws, b.j0, b.width, pc, kc, 1)
+                                     : stream_chunk(g, ws, b, pc, kc, 1);
+        if (lmul_tile_case(pr, g->xr[chunk], seen) >= 0) {
+            if (dots)
+                dots_chunk(g, ws, b.j0, b.width, pc, kc, 0);
+            else
+                stream_chunk(g, ws, b, pc, kc, 0);
+        }
+        block_merge(g, ws, b, pc == 0, ws->acc, dots ? pr->ker->gemv_lanes : b.width, 0,
+                    b.width);
+    }
+    block_end(g, ws, b);
+}
+
+/* ------------------------------------------------------------ tiles */
+
+/* The `bytes` from each of `count` lines of B, `stride` apart, into cache. */
+static void prefetch_lines(const char *first, int64_t count, int64_t stride,
+                           int64_t bytes)
+{
+    for (int64_t i = 0; i < count; i++)
+        for (int64_t b = 0; b < bytes; b += 64)
+            PREFETCH(first + i * stride + b);
+}
+
+/* B's rows contiguous: steps pc .. pc + kc of columns j0 .. j0 + real,
+ * prefetching AHEAD steps ahead (into the next chunk too). */
+static lmul_range prepare_rows(const gemv_job *g, const gemv_ws *ws, int64_t pc,
+                               int64_t kc, int64_t j0, int64_t real)
+{
+    const lmul_gemm_problem *pr = g->pr;
+    const int64_t es = (int64_t)lmul_elem_size(pr->op_b.in, 4);
+    const char *src = pr->b + pc * pr->rs_b + j0 * pr->cs_b;
+    lmul_range r = {UINT64_MAX, 0, 0};
+    for (int64_t p0 = 0; p0 < kc; p0 += GROUP) {
+        const int64_t steps = min64(GROUP, kc - p0);
+        const int64_t ahead = min64(steps, pr->k - pc - p0 - AHEAD);
+        if (ahead > 0)
+            prefetch_lines(src + (p0 + AHEAD) * pr->rs_b, ahead, pr->rs_b, real * es);
+        uint32_t *dst = ws->w + p0 * real;
+        lmul_range got;
+        if (pr->op_b.in == LMUL_ELEM_CONTAINER) {
+            pr->ker->prep(steps, real, src + p0 * pr->rs_b, pr->rs_b, dst, 0,
+                          &pr->params, &got);
+        } else {
+            for (int64_t p = 0; p < steps; p++)
+                widen_row(&pr->op_b, real, src + (p0 + p) * pr->rs_b, dst + p * real);
+            pr->ker->prep(1, steps * real, dst, 0, dst, 0, &pr->params, &got);
+        }
+        lmul_range_merge(&r, got);
+    }
+    return r;
+}
+
+/* B's columns contiguous (rows of W in x @ W.T): the tile transposed, TILE
+ * rows of W (the last real one repeated) by kc steps, a line of each at a
+ * time with the next ones prefetched. */
+static lmul_range prepare_columns(const gemv_job *g, const gemv_ws *ws, int64_t pc,
+                                  int64_t kc, int64_t j0, int64_t real)
+{
+    const lmul_gemm_problem *pr = g->pr;
+    const int64_t es = (int64_t)lmul_elem_size(pr->op_b.in, 4);
+    const char *src = pr->b + pc * pr->rs_b + j0 * pr->cs_b;
+    const int direct = pr->op_b.in == LMUL_ELEM_CONTAINER && real == TILE
+        && pr->ker->tcopy != NULL;
+    const int64_t line = 64 / es;
+    for (int64_t p0 = 0; p0 < kc; p0 += line) {
+        const int64_t steps = min64(line, kc - p0);
+        if (pc + p0 + 4 * line < pr->k)
+            prefetch_lines(src + (p0 + 4 * line) * es, real, pr->cs_b, 1);
+        if (direct) {
+            pr->ker->tcopy(TILE, steps, src + p0 * es, pr->cs_b, ws->w + p0 * TILE);
+            continue;
+        }
+        for (int64_t j = 0; j < TILE; j++)
+            widen_row(&pr->op_b, steps, src + min64(j, real - 1) * pr->cs_b + p0 * es,
+                      ws->tmp + j * steps);
+        if (pr->ker->tcopy != NULL)
+            pr->ker->tcopy(TILE, steps, ws->tmp, steps * (int64_t)sizeof(float),
+                           ws->w + p0 * TILE);
+        else
+            for (int64_t p = 0; p < steps; p++)
+                for (int64_t j = 0; j < TILE; j++)
+                    ws->w[(p0 + p) * TILE + j] = ws->tmp[j * steps + p];
+    }
+    lmul_range r;
+    pr->ker->prep(1, kc * TILE, ws->w, 0, ws->w, 0, &pr->params, &r);
+    return r;
+}
+
+/* Columns b (at most TILE) of C by prepared tiles and the register-tiled
+ * kernels. */
+static void tiled_block(const gemv_job *g, const gemv_ws *ws, cblock b)
 {
     const lmul_gemm_problem *pr = g->pr;
     const lmul_gemm_kernels *ker = pr->ker;
-    const int narrow = pr->out != LMUL_ELEM_CONTAINER;
-    const float alpha = *(const float *)pr->alpha;
-    char *c = pr->c + j0 * pr->cs_c;
-    const lmul_narrow_block block = {pr->out, c, pr->cs_c, pr->rs_c, real, pr->m,
-                                     ws->cbuf, g->tile};
-    if (narrow)
-        lmul_narrow_block_load(block, *(const float *)pr->beta);
+    const int columns = pr->cs_b != (int64_t)lmul_elem_size(pr->op_b.in, 4);
     lmul_params kernel_params = pr->params;   /* the preparation did the rounding */
     kernel_params.round_shift = 0;
+    block_begin(g, ws, b);
     for (int64_t pc = 0, chunk = 0; pc < pr->k; pc += ker->kc, chunk++) {
         const int64_t kc = min64(ker->kc, pr->k - pc);
-        int64_t ldw;
-        const lmul_range wr = prepare_b(g, ws, pc, kc, j0, real, &ldw);
+        const int64_t ldw = columns ? TILE : b.width;
+        const lmul_range wr = columns ? prepare_columns(g, ws, pc, kc, b.j0, b.width)
+                                      : prepare_rows(g, ws, pc, kc, b.j0, b.width);
         const int safe_case = lmul_tile_case(pr, g->xr[chunk], wr);
         const lmul_gemm_aux aux = {pr->alpha, pr->beta, lmul_a_addend(pr),
                                    safe_case < 0 ? LMUL_SAFE_ZEROS
                                                  : (lmul_safe_case)safe_case,
                                    &kernel_params};
         const lmul_gemv_ukr_ft ukr = safe_case < 0 ? ker->gemv_fast : ker->gemv_safe;
-        const float beta = pc == 0 && !narrow ? *(const float *)pr->beta : 1.0f;
-        for (int64_t s = 0; s < real; s += g->nb) {
-            const int64_t cols = min64(g->nb, real - s);
+        for (int64_t s = 0; s < b.width; s += ker->gemv_nb) {
             ukr(pr->m, kc, g->xa + pc * pr->m, ws->w + s, ldw, ws->acc, &aux);
-            if (narrow)
-                lmul_merge_f32(ws->acc, g->nb, (char *)(ws->cbuf + s), cols, pr->m,
-                               sizeof(float), g->tile * (int64_t)sizeof(float),
-                               alpha, beta);
-            else
-                lmul_merge_f32(ws->acc, g->nb, c + s * pr->cs_c, cols, pr->m,
-                               pr->cs_c, pr->rs_c, alpha, beta);
+            block_merge(g, ws, b, pc == 0, ws->acc, ker->gemv_nb, s,
+                        min64(ker->gemv_nb, b.width - s));
         }
     }
-    if (narrow)
-        lmul_narrow_block_store(block);
+    block_end(g, ws, b);
+}
+
+/* ------------------------------------------------------------ threads */
+
+static int64_t block_width(const gemv_job *g)
+{
+    return g->path == PATH_STREAM ? STRIP : g->path == PATH_DOTS ? g->unit : TILE;
 }
 
 static void gemv_task(void *arg, int t)
 {
     const gemv_job *g = arg;
-    const int64_t units = (g->pr->n + g->nb - 1) / g->nb;
+    const int64_t units = (g->pr->n + g->unit - 1) / g->unit;
     const int64_t per = units / g->nt, extra = units % g->nt;
     const int64_t u0 = t * per + min64(t, extra), u1 = u0 + per + (t < extra);
-    const int64_t n1 = min64(u1 * g->nb, g->pr->n);
-    for (int64_t j0 = u0 * g->nb; j0 < n1; j0 += g->tile)
-        gemv_tile(g, &g->ws[t], j0, min64(g->tile, n1 - j0));
+    const int64_t n1 = min64(u1 * g->unit, g->pr->n), width = block_width(g);
+    for (int64_t j0 = u0 * g->unit; j0 < n1; j0 += width) {
+        const cblock b = {j0, min64(width, n1 - j0)};
+        if (g->path == PATH_TILES)
+            tiled_block(g, &g->ws[t], b);
+        else
+            streamed_block(g, &g->ws[t], b);
+    }
 }
 
+/* One block, each part under malloc's mmap threshold so that calls reuse it. */
 static int ws_alloc(const gemv_job *g, gemv_ws *ws)
 {
-    const int64_t kc = g->pr->ker->kc, tile = g->tile;
-    const size_t w = aligned((size_t)((kc + 1) * tile) * sizeof(uint32_t));
-    const size_t tmp = g->columns ? w : 0;
-    const size_t acc = aligned((size_t)(LMUL_GEMV_MAX_ROWS * g->nb) * sizeof(float));
-    const size_t cbuf = aligned((size_t)(LMUL_GEMV_MAX_ROWS * tile) * sizeof(float));
-    char *mem = aligned_alloc(ALIGN, w + tmp + acc + cbuf);
+    const lmul_gemm_kernels *ker = g->pr->ker;
+    const int64_t m = g->pr->m, width = block_width(g);
+    int64_t w = 0, acc = m * width, tmp = 0;
+    if (g->path == PATH_TILES) {
+        w = (ker->kc + 1) * TILE;
+        acc = m * ker->gemv_nb;
+        tmp = 64 * TILE;
+    } else if (g->path == PATH_DOTS) {
+        acc = m * ker->gemv_lanes;
+        tmp = ker->gemv_lanes * ker->kc;
+    } else {
+        tmp = STRIP;
+    }
+    const size_t sw = aligned((size_t)w * 4), sa = aligned((size_t)acc * 4);
+    const size_t sc = aligned((size_t)(m * width) * 4), st = aligned((size_t)tmp * 4);
+    char *mem = aligned_alloc(ALIGN, sw + sa + sc + st);
     if (mem == NULL)
         return LMUL_ERR_NOMEM;
-    *ws = (gemv_ws){mem, (uint32_t *)mem, (uint32_t *)(mem + w),
-                    (float *)(mem + w + tmp), (float *)(mem + w + tmp + acc)};
+    *ws = (gemv_ws){mem, (uint32_t *)mem, (uint32_t *)(mem + sw + sa + sc),
+                    (float *)(mem + sw), (float *)(mem + sw + sa)};
     return LMUL_OK;
 }
 
-static int thread_count(const lmul_gemm_problem *pr, int64_t nb)
+static int thread_count(const lmul_gemm_problem *pr, int64_t unit)
 {
     int64_t nt = lmul_get_num_threads();
     nt = min64(nt, pr->m * pr->n * pr->k / MIN_WORK_PER_THREAD);
-    nt = min64(nt, (pr->n + nb - 1) / nb);
+    nt = min64(nt, (pr->n + unit - 1) / unit);
     nt = min64(nt, MAX_THREADS);
     return nt < 1 ? 1 : (int)nt;
 }
@@ -220,15 +397,27 @@ static int oriented(const lmul_gemm_problem *in, lmul_gemm_problem *pr)
     return pr->m <= LMUL_GEMV_MAX_ROWS && (pr->cs_b == es || pr->rs_b == es);
 }
 
+static void choose_path(gemv_job *g)
+{
+    const lmul_gemm_problem *pr = g->pr;
+    const int rows = pr->cs_b == (int64_t)lmul_elem_size(pr->op_b.in, 4);
+    if (pr->m > LMUL_GEMV_STREAM_ROWS)
+        g->path = PATH_TILES;
+    else
+        g->path = rows ? PATH_STREAM : PATH_DOTS;
+    g->unit = g->path == PATH_DOTS ? pr->ker->gemv_lanes
+            : g->path == PATH_TILES ? pr->ker->gemv_nb : 16;
+    g->nt = thread_count(pr, max64(g->unit, 16));
+}
+
 int lmul_gemv_run(const lmul_gemm_problem *problem)
 {
     lmul_gemm_problem pr;
     if (!oriented(problem, &pr))
         return LMUL_GEMV_NOT_MINE;
-    const int64_t es = (int64_t)lmul_elem_size(pr.op_b.in, 4);
     gemv_ws ws[MAX_THREADS];
-    gemv_job g = {&pr, pr.cs_b != es, NULL, NULL, pr.ker->gemv_nb,
-                  pr.ker->gemv_nb * TILE_UNITS, thread_count(&pr, pr.ker->gemv_nb), ws};
+    gemv_job g = {&pr, PATH_TILES, NULL, NULL, 0, 1, ws};
+    choose_path(&g);
     const int64_t chunks = (pr.k + pr.ker->kc - 1) / pr.ker->kc;
     uint32_t *xa = malloc((size_t)(pr.m * pr.k) * sizeof *xa);
     lmul_range *xr = malloc((size_t)chunks * sizeof *xr);

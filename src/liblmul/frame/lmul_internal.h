@@ -163,6 +163,32 @@ typedef void (*lmul_gemv_ukr_ft)(int64_t m, int64_t kc, const uint32_t *xa,
                                  const uint32_t *w, int64_t ldw, float *acc,
                                  const lmul_gemm_aux *aux);
 
+/*
+ * The streamed few-row kernels (m <= LMUL_GEMV_STREAM_ROWS) read B's float32
+ * bits as they are, unprepared: `fast` then gives the one-add product of the
+ * rounded element and merges what it saw into *range (as lmul_prep_ft, but
+ * counting a subnormal as a zero), for the caller to check the product was
+ * valid (else it computes again with fast = 0: every case, lane by lane).
+ * xa as for lmul_gemv_ukr_ft; aux->p rounds B (not A, already rounded).
+ *
+ * stream (x @ W, W's rows contiguous): acc[i*n + j] += prod(xa[i*ldx + p],
+ *     W[p][j]) for p < kc in order, i < m, j < n; row p of W at w + p*rs_w
+ *     (bytes).
+ * dots (x @ W.T, W's rows the columns of B): acc[i*lanes + j] = the sum from
+ *     +0, in p order, of prod(xa[i*kc + p], W[j][p]) for i < m, j < rows
+ *     <= lanes (the kernel's gemv_lanes); row j of W at w + j*rs_w.
+ */
+#define LMUL_GEMV_STREAM_ROWS 4
+typedef void (*lmul_gemv_stream_ft)(int64_t m, int64_t kc, int64_t n,
+                                    const uint32_t *xa, int64_t ldx,
+                                    const char *w, int64_t rs_w,
+                                    float *acc, lmul_range *range,
+                                    const lmul_gemm_aux *aux, int fast);
+typedef void (*lmul_gemv_dots_ft)(int64_t m, int64_t kc, int64_t rows,
+                                  const uint32_t *xa, const char *w, int64_t rs_w,
+                                  float *acc, lmul_range *range,
+                                  const lmul_gemm_aux *aux, int fast);
+
 typedef struct lmul_gemm_kernels {
     int mr, nr;                 /* register tile */
     int mc, kc, nc;             /* cache blocks; mc % mr == 0, nc % nr == 0 */
@@ -171,6 +197,9 @@ typedef struct lmul_gemm_kernels {
     lmul_tcopy_ft tcopy;        /* NULL: the frame's element copy */
     int gemv_nb;                /* columns of the few-row kernels; 0: none */
     lmul_gemv_ukr_ft gemv_fast, gemv_safe;
+    int gemv_lanes;             /* rows of W per gemv_dots call */
+    lmul_gemv_stream_ft gemv_stream;
+    lmul_gemv_dots_ft gemv_dots;
 } lmul_gemm_kernels;
 
 /* What one instruction-set level provides (registered in config/). */

@@ -40,3 +40,67 @@ void lmul_sgemv_safe_scalar_4(int64_t m, int64_t kc, const uint32_t *xa,
 {
     gemv(m, kc, xa, w, ldw, acc, aux, 1);
 }
+
+/* ------------------------------------------------ streamed, unprepared B */
+
+/* B's bits ready for the one-add product, recorded in *r (a subnormal as a
+ * zero). */
+static inline uint32_t prepared(uint32_t v, const lmul_params *p, lmul_range *r)
+{
+    const uint32_t mag = v & 0x7FFFFFFFu;
+    const uint32_t rounded = mag < 0x00800000u ? 0 : (uint32_t)lmul_round_scalar(mag, p);
+    if (rounded == 0)
+        r->zeros = 1;
+    else if (rounded < r->min)
+        r->min = rounded;
+    r->max = rounded > r->max ? rounded : r->max;
+    return (v & 0x80000000u) | rounded;
+}
+
+static inline float product(uint32_t x, uint32_t w, const lmul_gemm_aux *aux, int fast)
+{
+    const uint32_t r = fast ? x + w : (uint32_t)lmul_bits_scalar(
+        (uint32_t)(x - aux->a_addend), w, &lmul_container_f32, aux->p);
+    float f;
+    memcpy(&f, &r, sizeof f);
+    return f;
+}
+
+void lmul_sgemv_stream_scalar(int64_t m, int64_t kc, int64_t n, const uint32_t *xa, int64_t ldx,
+                              const char *w, int64_t rs_w, float *acc,
+                              lmul_range *range, const lmul_gemm_aux *aux, int fast)
+{
+    for (int64_t p = 0; p < kc; p++) {
+        const char *row = w + p * rs_w;
+        for (int64_t j = 0; j < n; j++) {
+            uint32_t v;
+            memcpy(&v, row + j * (int64_t)sizeof v, sizeof v);
+            if (fast)
+                v = prepared(v, aux->p, range);
+            for (int64_t i = 0; i < m; i++)
+                acc[i * n + j] += product(xa[i * ldx + p], v, aux, fast);
+        }
+    }
+}
+
+#define LANES 4
+
+void lmul_sgemv_dots_scalar_4(int64_t m, int64_t kc, int64_t rows, const uint32_t *xa,
+                              const char *w, int64_t rs_w, float *acc,
+                              lmul_range *range, const lmul_gemm_aux *aux, int fast)
+{
+    for (int64_t j = 0; j < rows; j++) {
+        const char *row = w + j * rs_w;
+        float sum[LMUL_GEMV_STREAM_ROWS] = {0};
+        for (int64_t p = 0; p < kc; p++) {
+            uint32_t v;
+            memcpy(&v, row + p * (int64_t)sizeof v, sizeof v);
+            if (fast)
+                v = prepared(v, aux->p, range);
+            for (int64_t i = 0; i < m; i++)
+                sum[i] += product(xa[i * kc + p], v, aux, fast);
+        }
+        for (int64_t i = 0; i < m; i++)
+            acc[i * LANES + j] = sum[i];
+    }
+}
