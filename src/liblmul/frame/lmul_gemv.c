@@ -30,6 +30,7 @@
 #define ALIGN 64
 #define TILE 64                 /* B's columns per tile: a multiple of every gemv_nb */
 #define STRIP 2048              /* columns of C per pass of the stream path */
+#define WIDEN_ROWS 4            /* narrow rows of B widened at a time by the stream path */
 #define GROUP 8                 /* steps per prefetch of the tile path */
 #define AHEAD 16                /* how far ahead they prefetch */
 #define MIN_WORK_PER_THREAD (INT64_C(1) << 20)  /* m*n*k below this: one thread */
@@ -155,6 +156,21 @@ static lmul_gemm_aux streamed_aux(const lmul_gemm_problem *pr)
                            &pr->params};
 }
 
+/* The format the stream kernel reads B in itself (for the one-add loop, or
+ * for both); LMUL_WIDEN_F16 here: none, B is widened first. */
+static lmul_widen_kind streamed_kind(const lmul_gemm_problem *pr, int fast)
+{
+    const lmul_elem_format in = pr->op_b.in;
+    if (in == LMUL_ELEM_CONTAINER)
+        return LMUL_WIDEN_NONE;
+    if (in == LMUL_ELEM_BFLOAT16)
+        return LMUL_WIDEN_BF16;
+    const lmul_fp8_format *f = lmul_elem_fp8(in);
+    if (f != NULL && fast && !lmul_rounding_needed(&pr->params, f->mantissa_bits))
+        return LMUL_WIDEN_F8;
+    return LMUL_WIDEN_F16;
+}
+
 /* One chunk of a strip by the stream kernel, fast or not; what it saw. */
 static lmul_range stream_chunk(const gemv_job *g, const gemv_ws *ws, cblock b,
                                int64_t pc, int64_t kc, int fast)
@@ -163,16 +179,22 @@ static lmul_range stream_chunk(const gemv_job *g, const gemv_ws *ws, cblock b,
     const lmul_gemm_aux aux = streamed_aux(pr);
     const uint32_t *xa = g->xa + pc * pr->m;
     const char *src = pr->b + pc * pr->rs_b + b.j0 * pr->cs_b;
+    const lmul_widen_kind kind = streamed_kind(pr, fast);
+    const lmul_fp8_format *f = lmul_elem_fp8(pr->op_b.in);
     lmul_range r = {UINT64_MAX, 0, 0};
     memset(ws->acc, 0, (size_t)(pr->m * b.width) * sizeof(float));
-    if (pr->op_b.in == LMUL_ELEM_CONTAINER) {
-        pr->ker->gemv_stream(pr->m, kc, b.width, xa, kc, src, pr->rs_b, ws->acc, &r,
-                             &aux, fast);
+    if (kind != LMUL_WIDEN_F16) {
+        pr->ker->gemv_stream(pr->m, kc, b.width, xa, kc, src, pr->rs_b, kind, f,
+                             ws->acc, &r, &aux, fast);
         return r;
     }
-    for (int64_t p = 0; p < kc; p++) {
-        widen_row(&pr->op_b, b.width, src + p * pr->rs_b, ws->tmp);
-        pr->ker->gemv_stream(pr->m, 1, b.width, xa + p, kc, (const char *)ws->tmp, 0,
+    for (int64_t p0 = 0; p0 < kc; p0 += WIDEN_ROWS) {
+        const int64_t rows = min64(WIDEN_ROWS, kc - p0);
+        for (int64_t p = 0; p < rows; p++)
+            widen_row(&pr->op_b, b.width, src + (p0 + p) * pr->rs_b,
+                      ws->tmp + p * b.width);
+        pr->ker->gemv_stream(pr->m, rows, b.width, xa + p0, kc, (const char *)ws->tmp,
+                             b.width * (int64_t)sizeof(uint32_t), LMUL_WIDEN_NONE, f,
                              ws->acc, &r, &aux, fast);
     }
     return r;
@@ -364,7 +386,7 @@ static int ws_alloc(const gemv_job *g, gemv_ws *ws)
         acc = m * ker->gemv_lanes;
         tmp = ker->gemv_lanes * ker->kc;
     } else {
-        tmp = STRIP;
+        tmp = WIDEN_ROWS * STRIP;
     }
     const size_t sw = aligned((size_t)w * 4), sa = aligned((size_t)acc * 4);
     const size_t sc = aligned((size_t)(m * width) * 4), st = aligned((size_t)tmp * 4);

@@ -92,7 +92,8 @@ typedef void (*lmul_f8mul_ker_ft)(int64_t n, const uint8_t *x, const uint8_t *y,
 typedef enum lmul_widen_kind {
     LMUL_WIDEN_F16,
     LMUL_WIDEN_BF16,
-    LMUL_WIDEN_F8
+    LMUL_WIDEN_F8,
+    LMUL_WIDEN_NONE             /* float32 already (a stream kernel's operand) */
 } lmul_widen_kind;
 typedef void (*lmul_widen_ft)(int64_t n, const void *src, lmul_widen_kind kind,
                               const lmul_fp8_format *f, uint32_t *dst);
@@ -173,7 +174,9 @@ typedef void (*lmul_gemv_ukr_ft)(int64_t m, int64_t kc, const uint32_t *xa,
  *
  * stream (x @ W, W's rows contiguous): acc[i*n + j] += prod(xa[i*ldx + p],
  *     W[p][j]) for p < kc in order, i < m, j < n; row p of W at w + p*rs_w
- *     (bytes).
+ *     (bytes), its elements float32 (kind NONE), bfloat16 (BF16) or float8 in
+ *     format f (F8: fast only and without rounding; the caller widens for
+ *     the other cases).
  * dots (x @ W.T, W's rows the columns of B): acc[i*lanes + j] = the sum from
  *     +0, in p order, of prod(xa[i*kc + p], W[j][p]) for i < m, j < rows
  *     <= lanes (the kernel's gemv_lanes); row j of W at w + j*rs_w.
@@ -182,6 +185,7 @@ typedef void (*lmul_gemv_ukr_ft)(int64_t m, int64_t kc, const uint32_t *xa,
 typedef void (*lmul_gemv_stream_ft)(int64_t m, int64_t kc, int64_t n,
                                     const uint32_t *xa, int64_t ldx,
                                     const char *w, int64_t rs_w,
+                                    lmul_widen_kind kind, const lmul_fp8_format *f,
                                     float *acc, lmul_range *range,
                                     const lmul_gemm_aux *aux, int fast);
 typedef void (*lmul_gemv_dots_ft)(int64_t m, int64_t kc, int64_t rows,

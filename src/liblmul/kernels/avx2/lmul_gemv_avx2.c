@@ -8,7 +8,9 @@
 
 #if LMUL_X86
 #include <immintrin.h>
+#include <string.h>
 
+#include "../scalar/lmul_half_scalar.h"
 #include "lmul_kernels_avx2.h"
 #include "lmul_lanes_avx2.h"
 
@@ -151,52 +153,217 @@ static inline __m256i lanes_below(int64_t left)
                               _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+/* What the float8 loop saw: the smallest non-zero and the largest 7-bit
+ * code, as float32 magnitudes (its zeros are masked out of the sums). */
 LMUL_TARGET_AVX2
-static inline __attribute__((always_inline)) void stream(
-    int64_t m, int64_t kc, int64_t n, const uint32_t *xa, int64_t ldx, const char *w,
-    int64_t rs_w, float *acc, lmul_range *range, const lmul_gemm_aux *aux, int fast,
+static inline void seen8_merge_f8(seen8 s, const lmul_fp8_format *f, lmul_range *r)
+{
+    _Alignas(32) uint32_t lo[8], hi[8];
+    _mm256_store_si256((__m256i *)lo, s.lo);
+    _mm256_store_si256((__m256i *)hi, s.hi);
+    for (int i = 0; i < 8; i++) {
+        if (lo[i] <= 0x7F && lmul_fp8_to_float_bits((uint8_t)lo[i], f) < r->min)
+            r->min = lmul_fp8_to_float_bits((uint8_t)lo[i], f);
+        if (lmul_fp8_to_float_bits((uint8_t)hi[i], f) > r->max)
+            r->max = lmul_fp8_to_float_bits((uint8_t)hi[i], f);
+    }
+}
+
+/* Float8 subnormal codes (below 1 << mantissa_bits, at most 8): their
+ * float32 bits less normal_add, by code. */
+LMUL_TARGET_AVX2
+static inline __m256i f8_subnormals(const lmul_fp8_format *f)
+{
+    _Alignas(32) uint32_t t[8] = {0};
+    for (uint32_t c = 0; c < (1u << f->mantissa_bits); c++)
+        t[c] = lmul_fp8_to_float_bits((uint8_t)c, f) - f->normal_add;
+    return _mm256_load_si256((const __m256i *)t);
+}
+
+/* 8 elements of a row of W at e, the first `left` real, the others 1.0, as
+ * 32-bit lanes: float32 bits, bfloat16 bits widened, float8 codes. */
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) __m256i load8(
+    int kind, const lmul_fp8_format *f, const char *e, int64_t left)
+{
+    const size_t es = kind == LMUL_WIDEN_F8 ? 1 : kind == LMUL_WIDEN_BF16 ? 2 : 4;
+    _Alignas(32) uint8_t pad[32];
+    if (left < 8) {
+        for (int i = 0; i < 8; i++) {
+            const uint32_t one = kind == LMUL_WIDEN_F8
+                ? (ONE_BITS - f->normal_add) >> f->shift : (uint32_t)ONE_BITS >> (32 - 8 * es);
+            memcpy(pad + i * es, &one, es);
+        }
+        memcpy(pad, e, (size_t)left * es);
+        e = (const char *)pad;
+    }
+    if (kind == LMUL_WIDEN_F8)
+        return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)e));
+    if (kind == LMUL_WIDEN_BF16)
+        return _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)e)),
+                                 16);
+    return _mm256_loadu_si256((const __m256i *)e);
+}
+
+/* Columns j .. j + 8 (the first `left` real) of a row of W in format `kind`
+ * (a constant), ready for the product: rounded and recorded in *s when
+ * fast. A float8 element is its float32 bits less normal_add (which is in
+ * A's addend) modulo 2^32, *nz all ones in its non-zero lanes, and *s
+ * records its code. */
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) __m256i load_w(
+    int kind, const lmul_fp8_format *f, __m256i subnormals, const char *row,
+    int64_t j, int64_t left, seen8 *s, __m256i *nz, const lmul_params *p, int fast,
     int rounding)
 {
-    const __m256i addend = _mm256_set1_epi32((int)aux->a_addend);
-    seen8 s = seen8_start();
-    for (int64_t p = 0; p < kc; p++) {
-        const uint32_t *row = (const uint32_t *)(w + p * rs_w);
-        for (int64_t j = 0; j < n; j += 8) {
-            const int whole = n - j >= 8;
-            const __m256i mk = lanes_below(n - j);
-            __m256i v = whole ? _mm256_loadu_si256((const __m256i *)(row + j))
-                              : load_padded(row + j, mk);
-            if (fast)
-                v = prepared(v, aux->p, rounding, &s);
-            for (int64_t i = 0; i < m; i++) {
-                const __m256i x = _mm256_set1_epi32((int)xa[i * ldx + p]);
-                float *a = acc + i * n + j;
-                const __m256 old = whole ? _mm256_loadu_ps(a) : _mm256_maskload_ps(a, mk);
-                const __m256 sum = _mm256_add_ps(old, product(x, v, addend, aux->p,
-                                                              fast, rounding));
-                if (whole)
-                    _mm256_storeu_ps(a, sum);
-                else
-                    _mm256_maskstore_ps(a, mk, sum);
-            }
-        }
+    const size_t es = kind == LMUL_WIDEN_F8 ? 1 : kind == LMUL_WIDEN_BF16 ? 2 : 4;
+    const __m256i v = load8(kind, f, row + j * (int64_t)es, left);
+    if (kind == LMUL_WIDEN_F8) {
+        const __m256i code = _mm256_and_si256(v, _mm256_set1_epi32(0x7F));
+        const __m256i zero = _mm256_cmpeq_epi32(code, _mm256_setzero_si256());
+        *nz = _mm256_xor_si256(zero, _mm256_set1_epi32(-1));
+        s->lo = _mm256_min_epu32(s->lo, _mm256_or_si256(code, zero));  /* zeros: ~0 */
+        s->hi = _mm256_max_epu32(s->hi, code);
+        const __m256i sub = _mm256_cmpgt_epi32(_mm256_set1_epi32(1 << f->mantissa_bits),
+                                               code);
+        const __m256i w = _mm256_blendv_epi8(
+            _mm256_sll_epi32(code, _mm_cvtsi32_si128(f->shift)),
+            _mm256_permutevar8x32_epi32(subnormals, code), sub);
+        /* added, not or-ed: a subnormal's w wraps below zero */
+        return _mm256_add_epi32(w, _mm256_and_si256(_mm256_slli_epi32(v, 24),
+                                                    _mm256_set1_epi32((int)0x80000000u)));
     }
-    if (fast)
-        seen8_merge(rounding ? s : (seen8){s.lo_raw, s.lo_raw, s.hi}, range);
+    *nz = _mm256_set1_epi32(-1);
+    return fast ? prepared(v, p, rounding, s) : v;
+}
+
+/* STEPS rows of W at a time, so that each sum is loaded and stored once
+ * per STEPS products (added in row order). */
+#define STEPS 4
+
+/* Columns j .. j + 8 (the first `left` of them) of rows `rows` (a constant:
+ * STEPS or 1). */
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) void stream_cols(
+    int kind, const lmul_fp8_format *f, __m256i subnormals, int rows, int m,
+    const char *const *row, int64_t j, int64_t left, const __m256i (*x)[STEPS],
+    float *acc, int64_t n, seen8 *s, const lmul_gemm_aux *aux, int fast, int rounding)
+{
+    const __m256i addend = _mm256_set1_epi32((int)aux->a_addend);
+    const int whole = left >= 8;
+    const __m256i mk = lanes_below(left);
+    __m256i v[STEPS], nz[STEPS];
+    for (int q = 0; q < rows; q++)
+        v[q] = load_w(kind, f, subnormals, row[q], j, left, s, &nz[q], aux->p, fast,
+                      rounding);
+    for (int i = 0; i < m; i++) {
+        float *a = acc + i * n + j;
+        __m256 sum = whole ? _mm256_loadu_ps(a) : _mm256_maskload_ps(a, mk);
+        for (int q = 0; q < rows; q++) {
+            /* a float8 zero's product, +0 or -0, leaves the sum as it is */
+            const __m256 prod = kind == LMUL_WIDEN_F8
+                ? _mm256_castsi256_ps(_mm256_and_si256(
+                      _mm256_add_epi32(x[i][q], v[q]), nz[q]))
+                : product(x[i][q], v[q], addend, aux->p, fast, rounding);
+            sum = _mm256_add_ps(sum, prod);
+        }
+        if (whole)
+            _mm256_storeu_ps(a, sum);
+        else
+            _mm256_maskstore_ps(a, mk, sum);
+    }
 }
 
 LMUL_TARGET_AVX2
-void lmul_sgemv_stream_avx2(int64_t m, int64_t kc, int64_t n, const uint32_t *xa, int64_t ldx,
-                            const char *w, int64_t rs_w, float *acc,
-                            lmul_range *range, const lmul_gemm_aux *aux, int fast)
+static inline __attribute__((always_inline)) void stream_rows(
+    int kind, const lmul_fp8_format *f, __m256i subnormals, int rows, int m, int64_t p,
+    int64_t n, const uint32_t *xa, int64_t ldx, const char *w, int64_t rs_w,
+    float *acc, seen8 *s, const lmul_gemm_aux *aux, int fast, int rounding)
+{
+    const uint32_t x_add = kind == LMUL_WIDEN_F8 ? f->normal_add : 0;
+    __m256i x[LMUL_GEMV_STREAM_ROWS][STEPS];
+    const char *row[STEPS];
+    for (int q = 0; q < rows; q++) {
+        row[q] = w + (p + q) * rs_w;
+        for (int i = 0; i < m; i++)
+            x[i][q] = _mm256_set1_epi32((int)(xa[i * ldx + p + q] + x_add));
+    }
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        stream_cols(kind, f, subnormals, rows, m, row, j, 8, (const __m256i (*)[STEPS])x,
+                    acc, n, s, aux, fast, rounding);
+    if (j < n)
+        stream_cols(kind, f, subnormals, rows, m, row, j, n - j,
+                    (const __m256i (*)[STEPS])x, acc, n, s, aux, fast, rounding);
+}
+
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) void stream(
+    int kind, const lmul_fp8_format *f, int m, int64_t kc, int64_t n,
+    const uint32_t *xa, int64_t ldx, const char *w, int64_t rs_w, float *acc,
+    lmul_range *range, const lmul_gemm_aux *aux, int fast, int rounding)
+{
+    const __m256i subnormals = kind == LMUL_WIDEN_F8 ? f8_subnormals(f)
+                                                      : _mm256_setzero_si256();
+    seen8 s = seen8_start();
+    int64_t p = 0;
+    for (; p + STEPS <= kc; p += STEPS)
+        stream_rows(kind, f, subnormals, STEPS, m, p, n, xa, ldx, w, rs_w, acc, &s, aux,
+                    fast, rounding);
+    for (; p < kc; p++)
+        stream_rows(kind, f, subnormals, 1, m, p, n, xa, ldx, w, rs_w, acc, &s, aux,
+                    fast, rounding);
+    if (fast && kind == LMUL_WIDEN_F8)
+        seen8_merge_f8(s, f, range);
+    else if (fast)
+        seen8_merge(rounding ? s : (seen8){s.lo_raw, s.lo_raw, s.hi}, range);
+}
+
+/* The loops for m rows, a constant at each call. */
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) void stream_m(
+    int kind, const lmul_fp8_format *f, int64_t m, int64_t kc, int64_t n,
+    const uint32_t *xa, int64_t ldx, const char *w, int64_t rs_w, float *acc,
+    lmul_range *range, const lmul_gemm_aux *aux, int fast, int rounding)
+{
+    switch (m) {
+    case 1: stream(kind, f, 1, kc, n, xa, ldx, w, rs_w, acc, range, aux, fast, rounding); break;
+    case 2: stream(kind, f, 2, kc, n, xa, ldx, w, rs_w, acc, range, aux, fast, rounding); break;
+    case 3: stream(kind, f, 3, kc, n, xa, ldx, w, rs_w, acc, range, aux, fast, rounding); break;
+    default: stream(kind, f, 4, kc, n, xa, ldx, w, rs_w, acc, range, aux, fast, rounding);
+    }
+}
+
+/* Each format's loops: the one-add one, with or without rounding, and the safe one. */
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) void stream_kind(
+    int kind, const lmul_fp8_format *f, int64_t m, int64_t kc, int64_t n,
+    const uint32_t *xa, int64_t ldx, const char *w, int64_t rs_w, float *acc,
+    lmul_range *range, const lmul_gemm_aux *aux, int fast)
 {
     const int rounding = aux->p->round_shift != 0;
-    if (fast && rounding)
-        stream(m, kc, n, xa, ldx, w, rs_w, acc, range, aux, 1, 1);
+    if (kind == LMUL_WIDEN_F8)
+        stream_m(kind, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, 1, 0);
+    else if (fast && rounding)
+        stream_m(kind, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, 1, 1);
     else if (fast)
-        stream(m, kc, n, xa, ldx, w, rs_w, acc, range, aux, 1, 0);
+        stream_m(kind, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, 1, 0);
     else
-        stream(m, kc, n, xa, ldx, w, rs_w, acc, range, aux, 0, rounding);
+        stream_m(kind, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, 0, rounding);
+}
+
+LMUL_TARGET_AVX2
+void lmul_sgemv_stream_avx2(int64_t m, int64_t kc, int64_t n, const uint32_t *xa,
+                            int64_t ldx, const char *w, int64_t rs_w,
+                            lmul_widen_kind kind, const lmul_fp8_format *f, float *acc,
+                            lmul_range *range, const lmul_gemm_aux *aux, int fast)
+{
+    if (kind == LMUL_WIDEN_F8)
+        stream_kind(LMUL_WIDEN_F8, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, fast);
+    else if (kind == LMUL_WIDEN_BF16)
+        stream_kind(LMUL_WIDEN_BF16, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, fast);
+    else
+        stream_kind(LMUL_WIDEN_NONE, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, fast);
 }
 
 /* r[q] = column q of the 8 x 8 block of rows r[0..7]. */

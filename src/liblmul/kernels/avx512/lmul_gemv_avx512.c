@@ -9,6 +9,7 @@
 #if LMUL_X86
 #include <immintrin.h>
 
+#include "../scalar/lmul_half_scalar.h"
 #include "lmul_kernels_avx512.h"
 #include "lmul_lanes_avx512.h"
 
@@ -138,48 +139,190 @@ static inline __m512 product(__m512i x, __m512i w, __m512i addend, const lmul_pa
     return _mm512_castsi512_ps(lmul32_full(_mm512_sub_epi32(x, addend), w, p, rounding));
 }
 
+/* What the float8 loop saw: the smallest non-zero and the largest 7-bit
+ * code, as float32 magnitudes (its zeros are masked out of the sums). */
 LMUL_TARGET_AVX512
-static inline __attribute__((always_inline)) void stream(
-    int64_t m, int64_t kc, int64_t n, const uint32_t *xa, int64_t ldx, const char *w,
-    int64_t rs_w, float *acc, lmul_range *range, const lmul_gemm_aux *aux, int fast,
-    int rounding)
+static inline void seen16_merge_f8(seen16 s, const lmul_fp8_format *f, lmul_range *r)
+{
+    const uint32_t lo = _mm512_reduce_min_epu32(s.lo);
+    const uint32_t hi = _mm512_reduce_max_epu32(s.hi);
+    if (lo <= 0x7F && lmul_fp8_to_float_bits((uint8_t)lo, f) < r->min)
+        r->min = lmul_fp8_to_float_bits((uint8_t)lo, f);
+    if (lmul_fp8_to_float_bits((uint8_t)hi, f) > r->max)
+        r->max = lmul_fp8_to_float_bits((uint8_t)hi, f);
+}
+
+/* Float8 subnormal codes (below 1 << mantissa_bits, at most 8): their
+ * float32 bits less normal_add, by code. */
+LMUL_TARGET_AVX512
+static inline __m512i f8_subnormals(const lmul_fp8_format *f)
+{
+    _Alignas(64) uint32_t t[16] = {0};
+    for (uint32_t c = 0; c < (1u << f->mantissa_bits); c++)
+        t[c] = lmul_fp8_to_float_bits((uint8_t)c, f) - f->normal_add;
+    return _mm512_load_si512(t);
+}
+
+/* Columns j .. j + 16 (mask mk) of a row of W in format `kind` (a
+ * constant), ready for the product: rounded and recorded in *s when fast.
+ * A float8 element is its float32 bits less normal_add (which is in A's
+ * addend) modulo 2^32, *nz its non-zero lanes, and *s records its code. */
+LMUL_TARGET_AVX512
+static inline __attribute__((always_inline)) __m512i load_w(
+    int kind, const lmul_fp8_format *f, __m512i subnormals, const char *row,
+    int64_t j, __mmask16 mk, seen16 *s, __mmask16 *nz, const lmul_params *p,
+    int fast, int rounding)
+{
+    const __m512i one = _mm512_set1_epi32(ONE_BITS);
+    if (kind == LMUL_WIDEN_F8) {
+        const __m512i v = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mk, row + j));
+        const __m512i code = _mm512_and_si512(v, _mm512_set1_epi32(0x7F));
+        *nz = _mm512_mask_test_epi32_mask(mk, code, code);
+        s->lo = _mm512_mask_min_epu32(s->lo, *nz, s->lo, code);
+        s->hi = _mm512_mask_max_epu32(s->hi, mk, s->hi, code);
+        __m512i w = _mm512_sll_epi32(code, _mm_cvtsi32_si128(f->shift));
+        w = _mm512_mask_permutexvar_epi32(
+            w, _mm512_cmplt_epu32_mask(code, _mm512_set1_epi32(1 << f->mantissa_bits)),
+            code, subnormals);
+        /* added, not or-ed: a subnormal's w wraps below zero */
+        return _mm512_add_epi32(w, _mm512_and_si512(_mm512_slli_epi32(v, 24),
+                                                    _mm512_set1_epi32((int)0x80000000u)));
+    }
+    __m512i v;
+    if (kind == LMUL_WIDEN_BF16) {
+        v = _mm512_slli_epi32(_mm512_cvtepu16_epi32(
+            _mm256_maskz_loadu_epi16(mk, (const uint16_t *)row + j)), 16);
+        v = _mm512_mask_mov_epi32(one, mk, v);
+    } else {
+        v = _mm512_mask_loadu_epi32(one, mk, (const uint32_t *)row + j);
+    }
+    *nz = 0xFFFF;
+    return fast ? prepared(v, p, rounding, s) : v;
+}
+
+/* STEPS rows of W at a time, so that each sum is loaded and stored once
+ * per STEPS products (added in row order). */
+#define STEPS 4
+
+/* Columns j .. j + 16 (mask mk) of rows `rows` (a constant: STEPS or 1). */
+LMUL_TARGET_AVX512
+static inline __attribute__((always_inline)) void stream_cols(
+    int kind, const lmul_fp8_format *f, __m512i subnormals, int rows, int m,
+    const char *const *row, int64_t j, __mmask16 mk, const __m512i (*x)[STEPS],
+    float *acc, int64_t n, seen16 *s, const lmul_gemm_aux *aux, int fast, int rounding)
 {
     const __m512i addend = _mm512_set1_epi32((int)aux->a_addend);
-    const __m512i one = _mm512_set1_epi32(ONE_BITS);
-    seen16 s = seen16_start();
-    for (int64_t p = 0; p < kc; p++) {
-        const uint32_t *row = (const uint32_t *)(w + p * rs_w);
-        for (int64_t j = 0; j < n; j += 16) {
-            const __mmask16 mk = n - j >= 16 ? 0xFFFF : (__mmask16)((1u << (n - j)) - 1);
-            __m512i v = _mm512_mask_loadu_epi32(one, mk, row + j);
-            if (fast)
-                v = prepared(v, aux->p, rounding, &s);
-            for (int64_t i = 0; i < m; i++) {
-                const __m512i x = _mm512_set1_epi32((int)xa[i * ldx + p]);
-                float *a = acc + i * n + j;
-                const __m512 sum = _mm512_add_ps(_mm512_maskz_loadu_ps(mk, a),
-                                                 product(x, v, addend, aux->p, fast,
-                                                         rounding));
-                _mm512_mask_storeu_ps(a, mk, sum);
-            }
+    __m512i v[STEPS];
+    __mmask16 nz[STEPS];
+    for (int q = 0; q < rows; q++)
+        v[q] = load_w(kind, f, subnormals, row[q], j, mk, s, &nz[q], aux->p, fast,
+                      rounding);
+    for (int i = 0; i < m; i++) {
+        float *a = acc + i * n + j;
+        __m512 sum = _mm512_maskz_loadu_ps(mk, a);
+        for (int q = 0; q < rows; q++) {
+            /* a float8 zero's product, +0 or -0, leaves the sum as it is */
+            const __m512 prod = kind == LMUL_WIDEN_F8
+                ? _mm512_castsi512_ps(_mm512_maskz_add_epi32(nz[q], x[i][q], v[q]))
+                : product(x[i][q], v[q], addend, aux->p, fast, rounding);
+            sum = _mm512_add_ps(sum, prod);
         }
+        _mm512_mask_storeu_ps(a, mk, sum);
     }
-    if (fast)
-        seen16_merge(rounding ? s : (seen16){s.lo_raw, s.lo_raw, s.hi}, range);
 }
 
 LMUL_TARGET_AVX512
-void lmul_sgemv_stream_avx512(int64_t m, int64_t kc, int64_t n, const uint32_t *xa, int64_t ldx,
-                              const char *w, int64_t rs_w, float *acc,
-                              lmul_range *range, const lmul_gemm_aux *aux, int fast)
+static inline __attribute__((always_inline)) void stream_rows(
+    int kind, const lmul_fp8_format *f, __m512i subnormals, int rows, int m, int64_t p,
+    int64_t n, const uint32_t *xa, int64_t ldx, const char *w, int64_t rs_w,
+    float *acc, seen16 *s, const lmul_gemm_aux *aux, int fast, int rounding)
+{
+    const uint32_t x_add = kind == LMUL_WIDEN_F8 ? f->normal_add : 0;
+    __m512i x[LMUL_GEMV_STREAM_ROWS][STEPS];
+    const char *row[STEPS];
+    for (int q = 0; q < rows; q++) {
+        row[q] = w + (p + q) * rs_w;
+        for (int i = 0; i < m; i++)
+            x[i][q] = _mm512_set1_epi32((int)(xa[i * ldx + p + q] + x_add));
+    }
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16)
+        stream_cols(kind, f, subnormals, rows, m, row, j, 0xFFFF,
+                    (const __m512i (*)[STEPS])x, acc, n, s, aux, fast, rounding);
+    if (j < n)
+        stream_cols(kind, f, subnormals, rows, m, row, j,
+                    (__mmask16)((1u << (n - j)) - 1), (const __m512i (*)[STEPS])x, acc,
+                    n, s, aux, fast, rounding);
+}
+
+LMUL_TARGET_AVX512
+static inline __attribute__((always_inline)) void stream(
+    int kind, const lmul_fp8_format *f, int m, int64_t kc, int64_t n,
+    const uint32_t *xa, int64_t ldx, const char *w, int64_t rs_w, float *acc,
+    lmul_range *range, const lmul_gemm_aux *aux, int fast, int rounding)
+{
+    const __m512i subnormals = kind == LMUL_WIDEN_F8 ? f8_subnormals(f)
+                                                      : _mm512_setzero_si512();
+    seen16 s = seen16_start();
+    int64_t p = 0;
+    for (; p + STEPS <= kc; p += STEPS)
+        stream_rows(kind, f, subnormals, STEPS, m, p, n, xa, ldx, w, rs_w, acc, &s, aux,
+                    fast, rounding);
+    for (; p < kc; p++)
+        stream_rows(kind, f, subnormals, 1, m, p, n, xa, ldx, w, rs_w, acc, &s, aux,
+                    fast, rounding);
+    if (fast && kind == LMUL_WIDEN_F8)
+        seen16_merge_f8(s, f, range);
+    else if (fast)
+        seen16_merge(rounding ? s : (seen16){s.lo_raw, s.lo_raw, s.hi}, range);
+}
+
+/* The loops for m rows, a constant at each call. */
+LMUL_TARGET_AVX512
+static inline __attribute__((always_inline)) void stream_m(
+    int kind, const lmul_fp8_format *f, int64_t m, int64_t kc, int64_t n,
+    const uint32_t *xa, int64_t ldx, const char *w, int64_t rs_w, float *acc,
+    lmul_range *range, const lmul_gemm_aux *aux, int fast, int rounding)
+{
+    switch (m) {
+    case 1: stream(kind, f, 1, kc, n, xa, ldx, w, rs_w, acc, range, aux, fast, rounding); break;
+    case 2: stream(kind, f, 2, kc, n, xa, ldx, w, rs_w, acc, range, aux, fast, rounding); break;
+    case 3: stream(kind, f, 3, kc, n, xa, ldx, w, rs_w, acc, range, aux, fast, rounding); break;
+    default: stream(kind, f, 4, kc, n, xa, ldx, w, rs_w, acc, range, aux, fast, rounding);
+    }
+}
+
+/* Each format's loops: the one-add one, with or without rounding, and the safe one. */
+LMUL_TARGET_AVX512
+static inline __attribute__((always_inline)) void stream_kind(
+    int kind, const lmul_fp8_format *f, int64_t m, int64_t kc, int64_t n,
+    const uint32_t *xa, int64_t ldx, const char *w, int64_t rs_w, float *acc,
+    lmul_range *range, const lmul_gemm_aux *aux, int fast)
 {
     const int rounding = aux->p->round_shift != 0;
-    if (fast && rounding)
-        stream(m, kc, n, xa, ldx, w, rs_w, acc, range, aux, 1, 1);
+    if (kind == LMUL_WIDEN_F8)
+        stream_m(kind, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, 1, 0);
+    else if (fast && rounding)
+        stream_m(kind, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, 1, 1);
     else if (fast)
-        stream(m, kc, n, xa, ldx, w, rs_w, acc, range, aux, 1, 0);
+        stream_m(kind, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, 1, 0);
     else
-        stream(m, kc, n, xa, ldx, w, rs_w, acc, range, aux, 0, rounding);
+        stream_m(kind, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, 0, rounding);
+}
+
+LMUL_TARGET_AVX512
+void lmul_sgemv_stream_avx512(int64_t m, int64_t kc, int64_t n, const uint32_t *xa,
+                              int64_t ldx, const char *w, int64_t rs_w,
+                              lmul_widen_kind kind, const lmul_fp8_format *f,
+                              float *acc, lmul_range *range, const lmul_gemm_aux *aux,
+                              int fast)
+{
+    if (kind == LMUL_WIDEN_F8)
+        stream_kind(LMUL_WIDEN_F8, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, fast);
+    else if (kind == LMUL_WIDEN_BF16)
+        stream_kind(LMUL_WIDEN_BF16, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, fast);
+    else
+        stream_kind(LMUL_WIDEN_NONE, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, fast);
 }
 
 /* r[q] = column q of the 16 x 16 block of rows r[0..15]. */

@@ -35,7 +35,8 @@ void lmul_sgemv_safe_avx512_32(int64_t m, int64_t kc, const uint32_t *xa,
                               const uint32_t *w, int64_t ldw, float *acc,
                               const lmul_gemm_aux *aux);
 void lmul_sgemv_stream_avx512(int64_t m, int64_t kc, int64_t n, const uint32_t *xa, int64_t ldx,
-                            const char *w, int64_t rs_w, float *acc,
+                            const char *w, int64_t rs_w, lmul_widen_kind kind,
+                            const lmul_fp8_format *f, float *acc,
                             lmul_range *range, const lmul_gemm_aux *aux, int fast);
 void lmul_sgemv_dots_avx512_16(int64_t m, int64_t kc, int64_t rows, const uint32_t *xa,
                             const char *w, int64_t rs_w, float *acc,

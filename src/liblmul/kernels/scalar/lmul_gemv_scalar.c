@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "lmul_bits_scalar.h"
+#include "lmul_half_scalar.h"
 #include "lmul_kernels_scalar.h"
 
 #define NB 4
@@ -66,15 +67,32 @@ static inline float product(uint32_t x, uint32_t w, const lmul_gemm_aux *aux, in
     return f;
 }
 
-void lmul_sgemv_stream_scalar(int64_t m, int64_t kc, int64_t n, const uint32_t *xa, int64_t ldx,
-                              const char *w, int64_t rs_w, float *acc,
-                              lmul_range *range, const lmul_gemm_aux *aux, int fast)
+/* Element j of a row of W in format kind, as float32 bits. */
+static inline uint32_t element(lmul_widen_kind kind, const lmul_fp8_format *f,
+                               const char *row, int64_t j)
+{
+    if (kind == LMUL_WIDEN_F8)
+        return lmul_fp8_to_float_bits((uint8_t)row[j], f);
+    if (kind == LMUL_WIDEN_BF16) {
+        uint16_t h;
+        memcpy(&h, row + j * 2, sizeof h);
+        return lmul_bfloat16_to_float_bits(h);
+    }
+    uint32_t v;
+    memcpy(&v, row + j * 4, sizeof v);
+    return v;
+}
+
+void lmul_sgemv_stream_scalar(int64_t m, int64_t kc, int64_t n, const uint32_t *xa,
+                              int64_t ldx, const char *w, int64_t rs_w,
+                              lmul_widen_kind kind, const lmul_fp8_format *f,
+                              float *acc, lmul_range *range, const lmul_gemm_aux *aux,
+                              int fast)
 {
     for (int64_t p = 0; p < kc; p++) {
         const char *row = w + p * rs_w;
         for (int64_t j = 0; j < n; j++) {
-            uint32_t v;
-            memcpy(&v, row + j * (int64_t)sizeof v, sizeof v);
+            uint32_t v = element(kind, f, row, j);
             if (fast)
                 v = prepared(v, aux->p, range);
             for (int64_t i = 0; i < m; i++)
