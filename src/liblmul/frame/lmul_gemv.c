@@ -29,7 +29,7 @@
 
 #define ALIGN 64
 #define TILE 64                 /* B's columns per tile: a multiple of every gemv_nb */
-#define STRIP 2048              /* columns of C per pass of the stream path */
+#define STRIP 4096              /* columns of C per pass of the stream path */
 #define WIDEN_ROWS 4            /* narrow rows of B widened at a time by the stream path */
 #define GROUP 8                 /* steps per prefetch of the tile path */
 #define AHEAD 16                /* how far ahead they prefetch */
@@ -372,24 +372,28 @@ static void gemv_task(void *arg, int t)
     }
 }
 
-/* One block, each part under malloc's mmap threshold so that calls reuse it. */
+/* One block per thread: each path's buffers, a narrow C's block only when C
+ * is narrow and the widening buffer only when B's format needs one. */
 static int ws_alloc(const gemv_job *g, gemv_ws *ws)
 {
-    const lmul_gemm_kernels *ker = g->pr->ker;
-    const int64_t m = g->pr->m, width = block_width(g);
+    const lmul_gemm_problem *pr = g->pr;
+    const lmul_gemm_kernels *ker = pr->ker;
+    const int64_t m = pr->m, width = block_width(g);
+    const int widening = pr->op_b.in != LMUL_ELEM_CONTAINER;
     int64_t w = 0, acc = m * width, tmp = 0;
     if (g->path == PATH_TILES) {
         w = (ker->kc + 1) * TILE;
         acc = m * ker->gemv_nb;
-        tmp = 64 * TILE;
+        tmp = widening ? 64 * TILE : 0;
     } else if (g->path == PATH_DOTS) {
         acc = m * ker->gemv_lanes;
-        tmp = ker->gemv_lanes * ker->kc;
+        tmp = widening ? ker->gemv_lanes * ker->kc : 0;
     } else {
-        tmp = WIDEN_ROWS * STRIP;
+        tmp = widening && pr->op_b.in != LMUL_ELEM_BFLOAT16 ? WIDEN_ROWS * STRIP : 0;
     }
+    const int64_t cbuf = pr->out != LMUL_ELEM_CONTAINER ? m * width : 0;
     const size_t sw = aligned((size_t)w * 4), sa = aligned((size_t)acc * 4);
-    const size_t sc = aligned((size_t)(m * width) * 4), st = aligned((size_t)tmp * 4);
+    const size_t sc = aligned((size_t)cbuf * 4), st = aligned((size_t)tmp * 4);
     char *mem = aligned_alloc(ALIGN, sw + sa + sc + st);
     if (mem == NULL)
         return LMUL_ERR_NOMEM;

@@ -354,45 +354,78 @@ static inline void transpose16(__m512i r[16])
     }
 }
 
+/* Steps p0 .. p0 + steps (steps a constant 16, or the tail) of the 16 rows
+ * (row j at row0 + j*rs_w, or at rows[j] when rows is not NULL) into the
+ * m sums, m a constant. */
+LMUL_TARGET_AVX512
+static inline __attribute__((always_inline)) void dots_steps(
+    int m, int steps, const char *row0, int64_t rs_w, const uint32_t *const *rows,
+    int64_t p0, const uint32_t *xa, int64_t kc, __m512 *sum, seen16 *s,
+    const lmul_gemm_aux *aux, int fast, int rounding)
+{
+    const __m512i addend = _mm512_set1_epi32((int)aux->a_addend);
+    const __mmask16 mk = (__mmask16)((1u << steps) - 1);
+    __m512i x[LMUL_GEMV_STREAM_ROWS], t[LMUL_GEMV_STREAM_ROWS][16];
+    for (int i = 0; i < m; i++)
+        x[i] = _mm512_maskz_loadu_epi32(mk, xa + i * kc + p0);
+    const char *r = row0 + p0 * (int64_t)sizeof(uint32_t);
+    for (int j = 0; j < 16; j++, r += rs_w) {
+        const uint32_t *e = rows != NULL ? rows[j] + p0 : (const uint32_t *)r;
+        __m512i v = _mm512_mask_loadu_epi32(_mm512_set1_epi32(ONE_BITS), mk, e);
+        if (fast)
+            v = prepared(v, aux->p, rounding, s);
+        for (int i = 0; i < m; i++)
+            t[i][j] = _mm512_castps_si512(product(x[i], v, addend, aux->p, fast,
+                                                  rounding));
+    }
+    for (int i = 0; i < m; i++) {
+        transpose16(t[i]);
+        for (int q = 0; q < steps; q++)
+            sum[i] = _mm512_add_ps(sum[i], _mm512_castsi512_ps(t[i][q]));
+    }
+}
+
 LMUL_TARGET_AVX512
 static inline __attribute__((always_inline)) void dots(
+    int m, int64_t kc, int64_t rows, const uint32_t *xa, const char *w,
+    int64_t rs_w, float *acc, lmul_range *range, const lmul_gemm_aux *aux, int fast,
+    int rounding)
+{
+    const uint32_t *row[16];
+    for (int j = 0; j < 16; j++)
+        row[j] = (const uint32_t *)(w + (j < rows ? j : rows - 1) * rs_w);
+    const uint32_t *const *clamped = rows < 16 ? row : NULL;
+    seen16 s = seen16_start();
+    __m512 sum[LMUL_GEMV_STREAM_ROWS];
+    for (int i = 0; i < m; i++)
+        sum[i] = _mm512_setzero_ps();
+    int64_t p0 = 0;
+    if (clamped == NULL)
+        for (; p0 + 16 <= kc; p0 += 16)
+            dots_steps(m, 16, w, rs_w, NULL, p0, xa, kc, sum, &s, aux, fast, rounding);
+    for (; p0 + 16 <= kc; p0 += 16)
+        dots_steps(m, 16, w, rs_w, clamped, p0, xa, kc, sum, &s, aux, fast, rounding);
+    if (p0 < kc)
+        dots_steps(m, (int)(kc - p0), w, rs_w, clamped, p0, xa, kc, sum, &s, aux, fast,
+                   rounding);
+    for (int i = 0; i < m; i++)
+        _mm512_storeu_ps(acc + i * 16, sum[i]);
+    if (fast)
+        seen16_merge(rounding ? s : (seen16){s.lo_raw, s.lo_raw, s.hi}, range);
+}
+
+LMUL_TARGET_AVX512
+static inline __attribute__((always_inline)) void dots_m(
     int64_t m, int64_t kc, int64_t rows, const uint32_t *xa, const char *w,
     int64_t rs_w, float *acc, lmul_range *range, const lmul_gemm_aux *aux, int fast,
     int rounding)
 {
-    const __m512i addend = _mm512_set1_epi32((int)aux->a_addend);
-    const __m512i one = _mm512_set1_epi32(ONE_BITS);
-    const uint32_t *row[16];
-    for (int j = 0; j < 16; j++)
-        row[j] = (const uint32_t *)(w + (j < rows ? j : rows - 1) * rs_w);
-    seen16 s = seen16_start();
-    __m512 sum[LMUL_GEMV_STREAM_ROWS];
-    for (int64_t i = 0; i < m; i++)
-        sum[i] = _mm512_setzero_ps();
-    for (int64_t p0 = 0; p0 < kc; p0 += 16) {
-        const int steps = kc - p0 >= 16 ? 16 : (int)(kc - p0);
-        const __mmask16 mk = (__mmask16)((1u << steps) - 1);
-        __m512i v[16];
-        for (int j = 0; j < 16; j++) {
-            v[j] = _mm512_mask_loadu_epi32(one, mk, row[j] + p0);
-            if (fast)
-                v[j] = prepared(v[j], aux->p, rounding, &s);
-        }
-        for (int64_t i = 0; i < m; i++) {
-            const __m512i x = _mm512_maskz_loadu_epi32(mk, xa + i * kc + p0);
-            __m512i t[16];
-            for (int j = 0; j < 16; j++)
-                t[j] = _mm512_castps_si512(product(x, v[j], addend, aux->p, fast,
-                                                   rounding));
-            transpose16(t);
-            for (int q = 0; q < steps; q++)
-                sum[i] = _mm512_add_ps(sum[i], _mm512_castsi512_ps(t[q]));
-        }
+    switch (m) {
+    case 1: dots(1, kc, rows, xa, w, rs_w, acc, range, aux, fast, rounding); break;
+    case 2: dots(2, kc, rows, xa, w, rs_w, acc, range, aux, fast, rounding); break;
+    case 3: dots(3, kc, rows, xa, w, rs_w, acc, range, aux, fast, rounding); break;
+    default: dots(4, kc, rows, xa, w, rs_w, acc, range, aux, fast, rounding);
     }
-    for (int64_t i = 0; i < m; i++)
-        _mm512_storeu_ps(acc + i * 16, sum[i]);
-    if (fast)
-        seen16_merge(rounding ? s : (seen16){s.lo_raw, s.lo_raw, s.hi}, range);
 }
 
 LMUL_TARGET_AVX512
@@ -402,11 +435,11 @@ void lmul_sgemv_dots_avx512_16(int64_t m, int64_t kc, int64_t rows, const uint32
 {
     const int rounding = aux->p->round_shift != 0;
     if (fast && rounding)
-        dots(m, kc, rows, xa, w, rs_w, acc, range, aux, 1, 1);
+        dots_m(m, kc, rows, xa, w, rs_w, acc, range, aux, 1, 1);
     else if (fast)
-        dots(m, kc, rows, xa, w, rs_w, acc, range, aux, 1, 0);
+        dots_m(m, kc, rows, xa, w, rs_w, acc, range, aux, 1, 0);
     else
-        dots(m, kc, rows, xa, w, rs_w, acc, range, aux, 0, rounding);
+        dots_m(m, kc, rows, xa, w, rs_w, acc, range, aux, 0, rounding);
 }
 
 #endif /* LMUL_X86 */
