@@ -384,7 +384,7 @@ static int ws_alloc(const gemv_job *g, gemv_ws *ws)
     if (g->path == PATH_TILES) {
         w = (ker->kc + 1) * TILE;
         acc = m * ker->gemv_nb;
-        tmp = widening ? 64 * TILE : 0;
+        tmp = 64 * TILE;        /* also the gathering copy of a last, narrower tile */
     } else if (g->path == PATH_DOTS) {
         acc = m * ker->gemv_lanes;
         tmp = widening ? ker->gemv_lanes * ker->kc : 0;
