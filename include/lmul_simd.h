@@ -239,6 +239,25 @@ LMUL_API int lmul_e5m2dot(int64_t n, const uint8_t *x, int64_t x_stride,
                           int k);
 
 /*
+ * A batch of dot products, threaded over the batch:
+ *     result[b] = sum_i lmul(x_b[i], y_b[i]; k),   b < batch, i < n
+ * with x_b[i] at (char *)x + b*x_bstride + i*x_stride (bytes, any sign; a
+ * zero batch stride broadcasts), y alike, result[b] at (char *)result +
+ * b*r_stride. Formats as lmul_mgemm_strided; the result is float16 or
+ * bfloat16 (rounded once) when both operands are that format, else float32.
+ * Summed in float32 in the order of the GEMM: each dot has the bits of the
+ * 1 x 1 product x_b @ y_b (lmul_mgemm_strided), on every instruction set
+ * and thread count. k 1..23. n = 0 gives zeros. Returns LMUL_OK, LMUL_ERR_K,
+ * LMUL_ERR_ARG (negative size, NULL, unknown format, results at one
+ * address) or LMUL_ERR_NOMEM (nothing written).
+ */
+LMUL_API int lmul_dot_batched(lmul_format format_x, lmul_format format_y,
+                              int64_t batch, int64_t n, const void *x,
+                              int64_t x_bstride, int64_t x_stride, const void *y,
+                              int64_t y_bstride, int64_t y_stride, void *result,
+                              int64_t r_stride, int k);
+
+/*
  * Threads of the GEMM. At load: LMUL_SIMD_NUM_THREADS if set to a positive
  * integer, else every online CPU. n < 1 returns LMUL_ERR_ARG. Small products
  * use fewer threads. Process-wide; do not change it while a GEMM runs.

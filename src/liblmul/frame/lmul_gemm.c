@@ -281,105 +281,124 @@ int lmul_mgemm_strided(lmul_format format_a, lmul_format format_b, int64_t m,
 
 /* ---------------------------------------------------------------- dots */
 
-#define DOT_CHUNK 512
-
+/* float64: products of a chunk by the elementwise kernel, summed in order,
+ * the chunks met in order: the blocked dgemm's order (kc of its level). */
 int lmul_ddot(int64_t n, const double *x, int64_t x_stride, const double *y,
               int64_t y_stride, double *result, int k)
 {
+    enum { MAX_KC = 1024 };
     lmul_params p;
     if (lmul_params_init(&p, &lmul_container_f64, k) != LMUL_OK)
         return LMUL_ERR_K;
     if (n < 0 || result == NULL || (n > 0 && (x == NULL || y == NULL)))
         return LMUL_ERR_ARG;
-    double buf[DOT_CHUNK], acc = 0.0;
-    for (int64_t start = 0; start < n; start += DOT_CHUNK) {
-        const int64_t m = n - start < DOT_CHUNK ? n - start : DOT_CHUNK;
+    const int64_t kc = lmul_active_kernels()->dgemm.kc;
+    double buf[MAX_KC], r = 0.0;
+    const double one = 1.0;
+    for (int64_t start = 0; start < n; start += kc) {
+        const int64_t m = n - start < kc ? n - start : kc;
         lmul_dmul(m, (const double *)((const char *)x + start * x_stride), x_stride,
                   (const double *)((const char *)y + start * y_stride), y_stride,
                   buf, sizeof(double), k);
+        double s = 0.0;
         for (int64_t i = 0; i < m; i++)
-            acc += buf[i];
+            s += buf[i];
+        r = start == 0 ? one * s : one * s + one * r;
     }
-    *result = acc;
+    *result = r;
     return LMUL_OK;
 }
 
-/* sum_i lmul(x[i], y[i]) in float32; narrow elements (in) widen first. */
-static int float32_dot(int64_t n, const char *x, int64_t sx, const char *y,
-                       int64_t sy, lmul_elem_format in, int k, float *result)
+/* A batch of dots in the float32 container (lmul_dot.c); out CONTAINER
+ * (float32) or a 16-bit result format. */
+static int dots_f32(lmul_elem_format fx, lmul_elem_format fy, lmul_elem_format out,
+                    int64_t batch, int64_t n, const void *x, int64_t bs_x, int64_t s_x,
+                    const void *y, int64_t bs_y, int64_t s_y, void *r, int64_t bs_r,
+                    int k)
 {
-    lmul_params p;
-    if (lmul_params_init(&p, &lmul_container_f32, k) != LMUL_OK)
+    lmul_dot_problem d;
+    if (lmul_params_init(&d.params, &lmul_container_f32, k) != LMUL_OK)
         return LMUL_ERR_K;
-    if (n < 0 || result == NULL || (n > 0 && (x == NULL || y == NULL)))
+    if (n < 0 || batch < 0 || (batch > 0 && r == NULL)
+        || (batch > 0 && n > 0 && (x == NULL || y == NULL)))
         return LMUL_ERR_ARG;
-    float xf[DOT_CHUNK], yf[DOT_CHUNK], buf[DOT_CHUNK], acc = 0.0f;
-    for (int64_t start = 0; start < n; start += DOT_CHUNK) {
-        const int64_t m = n - start < DOT_CHUNK ? n - start : DOT_CHUNK;
-        const char *xs = x + start * sx, *ys = y + start * sy;
-        if (in != LMUL_ELEM_CONTAINER) {
-            for (int64_t i = 0; i < m; i++) {
-                xf[i] = lmul_elem_read(in, xs + i * sx);
-                yf[i] = lmul_elem_read(in, ys + i * sy);
-            }
-            lmul_smul(m, xf, sizeof(float), yf, sizeof(float), buf, sizeof(float), k);
-        } else {
-            lmul_smul(m, (const float *)xs, sx, (const float *)ys, sy, buf,
-                      sizeof(float), k);
-        }
-        for (int64_t i = 0; i < m; i++)
-            acc += buf[i];
+    if (batch > 1 && bs_r == 0)
+        return LMUL_ERR_ARG;            /* two results at one address */
+    if (batch == 0)
+        return LMUL_OK;
+    if (n == 0) {
+        for (int64_t b = 0; b < batch; b++)
+            scale_one((char *)r + b * bs_r, sizeof(float), out, &(float){0.0f});
+        return LMUL_OK;
     }
-    *result = acc;
-    return LMUL_OK;
+    uint32_t table_x[256], table_y[256];
+    d.ker = &lmul_active_kernels()->sgemm;
+    d.op_x = (lmul_operand){fx, fp8_codes(fx, table_x)};
+    d.op_y = (lmul_operand){fy, fp8_codes(fy, table_y)};
+    d.out = out;
+    d.batch = batch;
+    d.n = n;
+    d.x = x;
+    d.bs_x = bs_x;
+    d.s_x = s_x;
+    d.y = y;
+    d.bs_y = bs_y;
+    d.s_y = s_y;
+    d.r = r;
+    d.bs_r = bs_r;
+    fexcept_t flags;
+    fegetexceptflag(&flags, FE_ALL_EXCEPT);
+    const int status = lmul_dot_run(&d);
+    fesetexceptflag(&flags, FE_ALL_EXCEPT);
+    return status;
 }
 
 int lmul_sdot(int64_t n, const float *x, int64_t x_stride, const float *y,
               int64_t y_stride, float *result, int k)
 {
-    return float32_dot(n, (const char *)x, x_stride, (const char *)y, y_stride,
-                       LMUL_ELEM_CONTAINER, k, result);
-}
-
-/* A 16-bit format (fmt) widens exactly to float32; the products and the sum
- * are float32, rounded once to fmt. */
-static int narrow16_dot(lmul_elem_format fmt, int64_t n, const uint16_t *x,
-                        int64_t x_stride, const uint16_t *y, int64_t y_stride,
-                        uint16_t *result, int k)
-{
-    if (result == NULL)
-        return LMUL_ERR_ARG;
-    float acc;
-    const int status = float32_dot(n, (const char *)x, x_stride, (const char *)y,
-                                   y_stride, fmt, k, &acc);
-    if (status == LMUL_OK)
-        lmul_elem_narrow(fmt, acc, (char *)result);
-    return status;
+    return dots_f32(LMUL_ELEM_CONTAINER, LMUL_ELEM_CONTAINER, LMUL_ELEM_CONTAINER, 1,
+                    n, x, 0, x_stride, y, 0, y_stride, result, 0, k);
 }
 
 int lmul_hdot(int64_t n, const uint16_t *x, int64_t x_stride, const uint16_t *y,
               int64_t y_stride, uint16_t *result, int k)
 {
-    return narrow16_dot(LMUL_ELEM_HALF, n, x, x_stride, y, y_stride, result, k);
+    return dots_f32(LMUL_ELEM_HALF, LMUL_ELEM_HALF, LMUL_ELEM_HALF, 1, n, x, 0,
+                    x_stride, y, 0, y_stride, result, 0, k);
 }
 
 int lmul_bdot(int64_t n, const uint16_t *x, int64_t x_stride, const uint16_t *y,
               int64_t y_stride, uint16_t *result, int k)
 {
-    return narrow16_dot(LMUL_ELEM_BFLOAT16, n, x, x_stride, y, y_stride, result, k);
+    return dots_f32(LMUL_ELEM_BFLOAT16, LMUL_ELEM_BFLOAT16, LMUL_ELEM_BFLOAT16, 1, n,
+                    x, 0, x_stride, y, 0, y_stride, result, 0, k);
 }
 
 /* float8 widens exactly to float32; the result is the float32 sum. */
 int lmul_e4m3dot(int64_t n, const uint8_t *x, int64_t x_stride, const uint8_t *y,
                  int64_t y_stride, float *result, int k)
 {
-    return float32_dot(n, (const char *)x, x_stride, (const char *)y, y_stride,
-                       LMUL_ELEM_E4M3FN, k, result);
+    return dots_f32(LMUL_ELEM_E4M3FN, LMUL_ELEM_E4M3FN, LMUL_ELEM_CONTAINER, 1, n, x,
+                    0, x_stride, y, 0, y_stride, result, 0, k);
 }
 
 int lmul_e5m2dot(int64_t n, const uint8_t *x, int64_t x_stride, const uint8_t *y,
                  int64_t y_stride, float *result, int k)
 {
-    return float32_dot(n, (const char *)x, x_stride, (const char *)y, y_stride,
-                       LMUL_ELEM_E5M2, k, result);
+    return dots_f32(LMUL_ELEM_E5M2, LMUL_ELEM_E5M2, LMUL_ELEM_CONTAINER, 1, n, x, 0,
+                    x_stride, y, 0, y_stride, result, 0, k);
+}
+
+int lmul_dot_batched(lmul_format format_x, lmul_format format_y, int64_t batch,
+                     int64_t n, const void *x, int64_t x_bstride, int64_t x_stride,
+                     const void *y, int64_t y_bstride, int64_t y_stride, void *result,
+                     int64_t r_stride, int k)
+{
+    const int fx = elem_format(format_x), fy = elem_format(format_y);
+    if (fx < 0 || fy < 0)
+        return LMUL_ERR_ARG;
+    const int same16 = fx == fy && (fx == LMUL_ELEM_HALF || fx == LMUL_ELEM_BFLOAT16);
+    return dots_f32((lmul_elem_format)fx, (lmul_elem_format)fy,
+                    same16 ? (lmul_elem_format)fx : LMUL_ELEM_CONTAINER, batch, n, x,
+                    x_bstride, x_stride, y, y_bstride, y_stride, result, r_stride, k);
 }

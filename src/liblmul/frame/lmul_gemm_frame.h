@@ -150,4 +150,25 @@ void lmul_narrow_block_store(lmul_narrow_block b);
 #define LMUL_GEMV_NOT_MINE 1
 int lmul_gemv_run(const lmul_gemm_problem *pr);
 
+/* batch dot products in the float32 container: r[b*bs_r] = sum_i lmul(x_b[i],
+ * y_b[i]) with x_b[i] at x + b*bs_x + i*s_x (bytes), y alike, n > 0,
+ * batch > 0; r float32 (out CONTAINER) or float16 / bfloat16, rounded once.
+ * The blocked GEMM's summation order (lmul_dot.c). */
+typedef struct lmul_dot_problem {
+    const lmul_gemm_kernels *ker;
+    lmul_operand op_x, op_y;
+    lmul_elem_format out;
+    int64_t batch, n;
+    const char *x;
+    int64_t bs_x, s_x;
+    const char *y;
+    int64_t bs_y, s_y;
+    char *r;
+    int64_t bs_r;
+    lmul_params params;
+} lmul_dot_problem;
+
+/* LMUL_OK or LMUL_ERR_NOMEM (nothing written). */
+int lmul_dot_run(const lmul_dot_problem *d);
+
 #endif

@@ -182,6 +182,14 @@ typedef void (*lmul_gemv_ukr_ft)(int64_t m, int64_t kc, const uint32_t *xa,
  *     <= lanes (the kernel's gemv_lanes); row j of W at w + j*rs_w.
  */
 #define LMUL_GEMV_STREAM_ROWS 4
+
+/* Dots in lanes: sums[j] = the sum from +0, in p order, of lmul(x_j[p],
+ * y_j[p]) for p < kc, j < items <= the kernel's dot_lanes; x_j at
+ * x + j*rs_x (bytes), y_j alike, float32 elements contiguous. Every case of
+ * SPEC.md (p rounds both operands). */
+typedef void (*lmul_sdots_ft)(int64_t kc, int64_t items, const char *x, int64_t rs_x,
+                              const char *y, int64_t rs_y, float *sums,
+                              const lmul_params *p);
 typedef void (*lmul_gemv_stream_ft)(int64_t m, int64_t kc, int64_t n,
                                     const uint32_t *xa, int64_t ldx,
                                     const char *w, int64_t rs_w,
@@ -201,9 +209,10 @@ typedef struct lmul_gemm_kernels {
     lmul_tcopy_ft tcopy;        /* NULL: the frame's element copy */
     int gemv_nb;                /* columns of the few-row kernels; 0: none */
     lmul_gemv_ukr_ft gemv_fast, gemv_safe;
-    int gemv_lanes;             /* rows of W per gemv_dots call */
+    int gemv_lanes;             /* rows of W per gemv_dots call; dots per sdots call */
     lmul_gemv_stream_ft gemv_stream;
     lmul_gemv_dots_ft gemv_dots;
+    lmul_sdots_ft sdots;
 } lmul_gemm_kernels;
 
 /* What one instruction-set level provides (registered in config/). */

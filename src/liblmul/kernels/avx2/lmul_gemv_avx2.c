@@ -444,4 +444,55 @@ void lmul_sgemv_dots_avx2_8(int64_t m, int64_t kc, int64_t rows, const uint32_t 
         dots(m, kc, rows, xa, w, rs_w, acc, range, aux, 0, rounding);
 }
 
+/* ------------------------------------------------ dots in lanes */
+
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) void sdots_steps(
+    int steps, int64_t p0, const uint32_t *const *xr, const uint32_t *const *yr,
+    __m256 *sum, const lmul_params *p, int rounding)
+{
+    const __m256i mk = lanes_below(steps);
+    __m256i t[8];
+    for (int j = 0; j < 8; j++) {
+        const __m256i x = steps == 8 ? _mm256_loadu_si256((const __m256i *)(xr[j] + p0))
+                                     : _mm256_maskload_epi32((const int *)(xr[j] + p0), mk);
+        const __m256i y = steps == 8 ? _mm256_loadu_si256((const __m256i *)(yr[j] + p0))
+                                     : _mm256_maskload_epi32((const int *)(yr[j] + p0), mk);
+        t[j] = lmul32(x, y, p, rounding);
+    }
+    transpose8(t);
+    for (int q = 0; q < steps; q++)
+        *sum = _mm256_add_ps(*sum, _mm256_castsi256_ps(t[q]));
+}
+
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) void sdots(
+    int64_t kc, int64_t items, const char *x, int64_t rs_x, const char *y, int64_t rs_y,
+    float *sums, const lmul_params *p, int rounding)
+{
+    const uint32_t *xr[8], *yr[8];
+    for (int64_t j = 0; j < 8; j++) {
+        const int64_t i = j < items ? j : items - 1;
+        xr[j] = (const uint32_t *)(x + i * rs_x);
+        yr[j] = (const uint32_t *)(y + i * rs_y);
+    }
+    __m256 sum = _mm256_setzero_ps();
+    int64_t p0 = 0;
+    for (; p0 + 8 <= kc; p0 += 8)
+        sdots_steps(8, p0, xr, yr, &sum, p, rounding);
+    if (p0 < kc)
+        sdots_steps((int)(kc - p0), p0, xr, yr, &sum, p, rounding);
+    _mm256_maskstore_ps(sums, lanes_below(items), sum);
+}
+
+LMUL_TARGET_AVX2
+void lmul_sdots_avx2_8(int64_t kc, int64_t items, const char *x, int64_t rs_x,
+                       const char *y, int64_t rs_y, float *sums, const lmul_params *p)
+{
+    if (p->round_shift)
+        sdots(kc, items, x, rs_x, y, rs_y, sums, p, 1);
+    else
+        sdots(kc, items, x, rs_x, y, rs_y, sums, p, 0);
+}
+
 #endif /* LMUL_X86 */

@@ -442,4 +442,51 @@ void lmul_sgemv_dots_avx512_16(int64_t m, int64_t kc, int64_t rows, const uint32
         dots_m(m, kc, rows, xa, w, rs_w, acc, range, aux, 0, rounding);
 }
 
+/* ------------------------------------------------ dots in lanes */
+
+LMUL_TARGET_AVX512
+static inline __attribute__((always_inline)) void sdots_steps(
+    int steps, int64_t p0, const uint32_t *const *xr, const uint32_t *const *yr,
+    __m512 *sum, const lmul_params *p, int rounding)
+{
+    const __mmask16 mk = (__mmask16)((1u << steps) - 1);
+    __m512i t[16];
+    for (int j = 0; j < 16; j++)
+        t[j] = lmul32(_mm512_maskz_loadu_epi32(mk, xr[j] + p0),
+                      _mm512_maskz_loadu_epi32(mk, yr[j] + p0), p, rounding);
+    transpose16(t);
+    for (int q = 0; q < steps; q++)
+        *sum = _mm512_add_ps(*sum, _mm512_castsi512_ps(t[q]));
+}
+
+LMUL_TARGET_AVX512
+static inline __attribute__((always_inline)) void sdots(
+    int64_t kc, int64_t items, const char *x, int64_t rs_x, const char *y, int64_t rs_y,
+    float *sums, const lmul_params *p, int rounding)
+{
+    const uint32_t *xr[16], *yr[16];
+    for (int64_t j = 0; j < 16; j++) {
+        const int64_t i = j < items ? j : items - 1;
+        xr[j] = (const uint32_t *)(x + i * rs_x);
+        yr[j] = (const uint32_t *)(y + i * rs_y);
+    }
+    __m512 sum = _mm512_setzero_ps();
+    int64_t p0 = 0;
+    for (; p0 + 16 <= kc; p0 += 16)
+        sdots_steps(16, p0, xr, yr, &sum, p, rounding);
+    if (p0 < kc)
+        sdots_steps((int)(kc - p0), p0, xr, yr, &sum, p, rounding);
+    _mm512_mask_storeu_ps(sums, (__mmask16)((1u << items) - 1), sum);
+}
+
+LMUL_TARGET_AVX512
+void lmul_sdots_avx512_16(int64_t kc, int64_t items, const char *x, int64_t rs_x,
+                          const char *y, int64_t rs_y, float *sums, const lmul_params *p)
+{
+    if (p->round_shift)
+        sdots(kc, items, x, rs_x, y, rs_y, sums, p, 1);
+    else
+        sdots(kc, items, x, rs_x, y, rs_y, sums, p, 0);
+}
+
 #endif /* LMUL_X86 */

@@ -122,3 +122,23 @@ void lmul_sgemv_dots_scalar_4(int64_t m, int64_t kc, int64_t rows, const uint32_
             acc[i * LANES + j] = sum[i];
     }
 }
+
+/* ------------------------------------------------ dots in lanes */
+
+void lmul_sdots_scalar_4(int64_t kc, int64_t items, const char *x, int64_t rs_x,
+                         const char *y, int64_t rs_y, float *sums, const lmul_params *p)
+{
+    for (int64_t j = 0; j < items; j++) {
+        float sum = 0.0f;
+        for (int64_t i = 0; i < kc; i++) {
+            uint32_t a, b;
+            memcpy(&a, x + j * rs_x + i * (int64_t)sizeof a, sizeof a);
+            memcpy(&b, y + j * rs_y + i * (int64_t)sizeof b, sizeof b);
+            const uint32_t r = (uint32_t)lmul_bits_scalar(a, b, &lmul_container_f32, p);
+            float f;
+            memcpy(&f, &r, sizeof f);
+            sum += f;
+        }
+        sums[j] = sum;
+    }
+}
