@@ -170,13 +170,32 @@ cdef void mixed_matmul_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps
                            <float *>(args[2] + i * steps[2]), steps[7], steps[8], k)
 
 
+cdef lmul_format FORMAT_OF[6]
+FORMAT_OF[:] = [LMUL_FORMAT_F32, LMUL_FORMAT_F32, LMUL_FORMAT_F16, LMUL_FORMAT_BF16,
+                LMUL_FORMAT_E4M3, LMUL_FORMAT_E5M2]
+
+
 cdef void vecdot_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
                       void *data) noexcept nogil:
+    """The whole batch in one call (threads split it); float64 dot by dot."""
     cdef cnp.npy_intp b
     cdef int fmt = data_format(data), k = data_k(data)
+    if fmt != FMT_F64:
+        lmul_dot_batched(FORMAT_OF[fmt], FORMAT_OF[fmt], dims[0], dims[1], args[0],
+                         steps[0], steps[3], args[1], steps[1], steps[4], args[2],
+                         steps[2], k)
+        return
     for b in range(dims[0]):
         dot_of(fmt, dims[1], args[0] + b * steps[0], steps[3],
                args[1] + b * steps[1], steps[4], args[2] + b * steps[2], k)
+
+
+cdef void mixed_vecdot_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
+                            void *data) noexcept nogil:
+    cdef intptr_t d = <intptr_t>data
+    lmul_dot_batched(<lmul_format>((d >> 8) & 0xFF), <lmul_format>((d >> 16) & 0xFF),
+                     dims[0], dims[1], args[0], steps[0], steps[3], args[1], steps[1],
+                     steps[4], args[2], steps[2], <int>(d & 0xFF))
 
 
 cdef class _NarrowFormat:
@@ -322,13 +341,14 @@ MIXED_FORMATS = {"bfloat16": LMUL_FORMAT_BF16, "float8_e4m3fn": LMUL_FORMAT_E4M3
                  "float8_e5m2": LMUL_FORMAT_E5M2}
 
 
-cdef register_mixed_loops(ufunc, k):
-    """matmul loops of a float32 (or bfloat16) operand times a narrower one,
-    either order, float32 result: the narrow operand is widened as it is
-    streamed or packed, never copied. k None: float32's 23."""
+cdef register_mixed_loops(ufunc, k, int kind):
+    """matmul or vecdot loops of a float32 (or bfloat16) operand times a
+    narrower one, either order, float32 result: the narrow operand is widened
+    as it is streamed or packed, never copied. k None: float32's 23."""
     import ml_dtypes
     cdef int types[3]
     cdef int loop_k = FLOAT32_MANTISSA if k is None else k
+    cdef cnp.PyUFuncGenericFunction loop
     pairs = [(np.dtype(np.float32), LMUL_FORMAT_F32, name) for name in MIXED_FORMATS]
     pairs += [(np.dtype(ml_dtypes.bfloat16), LMUL_FORMAT_BF16, name)
               for name in ("float8_e4m3fn", "float8_e5m2")]
@@ -337,8 +357,10 @@ cdef register_mixed_loops(ufunc, k):
         for first, second, fa, fb in ((wide, narrow, wide_format, MIXED_FORMATS[name]),
                                       (narrow, wide, MIXED_FORMATS[name], wide_format)):
             types[0], types[1], types[2] = first.num, second.num, cnp.NPY_FLOAT
+            loop = <cnp.PyUFuncGenericFunction>(mixed_matmul_loop if kind == MATMUL
+                                                else mixed_vecdot_loop)
             if cnp.PyUFunc_RegisterLoopForType(
-                    ufunc, narrow.num, <cnp.PyUFuncGenericFunction>mixed_matmul_loop,
+                    ufunc, narrow.num, loop,
                     types, <void *><intptr_t>(loop_k | fa << 8 | fb << 16)) < 0:
                 raise RuntimeError(f"cannot register the {first} x {second} loop")
 
@@ -353,23 +375,28 @@ def make_multiply_k(int k):
 
 def make_matmul():
     ufunc = make_default("matmul", MATMUL_DOC, MATMUL)
-    register_mixed_loops(ufunc, None)
+    register_mixed_loops(ufunc, None, MATMUL)
     return ufunc
 
 
 def make_matmul_k(int k):
     ufunc = make_k(f"matmul_k{k}", MATMUL_K_DOC.format(k=k), MATMUL, k)
     if k <= FLOAT32_MANTISSA:
-        register_mixed_loops(ufunc, k)
+        register_mixed_loops(ufunc, k, MATMUL)
     return ufunc
 
 
 def make_vecdot():
-    return make_default("vecdot", VECDOT_DOC, VECDOT)
+    ufunc = make_default("vecdot", VECDOT_DOC, VECDOT)
+    register_mixed_loops(ufunc, None, VECDOT)
+    return ufunc
 
 
 def make_vecdot_k(int k):
-    return make_k(f"vecdot_k{k}", VECDOT_K_DOC.format(k=k), VECDOT, k)
+    ufunc = make_k(f"vecdot_k{k}", VECDOT_K_DOC.format(k=k), VECDOT, k)
+    if k <= FLOAT32_MANTISSA:
+        register_mixed_loops(ufunc, k, VECDOT)
+    return ufunc
 
 
 MULTIPLY_DOC = """multiply(x1, x2, /, out=None, *, where=True, casting='same_kind', order='K', dtype=None, subok=True)
