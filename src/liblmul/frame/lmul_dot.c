@@ -14,7 +14,7 @@
 #include "lmul_gemm_frame.h"
 
 #define ALIGN 64
-#define MIN_WORK_PER_THREAD (INT64_C(1) << 18)   /* batch*n below this: one thread */
+#define MIN_WORK_PER_THREAD (INT64_C(1) << 15)   /* batch*n below this: one thread */
 #define MAX_THREADS 256
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
