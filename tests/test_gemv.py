@@ -107,3 +107,19 @@ def test_k_rounding_and_half_output():
     h, wh = x.astype(np.float16), w.astype(np.float16)
     np.testing.assert_array_equal(lmul_simd.matmul(h[:3], wh).view(np.uint16),
                                   lmul_simd.matmul(h, wh)[:3].view(np.uint16))
+
+
+def test_bad_input():
+    w = weights(40, 40)
+    x = RNG.standard_normal((2, 40)).astype(np.float32)
+    with pytest.raises(ValueError):
+        lmul_simd.matmul(x[:, :39], w)                 # inner dimensions
+    with pytest.raises(ValueError):
+        lmul_simd.matmul_k(0)
+    with pytest.raises(TypeError):
+        lmul_simd.matmul(x.astype(np.complex64), w)
+    expected = lmul_simd.matmul(x, w)
+    before = w.copy()
+    lmul_simd.matmul(x, w, out=x)                      # out= aliasing an input
+    same_bits(x, expected)
+    np.testing.assert_array_equal(w, before)
