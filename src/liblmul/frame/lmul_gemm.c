@@ -316,8 +316,8 @@ static int dots_f32(lmul_elem_format fx, lmul_elem_format fy, lmul_elem_format o
                     const void *y, int64_t bs_y, int64_t s_y, void *r, int64_t bs_r,
                     int k)
 {
-    lmul_dot_problem d;
-    if (lmul_params_init(&d.params, &lmul_container_f32, k) != LMUL_OK)
+    lmul_params params;
+    if (lmul_params_init(&params, &lmul_container_f32, k) != LMUL_OK)
         return LMUL_ERR_K;
     if (n < 0 || batch < 0 || (batch > 0 && r == NULL)
         || (batch > 0 && n > 0 && (x == NULL || y == NULL)))
@@ -332,20 +332,10 @@ static int dots_f32(lmul_elem_format fx, lmul_elem_format fy, lmul_elem_format o
         return LMUL_OK;
     }
     uint32_t table_x[256], table_y[256];
-    d.ker = &lmul_active_kernels()->sgemm;
-    d.op_x = (lmul_operand){fx, fp8_codes(fx, table_x)};
-    d.op_y = (lmul_operand){fy, fp8_codes(fy, table_y)};
-    d.out = out;
-    d.batch = batch;
-    d.n = n;
-    d.x = x;
-    d.bs_x = bs_x;
-    d.s_x = s_x;
-    d.y = y;
-    d.bs_y = bs_y;
-    d.s_y = s_y;
-    d.r = r;
-    d.bs_r = bs_r;
+    const lmul_dot_problem d = {&lmul_active_kernels()->sgemm,
+                                {fx, fp8_codes(fx, table_x)}, {fy, fp8_codes(fy, table_y)},
+                                out, batch, n, x, bs_x, s_x, y, bs_y, s_y, r, bs_r,
+                                params};
     fexcept_t flags;
     fegetexceptflag(&flags, FE_ALL_EXCEPT);
     const int status = lmul_dot_run(&d);

@@ -17,13 +17,21 @@
 #define NB 16
 #define ROWS 4
 
+/* The every-case product, out of line (it is long and only the safe loops
+ * take it), with the lane logic inlined into it. */
+LMUL_TARGET_AVX2 __attribute__((noinline, flatten))
+static __m256i full_product_avx2(__m256i x, __m256i w, const lmul_params *p, int rounding)
+{
+    return rounding ? lmul32_full(x, w, p, 1) : lmul32_full(x, w, p, 0);
+}
+
 LMUL_TARGET_AVX2
 static inline __m256 prod(__m256i x, __m256i w, __m256i addend, const lmul_params *p,
                           int full)
 {
     if (!full)
         return _mm256_castsi256_ps(_mm256_add_epi32(x, w));
-    return _mm256_castsi256_ps(lmul32_full(_mm256_sub_epi32(x, addend), w, p, 0));
+    return _mm256_castsi256_ps(full_product_avx2(_mm256_sub_epi32(x, addend), w, p, 0));
 }
 
 /* rows (a constant at each call) rows of A by the 16 columns. */
@@ -99,7 +107,7 @@ static inline seen8 seen8_start(void)
 }
 
 LMUL_TARGET_AVX2
-static inline void seen8_merge(seen8 s, lmul_range *r)
+static inline void seen8_merge_avx2(seen8 s, lmul_range *r)
 {
     _Alignas(32) uint32_t raw[8], lo[8], hi[8];
     _mm256_store_si256((__m256i *)raw, s.lo_raw);
@@ -135,7 +143,7 @@ static inline __m256 product(__m256i x, __m256i w, __m256i addend, const lmul_pa
 {
     if (fast)
         return _mm256_castsi256_ps(_mm256_add_epi32(x, w));
-    return _mm256_castsi256_ps(lmul32_full(_mm256_sub_epi32(x, addend), w, p, rounding));
+    return _mm256_castsi256_ps(full_product_avx2(_mm256_sub_epi32(x, addend), w, p, rounding));
 }
 
 /* The lanes below `left` of p, 1.0 above. */
@@ -156,7 +164,7 @@ static inline __m256i lanes_below(int64_t left)
 /* What the float8 loop saw: the smallest non-zero and the largest 7-bit
  * code, as float32 magnitudes (its zeros are masked out of the sums). */
 LMUL_TARGET_AVX2
-static inline void seen8_merge_f8(seen8 s, const lmul_fp8_format *f, lmul_range *r)
+static inline void seen8_merge_f8_avx2(seen8 s, const lmul_fp8_format *f, lmul_range *r)
 {
     _Alignas(32) uint32_t lo[8], hi[8];
     _mm256_store_si256((__m256i *)lo, s.lo);
@@ -314,9 +322,9 @@ static inline __attribute__((always_inline)) void stream(
         stream_rows(kind, f, subnormals, 1, m, p, n, xa, ldx, w, rs_w, acc, &s, aux,
                     fast, rounding);
     if (fast && kind == LMUL_WIDEN_F8)
-        seen8_merge_f8(s, f, range);
+        seen8_merge_f8_avx2(s, f, range);
     else if (fast)
-        seen8_merge(rounding ? s : (seen8){s.lo_raw, s.lo_raw, s.hi}, range);
+        seen8_merge_avx2(rounding ? s : (seen8){s.lo_raw, s.lo_raw, s.hi}, range);
 }
 
 /* The loops for m rows, a constant at each call. */
@@ -368,7 +376,7 @@ void lmul_sgemv_stream_avx2(int64_t m, int64_t kc, int64_t n, const uint32_t *xa
 
 /* r[q] = column q of the 8 x 8 block of rows r[0..7]. */
 LMUL_TARGET_AVX2
-static inline void transpose8(__m256i r[8])
+static inline void transpose8_avx2(__m256i r[8])
 {
     __m256i t[8], u[8];
     for (int i = 0; i < 8; i += 2) {
@@ -419,7 +427,7 @@ static inline __attribute__((always_inline)) void dots(
             for (int j = 0; j < 8; j++)
                 t[j] = _mm256_castps_si256(product(x, v[j], addend, aux->p, fast,
                                                    rounding));
-            transpose8(t);
+            transpose8_avx2(t);
             for (int q = 0; q < steps; q++)
                 sum[i] = _mm256_add_ps(sum[i], _mm256_castsi256_ps(t[q]));
         }
@@ -427,7 +435,7 @@ static inline __attribute__((always_inline)) void dots(
     for (int64_t i = 0; i < m; i++)
         _mm256_storeu_ps(acc + i * 8, sum[i]);
     if (fast)
-        seen8_merge(rounding ? s : (seen8){s.lo_raw, s.lo_raw, s.hi}, range);
+        seen8_merge_avx2(rounding ? s : (seen8){s.lo_raw, s.lo_raw, s.hi}, range);
 }
 
 LMUL_TARGET_AVX2
@@ -460,7 +468,7 @@ static inline __attribute__((always_inline)) void sdots_steps(
                                      : _mm256_maskload_epi32((const int *)(yr[j] + p0), mk);
         t[j] = lmul32(x, y, p, rounding);
     }
-    transpose8(t);
+    transpose8_avx2(t);
     for (int q = 0; q < steps; q++)
         *sum = _mm256_add_ps(*sum, _mm256_castsi256_ps(t[q]));
 }

@@ -16,13 +16,21 @@
 #define NB 32
 #define ROWS 8
 
+/* The every-case product, out of line (it is long and only the safe loops
+ * take it), with the lane logic inlined into it. */
+LMUL_TARGET_AVX512 __attribute__((noinline, flatten))
+static __m512i full_product_avx512(__m512i x, __m512i w, const lmul_params *p, int rounding)
+{
+    return rounding ? lmul32_full(x, w, p, 1) : lmul32_full(x, w, p, 0);
+}
+
 LMUL_TARGET_AVX512
 static inline __m512 prod(__m512i x, __m512i w, __m512i addend, const lmul_params *p,
                           int full)
 {
     if (!full)
         return _mm512_castsi512_ps(_mm512_add_epi32(x, w));
-    return _mm512_castsi512_ps(lmul32_full(_mm512_sub_epi32(x, addend), w, p, 0));
+    return _mm512_castsi512_ps(full_product_avx512(_mm512_sub_epi32(x, addend), w, p, 0));
 }
 
 /* rows (a constant at each call) rows of A by the 32 columns. */
@@ -103,7 +111,7 @@ static inline seen16 seen16_start(void)
 }
 
 LMUL_TARGET_AVX512
-static inline void seen16_merge(seen16 s, lmul_range *r)
+static inline void seen16_merge_avx512(seen16 s, lmul_range *r)
 {
     const uint32_t raw = _mm512_reduce_min_epu32(s.lo_raw);
     const uint32_t lo = _mm512_reduce_min_epu32(s.lo);
@@ -136,13 +144,13 @@ static inline __m512 product(__m512i x, __m512i w, __m512i addend, const lmul_pa
 {
     if (fast)
         return _mm512_castsi512_ps(_mm512_add_epi32(x, w));
-    return _mm512_castsi512_ps(lmul32_full(_mm512_sub_epi32(x, addend), w, p, rounding));
+    return _mm512_castsi512_ps(full_product_avx512(_mm512_sub_epi32(x, addend), w, p, rounding));
 }
 
 /* What the float8 loop saw: the smallest non-zero and the largest 7-bit
  * code, as float32 magnitudes (its zeros are masked out of the sums). */
 LMUL_TARGET_AVX512
-static inline void seen16_merge_f8(seen16 s, const lmul_fp8_format *f, lmul_range *r)
+static inline void seen16_merge_f8_avx512(seen16 s, const lmul_fp8_format *f, lmul_range *r)
 {
     const uint32_t lo = _mm512_reduce_min_epu32(s.lo);
     const uint32_t hi = _mm512_reduce_max_epu32(s.hi);
@@ -272,9 +280,9 @@ static inline __attribute__((always_inline)) void stream(
         stream_rows(kind, f, subnormals, 1, m, p, n, xa, ldx, w, rs_w, acc, &s, aux,
                     fast, rounding);
     if (fast && kind == LMUL_WIDEN_F8)
-        seen16_merge_f8(s, f, range);
+        seen16_merge_f8_avx512(s, f, range);
     else if (fast)
-        seen16_merge(rounding ? s : (seen16){s.lo_raw, s.lo_raw, s.hi}, range);
+        seen16_merge_avx512(rounding ? s : (seen16){s.lo_raw, s.lo_raw, s.hi}, range);
 }
 
 /* The loops for m rows, a constant at each call. */
@@ -327,7 +335,7 @@ void lmul_sgemv_stream_avx512(int64_t m, int64_t kc, int64_t n, const uint32_t *
 
 /* r[q] = column q of the 16 x 16 block of rows r[0..15]. */
 LMUL_TARGET_AVX512
-static inline void transpose16(__m512i r[16])
+static inline void transpose16_avx512(__m512i r[16])
 {
     __m512i t[16], u[16];
     for (int i = 0; i < 16; i += 2) {
@@ -379,7 +387,7 @@ static inline __attribute__((always_inline)) void dots_steps(
                                                   rounding));
     }
     for (int i = 0; i < m; i++) {
-        transpose16(t[i]);
+        transpose16_avx512(t[i]);
         for (int q = 0; q < steps; q++)
             sum[i] = _mm512_add_ps(sum[i], _mm512_castsi512_ps(t[i][q]));
     }
@@ -411,7 +419,7 @@ static inline __attribute__((always_inline)) void dots(
     for (int i = 0; i < m; i++)
         _mm512_storeu_ps(acc + i * 16, sum[i]);
     if (fast)
-        seen16_merge(rounding ? s : (seen16){s.lo_raw, s.lo_raw, s.hi}, range);
+        seen16_merge_avx512(rounding ? s : (seen16){s.lo_raw, s.lo_raw, s.hi}, range);
 }
 
 LMUL_TARGET_AVX512
@@ -454,7 +462,7 @@ static inline __attribute__((always_inline)) void sdots_steps(
     for (int j = 0; j < 16; j++)
         t[j] = lmul32(_mm512_maskz_loadu_epi32(mk, xr[j] + p0),
                       _mm512_maskz_loadu_epi32(mk, yr[j] + p0), p, rounding);
-    transpose16(t);
+    transpose16_avx512(t);
     for (int q = 0; q < steps; q++)
         *sum = _mm512_add_ps(*sum, _mm512_castsi512_ps(t[q]));
 }
