@@ -57,8 +57,9 @@ LMUL_API const char *lmul_strerror(int status);
  * (CPUID and XGETBV), lowered by the environment variable LMUL_SIMD_ISA
  * (scalar, avx2, avx512) if set. lmul_set_isa() changes it at run time;
  * asking for a level the machine lacks returns LMUL_ERR_ISA and changes
- * nothing. The setting is process-wide; do not change it while another
- * thread computes.
+ * nothing. The setting is process-wide and may be changed while other
+ * threads compute: each call reads it once, when it starts, and uses that
+ * level throughout.
  */
 LMUL_API lmul_isa lmul_get_isa(void);
 LMUL_API lmul_isa lmul_best_isa(void);          /* what the CPU and OS support */
@@ -118,7 +119,9 @@ LMUL_API int lmul_e5m2mul(int64_t n, const uint8_t *x, int64_t x_stride,
  * bfloat16 and float8, float64 for double). beta = 0 ignores C's old contents (NaNs
  * included); m, n or kdim = 0 is valid (kdim = 0 gives beta * C). A and B
  * are never written. The result is the same bit for bit for every thread
- * count. C must not overlap A or B.
+ * count. C must not overlap A or B. FP flags: overflow and invalid of the
+ * sums are raised in the caller's thread (from whichever thread computed
+ * them), nothing else; the caller's flags are kept (docs/contract.md 6).
  */
 typedef enum lmul_layout {
     LMUL_ROW_MAJOR = 101,
@@ -259,8 +262,12 @@ LMUL_API int lmul_dot_batched(lmul_format format_x, lmul_format format_y,
 
 /*
  * Threads of the GEMM. At load: LMUL_SIMD_NUM_THREADS if set to a positive
- * integer, else every online CPU. n < 1 returns LMUL_ERR_ARG. Small products
- * use fewer threads. Process-wide; do not change it while a GEMM runs.
+ * integer, else the CPUs this process may run on (its affinity mask, lowered
+ * by a cgroup v2 or v1 CPU quota). n < 1 returns LMUL_ERR_ARG. Small products
+ * use fewer threads. Process-wide; a call reads it once, when it starts.
+ * The threads are a pool started on the first threaded call and reused; a
+ * call made while another thread's call uses the pool runs in its caller
+ * (same bits); after fork() the child starts its own pool.
  */
 LMUL_API int lmul_set_num_threads(int n);
 LMUL_API int lmul_get_num_threads(void);
@@ -268,11 +275,14 @@ LMUL_API int lmul_get_num_threads(void);
 /*
  * Which microkernel each register tile took, counted since the last reset:
  * the one-add kernel (no zero, subnormal, infinity or NaN in the two packed
- * micro-panels, and no product can leave the normal range) or the safe one.
+ * micro-panels, and no product can leave the normal range), the
+ * zero-tolerant one (the same, but zeros or subnormals present) or the safe
+ * one (a product may under- or overflow, or infinity or NaN is present).
  */
 typedef struct lmul_gemm_stats {
     uint64_t fast_tiles;
     uint64_t safe_tiles;
+    uint64_t zero_tiles;
 } lmul_gemm_stats;
 
 LMUL_API void lmul_gemm_get_stats(lmul_gemm_stats *stats);

@@ -17,13 +17,14 @@ from ._backend import FallbackWarning
 from ._isa import available_isas, best_isa, get_isa, set_isa, use_isa
 from ._threads import get_num_threads, num_threads, set_num_threads
 from . import reference
+from .attention import attention
 
 __version__ = "0.1.0"
 
 __all__ = ["multiply", "multiply_k", "lmul", "matmul", "matmul_k", "vecdot", "vecdot_k",
            "backend", "FallbackWarning", "get_isa", "set_isa", "best_isa",
            "available_isas", "use_isa", "get_num_threads", "set_num_threads", "num_threads", "gemm_stats",
-           "reset_gemm_stats", "reference", "get_include", "get_library_dir",
+           "reset_gemm_stats", "reference", "attention", "get_include", "get_library_dir",
            "__version__"]
 
 
@@ -38,8 +39,10 @@ def get_library_dir():
 
 
 def gemm_stats():
-    """{'fast': n, 'safe': m}: register tiles the C GEMM computed with the
-    one-add microkernel and with the safe one since the last reset."""
+    """{'fast': n, 'zeros': z, 'safe': m}: register tiles the C GEMM computed
+    with the one-add microkernel, with the zero-tolerant one (exact zeros
+    present, no product can under- or overflow) and with the safe one since
+    the last reset."""
     from . import _core
     return _core.gemm_stats()
 

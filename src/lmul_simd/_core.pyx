@@ -4,7 +4,8 @@ and gufuncs, and its instruction-set and thread control."""
 cimport numpy as cnp
 import numpy as np
 from libc.stdint cimport int64_t, intptr_t, uint8_t, uint16_t
-from libc.stdlib cimport malloc
+from cpython.exc cimport PyErr_Occurred, PyErr_SetString
+from libc.stdlib cimport free, malloc
 from libc.string cimport strdup
 
 cnp.import_array()
@@ -23,41 +24,64 @@ FLOAT64_MANTISSA = 52
 
 # ---------------------------------------------------------------- inner loops
 # NumPy releases the GIL around these; k travels in the loop's data pointer
-# and was validated when the ufunc was made.
+# and was validated when the ufunc was made. A C error code becomes a Python
+# exception, which NumPy raises when the loop returns (a loop cannot return
+# an error itself).
+
+cdef void raise_status(const char *what, int status, int k) noexcept nogil:
+    if status == LMUL_OK:
+        return
+    with gil:
+        if PyErr_Occurred() != NULL:
+            return
+        message = f"lmul_simd.{what.decode()} (k = {k}): {lmul_strerror(status).decode()}"
+        if status == LMUL_ERR_ARG:
+            message += " (e.g. an out= with two elements at one address)"
+        PyErr_SetString(MemoryError if status == LMUL_ERR_NOMEM else ValueError,
+                        message.encode())
+
 
 cdef void f32_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
                    void *data) noexcept nogil:
-    lmul_smul(dims[0], <const float *>args[0], steps[0], <const float *>args[1],
-              steps[1], <float *>args[2], steps[2], <int><intptr_t>data)
+    cdef int k = <int><intptr_t>data
+    raise_status(b"multiply", lmul_smul(dims[0], <const float *>args[0], steps[0],
+                                        <const float *>args[1], steps[1],
+                                        <float *>args[2], steps[2], k), k)
 
 cdef void f64_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
                    void *data) noexcept nogil:
-    lmul_dmul(dims[0], <const double *>args[0], steps[0], <const double *>args[1],
-              steps[1], <double *>args[2], steps[2], <int><intptr_t>data)
+    cdef int k = <int><intptr_t>data
+    raise_status(b"multiply", lmul_dmul(dims[0], <const double *>args[0], steps[0],
+                                        <const double *>args[1], steps[1],
+                                        <double *>args[2], steps[2], k), k)
 
 cdef void f16_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
                    void *data) noexcept nogil:
-    lmul_hmul(dims[0], <const uint16_t *>args[0], steps[0],
-              <const uint16_t *>args[1], steps[1], <uint16_t *>args[2], steps[2],
-              <int><intptr_t>data)
+    cdef int k = <int><intptr_t>data
+    raise_status(b"multiply", lmul_hmul(dims[0], <const uint16_t *>args[0], steps[0],
+                                        <const uint16_t *>args[1], steps[1],
+                                        <uint16_t *>args[2], steps[2], k), k)
 
 cdef void bf16_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
                     void *data) noexcept nogil:
-    lmul_bmul(dims[0], <const uint16_t *>args[0], steps[0],
-              <const uint16_t *>args[1], steps[1], <uint16_t *>args[2], steps[2],
-              <int><intptr_t>data)
+    cdef int k = <int><intptr_t>data
+    raise_status(b"multiply", lmul_bmul(dims[0], <const uint16_t *>args[0], steps[0],
+                                        <const uint16_t *>args[1], steps[1],
+                                        <uint16_t *>args[2], steps[2], k), k)
 
 cdef void e4m3_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
                     void *data) noexcept nogil:
-    lmul_e4m3mul(dims[0], <const uint8_t *>args[0], steps[0],
-                 <const uint8_t *>args[1], steps[1], <float *>args[2], steps[2],
-                 <int><intptr_t>data)
+    cdef int k = <int><intptr_t>data
+    raise_status(b"multiply", lmul_e4m3mul(dims[0], <const uint8_t *>args[0], steps[0],
+                                           <const uint8_t *>args[1], steps[1],
+                                           <float *>args[2], steps[2], k), k)
 
 cdef void e5m2_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
                     void *data) noexcept nogil:
-    lmul_e5m2mul(dims[0], <const uint8_t *>args[0], steps[0],
-                 <const uint8_t *>args[1], steps[1], <float *>args[2], steps[2],
-                 <int><intptr_t>data)
+    cdef int k = <int><intptr_t>data
+    raise_status(b"multiply", lmul_e5m2mul(dims[0], <const uint8_t *>args[0], steps[0],
+                                           <const uint8_t *>args[1], steps[1],
+                                           <float *>args[2], steps[2], k), k)
 
 
 # gufunc loops: dims[0] is the batch, then the core dimensions; steps[0..2]
@@ -111,47 +135,37 @@ cdef int gemm_of(int fmt, cnp.npy_intp *dims, char *a, char *b, char *c,
                                  0.0, <float *>c, steps[7], steps[8], k)
 
 
-cdef void dot_of(int fmt, cnp.npy_intp n, char *x, cnp.npy_intp sx, char *y,
-                 cnp.npy_intp sy, char *r, int k) noexcept nogil:
+cdef int dot_of(int fmt, cnp.npy_intp n, char *x, cnp.npy_intp sx, char *y,
+                cnp.npy_intp sy, char *r, int k) noexcept nogil:
     """*r = the dot product of x and y, by the format's C entry point."""
     if fmt == FMT_F32:
-        lmul_sdot(n, <const float *>x, sx, <const float *>y, sy, <float *>r, k)
-    elif fmt == FMT_F64:
-        lmul_ddot(n, <const double *>x, sx, <const double *>y, sy, <double *>r, k)
-    elif fmt == FMT_F16:
-        lmul_hdot(n, <const uint16_t *>x, sx, <const uint16_t *>y, sy,
-                  <uint16_t *>r, k)
-    elif fmt == FMT_BF16:
-        lmul_bdot(n, <const uint16_t *>x, sx, <const uint16_t *>y, sy,
-                  <uint16_t *>r, k)
-    elif fmt == FMT_E4M3:
-        lmul_e4m3dot(n, <const uint8_t *>x, sx, <const uint8_t *>y, sy, <float *>r, k)
-    else:
-        lmul_e5m2dot(n, <const uint8_t *>x, sx, <const uint8_t *>y, sy, <float *>r, k)
-
-
-cdef void matmul_by_dots(int fmt, char *a, char *b, char *c, cnp.npy_intp *dims,
-                         cnp.npy_intp *steps, int k) noexcept nogil:
-    """One batch element as dot products, which need no heap: the fallback
-    when the GEMM cannot allocate its workspace (a ufunc loop cannot raise)."""
-    cdef cnp.npy_intp i, j
-    for i in range(dims[1]):
-        for j in range(dims[3]):
-            dot_of(fmt, dims[2], a + i * steps[3], steps[4], b + j * steps[6],
-                   steps[5], c + i * steps[7] + j * steps[8], k)
+        return lmul_sdot(n, <const float *>x, sx, <const float *>y, sy, <float *>r, k)
+    if fmt == FMT_F64:
+        return lmul_ddot(n, <const double *>x, sx, <const double *>y, sy,
+                         <double *>r, k)
+    if fmt == FMT_F16:
+        return lmul_hdot(n, <const uint16_t *>x, sx, <const uint16_t *>y, sy,
+                         <uint16_t *>r, k)
+    if fmt == FMT_BF16:
+        return lmul_bdot(n, <const uint16_t *>x, sx, <const uint16_t *>y, sy,
+                         <uint16_t *>r, k)
+    if fmt == FMT_E4M3:
+        return lmul_e4m3dot(n, <const uint8_t *>x, sx, <const uint8_t *>y, sy,
+                            <float *>r, k)
+    return lmul_e5m2dot(n, <const uint8_t *>x, sx, <const uint8_t *>y, sy,
+                        <float *>r, k)
 
 
 cdef void matmul_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
                       void *data) noexcept nogil:
     cdef cnp.npy_intp n
-    cdef char *a
-    cdef char *b
-    cdef char *c
-    cdef int fmt = data_format(data), k = data_k(data)
+    cdef int fmt = data_format(data), k = data_k(data), status = LMUL_OK
     for n in range(dims[0]):
-        a, b, c = args[0] + n * steps[0], args[1] + n * steps[1], args[2] + n * steps[2]
-        if gemm_of(fmt, dims, a, b, c, steps, k) == LMUL_ERR_NOMEM:
-            matmul_by_dots(fmt, a, b, c, dims, steps, k)
+        status = gemm_of(fmt, dims, args[0] + n * steps[0], args[1] + n * steps[1],
+                         args[2] + n * steps[2], steps, k)
+        if status != LMUL_OK:
+            raise_status(b"matmul", status, k)   # the first error; C untouched
+            return
 
 
 # Mixed operand formats (float32 C): the data pointer carries
@@ -161,13 +175,17 @@ cdef void mixed_matmul_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps
                             void *data) noexcept nogil:
     cdef cnp.npy_intp i, m = dims[1], n = dims[3], kd = dims[2]
     cdef intptr_t d = <intptr_t>data
-    cdef int k = <int>(d & 0xFF)
+    cdef int k = <int>(d & 0xFF), status
     cdef lmul_format fa = <lmul_format>((d >> 8) & 0xFF)
     cdef lmul_format fb = <lmul_format>((d >> 16) & 0xFF)
     for i in range(dims[0]):
-        lmul_mgemm_strided(fa, fb, m, n, kd, 1.0, args[0] + i * steps[0], steps[3],
-                           steps[4], args[1] + i * steps[1], steps[5], steps[6], 0.0,
-                           <float *>(args[2] + i * steps[2]), steps[7], steps[8], k)
+        status = lmul_mgemm_strided(fa, fb, m, n, kd, 1.0, args[0] + i * steps[0],
+                                    steps[3], steps[4], args[1] + i * steps[1], steps[5],
+                                    steps[6], 0.0, <float *>(args[2] + i * steps[2]),
+                                    steps[7], steps[8], k)
+        if status != LMUL_OK:
+            raise_status(b"matmul", status, k)
+            return
 
 
 cdef lmul_format FORMAT_OF[6]
@@ -179,23 +197,28 @@ cdef void vecdot_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
                       void *data) noexcept nogil:
     """The whole batch in one call (threads split it); float64 dot by dot."""
     cdef cnp.npy_intp b
-    cdef int fmt = data_format(data), k = data_k(data)
+    cdef int fmt = data_format(data), k = data_k(data), status = LMUL_OK
     if fmt != FMT_F64:
-        lmul_dot_batched(FORMAT_OF[fmt], FORMAT_OF[fmt], dims[0], dims[1], args[0],
-                         steps[0], steps[3], args[1], steps[1], steps[4], args[2],
-                         steps[2], k)
+        raise_status(b"vecdot", lmul_dot_batched(
+            FORMAT_OF[fmt], FORMAT_OF[fmt], dims[0], dims[1], args[0], steps[0],
+            steps[3], args[1], steps[1], steps[4], args[2], steps[2], k), k)
         return
     for b in range(dims[0]):
-        dot_of(fmt, dims[1], args[0] + b * steps[0], steps[3],
-               args[1] + b * steps[1], steps[4], args[2] + b * steps[2], k)
+        status = dot_of(fmt, dims[1], args[0] + b * steps[0], steps[3],
+                        args[1] + b * steps[1], steps[4], args[2] + b * steps[2], k)
+        if status != LMUL_OK:
+            raise_status(b"vecdot", status, k)
+            return
 
 
 cdef void mixed_vecdot_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
                             void *data) noexcept nogil:
     cdef intptr_t d = <intptr_t>data
-    lmul_dot_batched(<lmul_format>((d >> 8) & 0xFF), <lmul_format>((d >> 16) & 0xFF),
-                     dims[0], dims[1], args[0], steps[0], steps[3], args[1], steps[1],
-                     steps[4], args[2], steps[2], <int>(d & 0xFF))
+    cdef int k = <int>(d & 0xFF)
+    raise_status(b"vecdot", lmul_dot_batched(
+        <lmul_format>((d >> 8) & 0xFF), <lmul_format>((d >> 16) & 0xFF), dims[0],
+        dims[1], args[0], steps[0], steps[3], args[1], steps[1], steps[4], args[2],
+        steps[2], k), k)
 
 
 cdef class _NarrowFormat:
@@ -270,27 +293,39 @@ cdef cnp.PyUFuncGenericFunction loop_of(int kind, int typenum):
 
 cdef object new_ufunc(str name, str doc, list loops, int kind):
     """loops: (NumPy type number, k) for each dtype."""
-    cdef cnp.PyUFuncGenericFunction *funcs
-    cdef void **data
-    cdef char *types
     cdef Py_ssize_t n = len(loops), i
-    funcs = <cnp.PyUFuncGenericFunction *>malloc(n * sizeof(cnp.PyUFuncGenericFunction))
-    data = <void **>malloc(n * sizeof(void *))
-    types = <char *>malloc(3 * n)
-    if funcs == NULL or data == NULL or types == NULL:
-        raise MemoryError()
-    for i, (typenum, k) in enumerate(loops):
-        funcs[i] = loop_of(kind, typenum)
-        data[i] = loop_data(kind, typenum, k)
-        types[3 * i] = types[3 * i + 1] = types[3 * i + 2] = typenum
-    # the ufunc keeps these pointers for its whole life: it is cached forever
-    if kind == ELEMENTWISE:
-        return cnp.PyUFunc_FromFuncAndData(
-            funcs, data, types, <int>n, 2, 1, cnp.PyUFunc_None,
-            strdup(name.encode()), strdup(doc.encode()), 0)
-    return cnp.PyUFunc_FromFuncAndDataAndSignature(
-        funcs, data, types, <int>n, 2, 1, cnp.PyUFunc_None,
-        strdup(name.encode()), strdup(doc.encode()), 0, strdup(SIGNATURES[kind]))
+    # the ufunc keeps these pointers for its whole life (it is cached forever);
+    # if any cannot be had, none is kept
+    cdef cnp.PyUFuncGenericFunction *funcs = <cnp.PyUFuncGenericFunction *>malloc(
+        n * sizeof(cnp.PyUFuncGenericFunction))
+    cdef void **data = <void **>malloc(n * sizeof(void *))
+    cdef char *types = <char *>malloc(3 * n)
+    cdef char *c_name = strdup(name.encode())
+    cdef char *c_doc = strdup(doc.encode())
+    cdef char *c_signature = strdup(SIGNATURES.get(kind, b""))
+    ufunc = error = None
+    if (funcs != NULL and data != NULL and types != NULL and c_name != NULL
+            and c_doc != NULL and c_signature != NULL):
+        for i, (typenum, k) in enumerate(loops):
+            funcs[i] = loop_of(kind, typenum)
+            data[i] = loop_data(kind, typenum, k)
+            types[3 * i] = types[3 * i + 1] = types[3 * i + 2] = typenum
+        try:
+            ufunc = cnp.PyUFunc_FromFuncAndDataAndSignature(
+                funcs, data, types, <int>n, 2, 1, cnp.PyUFunc_None, c_name, c_doc, 0,
+                NULL if kind == ELEMENTWISE else c_signature)
+        except Exception as failure:
+            error = failure
+    free(c_signature)              # NumPy parses the signature into its own copy
+    if ufunc is None:
+        free(funcs)
+        free(data)
+        free(types)
+        free(c_name)
+        free(c_doc)
+        raise error if error is not None else MemoryError(
+            f"cannot allocate the loops of {name}")
+    return ufunc
 
 
 cdef object make_default(str name, str doc, int kind):
@@ -493,7 +528,8 @@ def gemm_stats():
     """Register tiles computed by each GEMM microkernel since the last reset."""
     cdef lmul_gemm_stats stats
     lmul_gemm_get_stats(&stats)
-    return {"fast": stats.fast_tiles, "safe": stats.safe_tiles}
+    return {"fast": stats.fast_tiles, "zeros": stats.zero_tiles,
+            "safe": stats.safe_tiles}
 
 
 def reset_gemm_stats():

@@ -6,7 +6,9 @@ instructions) there is nothing to control: get_isa() and best_isa() return
 None, available_isas() is empty, and set_isa() / use_isa() raise RuntimeError.
 """
 import os
+import warnings
 
+from . import _settings
 from ._settings import temporarily
 
 try:
@@ -48,7 +50,8 @@ def set_isa(name):
         raise RuntimeError(f"instruction-set control needs the compiled C extension, "
                            f"which did not load ({_CORE_ERROR}); the Numba backend "
                            f"leaves the choice of instructions to LLVM")
-    _core.set_isa(name)
+    with _settings.lock:
+        _core.set_isa(name)
 
 
 def use_isa(name):
@@ -57,12 +60,18 @@ def use_isa(name):
 
 
 def _apply_environment():
+    """LMUL_SIMD_ISA, as the C library applied it at load: an unknown name is
+    an ImportError; a level this CPU lacks (the variable may be shared by
+    several machines) a RuntimeWarning, the best level available in use."""
     requested = os.environ.get("LMUL_SIMD_ISA")
-    if requested and _core.isa_env_error() is not None:
-        try:
-            _core.set_isa(requested)
-        except (ValueError, RuntimeError) as error:
-            raise ImportError(f"LMUL_SIMD_ISA={requested!r}: {error}") from None
+    if not requested or _core.isa_env_error() is None:
+        return
+    if requested not in _core.ISA_NAMES:
+        raise ImportError(f"LMUL_SIMD_ISA={requested!r}: unknown instruction set; "
+                          f"choose one of {', '.join(_core.ISA_NAMES)}")
+    warnings.warn(f"LMUL_SIMD_ISA={requested!r}: this CPU does not support it; "
+                  f"using {_core.get_isa()!r}, the best it has", RuntimeWarning,
+                  stacklevel=2)
 
 
 if _core is not None:

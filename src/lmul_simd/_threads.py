@@ -6,6 +6,7 @@ for any count: the GEMM splits M and N among threads, never K."""
 import operator
 
 from ._api import _backend
+from . import _settings
 from ._settings import temporarily
 
 __all__ = ["get_num_threads", "set_num_threads", "num_threads"]
@@ -21,7 +22,8 @@ def set_num_threads(n):
     n = operator.index(n)
     if n < 1:
         raise ValueError(f"the number of threads must be at least 1, got {n}")
-    _backend.set_num_threads(n)
+    with _settings.lock:
+        _backend.set_num_threads(n)
 
 
 def num_threads(n):

@@ -7,6 +7,9 @@
 #include <numpy/arrayobject.h>
 #include <numpy/ufuncobject.h>
 
+/* A loop's data holds k in its low 8 bits (a gufunc's also its format
+ * above them, _core.pyx's gufunc_data). */
+
 /* Used by the ufuncs whose k exceeds the 23 bits of the float32 container:
  * they only have float64 loops, and NumPy would otherwise cast float16 and
  * float32 inputs up to float64 silently, computing a k the format lacks. */
@@ -27,7 +30,8 @@ static int lmul_float64_container_resolver(PyUFuncObject *ufunc,
                      "%s: k = %ld mantissa bits is out of range 1..23 for %S "
                      "inputs (computed in the float32 container); cast them to "
                      "float64 to use k up to 52",
-                     ufunc->name, (long)(intptr_t)ufunc->data[0], (PyObject *)format);
+                     ufunc->name, (long)((intptr_t)ufunc->data[0] & 0xFF),
+                     (PyObject *)format);
     }
     Py_DECREF(format);
     if (narrow)

@@ -20,6 +20,7 @@ cdef extern from "lmul_simd.h" nogil:
     ctypedef struct lmul_gemm_stats:
         uint64_t fast_tiles
         uint64_t safe_tiles
+        uint64_t zero_tiles
 
     const char *lmul_version()
     const char *lmul_strerror(int status)

@@ -2,6 +2,7 @@
  * The one place that decides the instruction set: CPUID and XGETBV at load
  * time, lowered by LMUL_SIMD_ISA, changed at run time by lmul_set_isa().
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,8 +62,11 @@ static const lmul_kernels *kernels_of(lmul_isa isa)
 }
 #endif
 
+/* best_isa and env_status are written once, at load; the active level is
+ * read once per call (the call keeps its kernels) while another thread may
+ * change it. */
 static lmul_isa best_isa = LMUL_ISA_SCALAR;
-static const lmul_kernels *active = &lmul_kernels_scalar;
+static _Atomic(const lmul_kernels *) active = &lmul_kernels_scalar;
 static int env_status = LMUL_OK;
 
 static const char *const isa_names[] = {"scalar", "avx2", "avx512"};
@@ -88,9 +92,9 @@ int lmul_isa_from_name(const char *name, lmul_isa *isa)
 }
 
 lmul_isa lmul_best_isa(void) { return best_isa; }
-lmul_isa lmul_get_isa(void) { return active->isa; }
+lmul_isa lmul_get_isa(void) { return atomic_load(&active)->isa; }
 int lmul_isa_env_status(void) { return env_status; }
-const lmul_kernels *lmul_active_kernels(void) { return active; }
+const lmul_kernels *lmul_active_kernels(void) { return atomic_load(&active); }
 
 int lmul_set_isa(lmul_isa isa)
 {
@@ -98,14 +102,25 @@ int lmul_set_isa(lmul_isa isa)
         return LMUL_ERR_ARG;
     if (isa > best_isa)
         return LMUL_ERR_ISA;
-    active = kernels_of(isa);
+    atomic_store(&active, kernels_of(isa));
     return LMUL_OK;
+}
+
+/* Test-only: LMUL_SIMD_TEST_BEST_ISA=scalar|avx2 pretends the CPU has no
+ * level above it (to test what happens on a CPU without AVX-512). */
+static lmul_isa test_cap(lmul_isa detected)
+{
+    lmul_isa cap;
+    const char *env = getenv("LMUL_SIMD_TEST_BEST_ISA");
+    if (env != NULL && lmul_isa_from_name(env, &cap) == LMUL_OK && cap < detected)
+        return cap;
+    return detected;
 }
 
 __attribute__((constructor)) static void lmul_dispatch_init(void)
 {
-    best_isa = detect_isa();
-    active = kernels_of(best_isa);
+    best_isa = test_cap(detect_isa());
+    atomic_store(&active, kernels_of(best_isa));
     const char *requested = getenv("LMUL_SIMD_ISA");
     if (requested == NULL || requested[0] == '\0')
         return;

@@ -1,10 +1,9 @@
 /*
  * Dot products (vecdot, lmul_?dot) in the blocked GEMM's summation order,
  * so that a dot of x and y has the bits of the 1 x 1 product x @ y: the
- * inner dimension cut into chunks of the level's sgemm kc, each chunk summed
- * from +0 in order, the chunk sums met in order (r = 1*s for the first,
- * r = 1*s + 1*r after; a float16 or bfloat16 result from r = 0, rounded
- * once). The kernel puts one dot in each lane (in-register transposes);
+ * inner dimension cut into chunks of LMUL_GEMM_KC, each chunk summed from +0
+ * in order, the chunk sums met in order (r = 1*s for the first, r = 1*s +
+ * 1*r after; a float16 or bfloat16 result rounded once at the end). The kernel puts one dot in each lane (in-register transposes);
  * threads split the batch. A single long dot puts its chunks in the lanes
  * (each chunk's sum is independent) and meets them in order.
  */
@@ -56,12 +55,12 @@ static const char *rows_of(const lmul_operand *op, const char *base, int64_t bs,
     return (const char *)buf;
 }
 
-/* r = 1*s (first chunk of a float32 result) or 1*s + 1*r, as the GEMM's merge. */
-static float meet(float r, float s, int first, int narrow)
+/* r = 1*s (the first chunk) or 1*s + 1*r, as the GEMM's merge. */
+static float meet(float r, float s, int first)
 {
     const float one = 1.0f;
     const float t = one * s;
-    return first && !narrow ? t : t + one * r;
+    return first ? t : t + one * r;
 }
 
 static void store(const lmul_dot_problem *d, int64_t b, float r)
@@ -78,19 +77,18 @@ static void dots_block(const lmul_dot_problem *d, float *buf, int64_t b, int64_t
 {
     const lmul_gemm_kernels *ker = d->ker;
     const int64_t lanes = ker->gemv_lanes;
-    uint32_t *xb = (uint32_t *)buf, *yb = xb + lanes * ker->kc;
-    float *sums = buf + 2 * lanes * ker->kc, r[64];
-    const int narrow = d->out != LMUL_ELEM_CONTAINER;
+    uint32_t *xb = (uint32_t *)buf, *yb = xb + lanes * LMUL_GEMM_KC;
+    float *sums = buf + 2 * lanes * LMUL_GEMM_KC, r[64];
     for (int64_t j = 0; j < items; j++)
         r[j] = 0.0f;
-    for (int64_t pc = 0; pc < d->n; pc += ker->kc) {
-        const int64_t kc = min64(ker->kc, d->n - pc);
+    for (int64_t pc = 0; pc < d->n; pc += LMUL_GEMM_KC) {
+        const int64_t kc = min64(LMUL_GEMM_KC, d->n - pc);
         int64_t rsx, rsy;
         const char *x = rows_of(&d->op_x, d->x, d->bs_x, d->s_x, b, items, pc, kc, xb, &rsx);
         const char *y = rows_of(&d->op_y, d->y, d->bs_y, d->s_y, b, items, pc, kc, yb, &rsy);
         ker->sdots(kc, items, x, rsx, y, rsy, sums, &d->params);
         for (int64_t j = 0; j < items; j++)
-            r[j] = meet(r[j], sums[j], pc == 0, narrow);
+            r[j] = meet(r[j], sums[j], pc == 0);
     }
     for (int64_t j = 0; j < items; j++)
         store(d, b + j, r[j]);
@@ -100,21 +98,20 @@ static void dots_block(const lmul_dot_problem *d, float *buf, int64_t b, int64_t
 static void long_dot(const lmul_dot_problem *d, float *buf)
 {
     const lmul_gemm_kernels *ker = d->ker;
-    const int64_t lanes = ker->gemv_lanes, kc = ker->kc, whole = d->n / kc;
+    const int64_t lanes = ker->gemv_lanes, kc = LMUL_GEMM_KC, whole = d->n / kc;
     const int64_t step = kc * (int64_t)sizeof(float);
     float *sums = buf + 2 * lanes * kc, r = 0.0f;
-    const int narrow = d->out != LMUL_ELEM_CONTAINER;
     for (int64_t c = 0; c < whole; c += lanes) {
         const int64_t items = min64(lanes, whole - c);
         ker->sdots(kc, items, d->x + c * step, step, d->y + c * step, step, sums,
                    &d->params);
         for (int64_t j = 0; j < items; j++)
-            r = meet(r, sums[j], c + j == 0, narrow);
+            r = meet(r, sums[j], c + j == 0);
     }
     if (whole * kc < d->n) {
         ker->sdots(d->n - whole * kc, 1, d->x + whole * step, 0, d->y + whole * step, 0,
                    sums, &d->params);
-        r = meet(r, sums[0], whole == 0, narrow);
+        r = meet(r, sums[0], whole == 0);
     }
     store(d, 0, r);
 }
@@ -130,7 +127,7 @@ static void dot_task(void *arg, int t)
     const dot_job *job = arg;
     const lmul_dot_problem *d = job->d;
     const int64_t lanes = d->ker->gemv_lanes;
-    if (d->batch == 1 && contiguous_f32(d) && d->n > d->ker->kc) {
+    if (d->batch == 1 && contiguous_f32(d) && d->n > LMUL_GEMM_KC) {
         long_dot(d, job->bufs[t]);
         return;
     }
@@ -150,7 +147,7 @@ int lmul_dot_run(const lmul_dot_problem *d)
     nt = min64(nt, d->batch * d->n / MIN_WORK_PER_THREAD);
     nt = min64(nt, (d->batch + lanes - 1) / lanes);
     job.nt = nt < 1 ? 1 : (int)min64(nt, MAX_THREADS);
-    const size_t bytes = (size_t)((2 * d->ker->kc + 1) * lanes) * sizeof(float);
+    const size_t bytes = (size_t)((2 * LMUL_GEMM_KC + 1) * lanes) * sizeof(float);
     int status = LMUL_OK;
     for (int t = 0; t < job.nt && status == LMUL_OK; t++) {
         job.bufs[t] = aligned_alloc(ALIGN, (bytes + ALIGN - 1) / ALIGN * ALIGN);

@@ -58,6 +58,17 @@ static const uint32_t *fp8_codes(lmul_elem_format in, uint32_t table[256])
     return table;
 }
 
+/* The checks both GEMM forms make first, in this order: k (LMUL_ERR_K),
+ * then negative sizes (LMUL_ERR_ARG); p gets k's parameters. */
+static int check_sizes(const lmul_container *ct, int64_t m, int64_t n,
+                       int64_t kdim, int k, lmul_params *p)
+{
+    const int status = lmul_params_init(p, ct, k);
+    if (status != LMUL_OK)
+        return status;
+    return m < 0 || n < 0 || kdim < 0 ? LMUL_ERR_ARG : LMUL_OK;
+}
+
 /* in_a, in_b, out: how A, B and C are stored (CONTAINER for float and double). */
 static int gemm_strided(const lmul_container *ct, size_t elsize, lmul_elem_format in_a,
                         lmul_elem_format in_b, lmul_elem_format out, int64_t m,
@@ -67,25 +78,17 @@ static int gemm_strided(const lmul_container *ct, size_t elsize, lmul_elem_forma
                         int64_t cs_c, int k)
 {
     lmul_gemm_problem pr;
-    const int status = lmul_params_init(&pr.params, ct, k);
-    if (status != LMUL_OK)
+    int status = check_sizes(ct, m, n, kdim, k, &pr.params);
+    if (status != LMUL_OK || m == 0 || n == 0)
         return status;
-    if (m < 0 || n < 0 || kdim < 0)
-        return LMUL_ERR_ARG;
-    if (m == 0 || n == 0)
-        return LMUL_OK;
     if (c == NULL || (kdim > 0 && (a == NULL || b == NULL)))
         return LMUL_ERR_ARG;
     if ((m > 1 && rs_c == 0) || (n > 1 && cs_c == 0))
         return LMUL_ERR_ARG;          /* two elements of C at one address */
-    if (kdim == 0) {
-        scale_c(elsize, out, c, m, n, rs_c, cs_c, beta);
-        return LMUL_OK;
-    }
     uint32_t table_a[256], table_b[256];
     pr.op_a = (lmul_operand){in_a, fp8_codes(in_a, table_a)};
     pr.op_b = (lmul_operand){in_b, fp8_codes(in_b, table_b)};
-    const lmul_kernels *ks = lmul_active_kernels();
+    const lmul_kernels *ks = lmul_active_kernels();   /* once: one level per call */
     pr.ker = elsize == 4 ? &ks->sgemm : &ks->dgemm;
     pr.container = ct;
     pr.elsize = elsize;
@@ -104,15 +107,17 @@ static int gemm_strided(const lmul_container *ct, size_t elsize, lmul_elem_forma
     pr.cs_c = cs_c;
     pr.alpha = alpha;
     pr.beta = beta;
-    /* overflow and inf - inf raise flags in whichever thread meets them: the
-     * caller's flags are left as they were, for every thread count */
-    fexcept_t flags;
-    fegetexceptflag(&flags, FE_ALL_EXCEPT);
-    int run_status = lmul_gemv_run(&pr);        /* the shape class: few rows */
-    if (run_status == LMUL_GEMV_NOT_MINE)
-        run_status = lmul_gemm_run(&pr);
-    fesetexceptflag(&flags, FE_ALL_EXCEPT);
-    return run_status;
+    lmul_fp_scope fp;
+    lmul_fp_enter(&fp);
+    if (kdim == 0) {
+        scale_c(elsize, out, c, m, n, rs_c, cs_c, beta);
+    } else {
+        status = lmul_gemv_run(&pr);            /* the shape class: few rows */
+        if (status == LMUL_GEMV_NOT_MINE)
+            status = lmul_gemm_run(&pr);
+    }
+    lmul_fp_leave(&fp);
+    return status;
 }
 
 int lmul_sgemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
@@ -150,6 +155,8 @@ static int blas_strides(lmul_layout layout, lmul_transpose trans, int64_t rows,
     const int64_t min_ld = row_major ? stored_cols : stored_rows;
     if (ld < (min_ld > 1 ? min_ld : 1))
         return LMUL_ERR_DIM;
+    if (ld > INT64_MAX / (int64_t)elsize)
+        return LMUL_ERR_ARG;          /* no byte stride can address it */
     const int64_t s_row = row_major ? ld : 1, s_col = row_major ? 1 : ld;
     *rs = (int64_t)elsize * (t ? s_col : s_row);
     *cs = (int64_t)elsize * (t ? s_row : s_col);
@@ -162,10 +169,12 @@ static int gemm_blas(const lmul_container *ct, size_t elsize, lmul_layout layout
                      const void *b, int64_t ldb, const void *beta, void *c,
                      int64_t ldc, int k)
 {
-    if (m < 0 || n < 0 || kdim < 0)
-        return LMUL_ERR_ARG;
+    lmul_params params;
+    int status = check_sizes(ct, m, n, kdim, k, &params);
+    if (status != LMUL_OK)
+        return status;
     int64_t rs_a, cs_a, rs_b, cs_b, rs_c, cs_c;
-    int status = blas_strides(layout, ta, m, kdim, lda, elsize, &rs_a, &cs_a);
+    status = blas_strides(layout, ta, m, kdim, lda, elsize, &rs_a, &cs_a);
     if (status == LMUL_OK)
         status = blas_strides(layout, tb, kdim, n, ldb, elsize, &rs_b, &cs_b);
     if (status == LMUL_OK)
@@ -207,13 +216,9 @@ static int narrow_gemm(lmul_elem_format in_a, lmul_elem_format in_b,
                        int64_t cs_b, float beta, void *c, int64_t rs_c,
                        int64_t cs_c, int k)
 {
-    fexcept_t flags;   /* narrowing raises flags too */
-    fegetexceptflag(&flags, FE_ALL_EXCEPT);
-    const int status = gemm_strided(&lmul_container_f32, sizeof(float), in_a, in_b,
-                                    out, m, n, kdim, &alpha, a, rs_a, cs_a, b, rs_b, cs_b,
-                                    &beta, c, rs_c, cs_c, k);
-    fesetexceptflag(&flags, FE_ALL_EXCEPT);
-    return status;
+    return gemm_strided(&lmul_container_f32, sizeof(float), in_a, in_b, out, m, n,
+                        kdim, &alpha, a, rs_a, cs_a, b, rs_b, cs_b, &beta, c, rs_c,
+                        cs_c, k);
 }
 
 int lmul_hgemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
@@ -286,17 +291,17 @@ int lmul_mgemm_strided(lmul_format format_a, lmul_format format_b, int64_t m,
 int lmul_ddot(int64_t n, const double *x, int64_t x_stride, const double *y,
               int64_t y_stride, double *result, int k)
 {
-    enum { MAX_KC = 1024 };
     lmul_params p;
     if (lmul_params_init(&p, &lmul_container_f64, k) != LMUL_OK)
         return LMUL_ERR_K;
     if (n < 0 || result == NULL || (n > 0 && (x == NULL || y == NULL)))
         return LMUL_ERR_ARG;
-    const int64_t kc = lmul_active_kernels()->dgemm.kc;
-    double buf[MAX_KC], r = 0.0;
+    double buf[LMUL_GEMM_KC], r = 0.0;
     const double one = 1.0;
-    for (int64_t start = 0; start < n; start += kc) {
-        const int64_t m = n - start < kc ? n - start : kc;
+    lmul_fp_scope fp;
+    lmul_fp_enter(&fp);
+    for (int64_t start = 0; start < n; start += LMUL_GEMM_KC) {
+        const int64_t m = n - start < LMUL_GEMM_KC ? n - start : LMUL_GEMM_KC;
         lmul_dmul(m, (const double *)((const char *)x + start * x_stride), x_stride,
                   (const double *)((const char *)y + start * y_stride), y_stride,
                   buf, sizeof(double), k);
@@ -305,6 +310,7 @@ int lmul_ddot(int64_t n, const double *x, int64_t x_stride, const double *y,
             s += buf[i];
         r = start == 0 ? one * s : one * s + one * r;
     }
+    lmul_fp_leave(&fp);
     *result = r;
     return LMUL_OK;
 }
@@ -336,10 +342,10 @@ static int dots_f32(lmul_elem_format fx, lmul_elem_format fy, lmul_elem_format o
                                 {fx, fp8_codes(fx, table_x)}, {fy, fp8_codes(fy, table_y)},
                                 out, batch, n, x, bs_x, s_x, y, bs_y, s_y, r, bs_r,
                                 params};
-    fexcept_t flags;
-    fegetexceptflag(&flags, FE_ALL_EXCEPT);
+    lmul_fp_scope fp;
+    lmul_fp_enter(&fp);
     const int status = lmul_dot_run(&d);
-    fesetexceptflag(&flags, FE_ALL_EXCEPT);
+    lmul_fp_leave(&fp);
     return status;
 }
 

@@ -7,7 +7,8 @@
  * Packing copies each micro-panel contiguously and prepares it once per
  * element (DAZ, rounding to k bits, and for A the offset - bias folded in),
  * recording the range of its magnitudes; from the two ranges each tile
- * picks the one-add kernel or the safe one.
+ * picks the one-add kernel, the zero kernel (zeros, but no product can
+ * under- or overflow) or the safe one.
  *
  * Threads split C into rectangles over M and N, never K, each thread with
  * its own packed blocks, so every element of C is computed by the same
@@ -33,11 +34,15 @@
 #  define ALWAYS_INLINE inline
 #endif
 
-static _Atomic uint64_t fast_tiles, safe_tiles;
+/* The microkernel a tile takes, and the index of its count. */
+enum { KER_FAST, KER_ZEROS, KER_SAFE, KER_COUNT };
+
+static _Atomic uint64_t tiles_by_kernel[KER_COUNT];
 
 typedef struct workspace {
     void *mem;
     char *a, *b, *tile;
+    char *az, *bz;              /* panels with zeros, as ker->zprep_a/b made them */
     lmul_range *ra, *rb;
     char *cbuf;                 /* narrow C: an MC x NC float32 block */
 } workspace;
@@ -161,11 +166,26 @@ uint64_t lmul_a_addend(const lmul_gemm_problem *pr)
     return pr->elsize == 4 ? (uint32_t)v : v;
 }
 
+/* The panels of a packed block that have zeros, prepared by zprep into dst. */
+static void zprep_block(const lmul_gemm_problem *pr, lmul_zprep_ft zprep,
+                        const char *packed, char *dst, int64_t len, int width,
+                        int64_t kc, const lmul_range *ranges)
+{
+    if (zprep == NULL)
+        return;
+    const int64_t panel = kc * width * (int64_t)pr->elsize;
+    for (int64_t r = 0; r < len; r += width)
+        if (ranges[r / width].zeros)
+            zprep(kc, width, packed + r / width * panel, dst + r / width * 2 * panel,
+                  lmul_a_addend(pr));
+}
+
 static void pack_a(const lmul_gemm_problem *pr, const workspace *ws, int64_t ic,
                    int64_t mc, int64_t pc, int64_t kc)
 {
-    pack_block(pr, pr->op_a, ws->a, pr->a + ic * pr->rs_a + pc * pr->cs_a, mc, pr->ker->mr,
-               kc, pr->rs_a, pr->cs_a, lmul_a_addend(pr), ws->ra);
+    pack_block(pr, pr->op_a, ws->a, pr->a + ic * pr->rs_a + pc * pr->cs_a, mc,
+               pr->ker->mr, kc, pr->rs_a, pr->cs_a, lmul_a_addend(pr), ws->ra);
+    zprep_block(pr, pr->ker->zprep_a, ws->a, ws->az, mc, pr->ker->mr, kc, ws->ra);
 }
 
 static void pack_b(const lmul_gemm_problem *pr, const workspace *ws, int64_t pc,
@@ -173,6 +193,7 @@ static void pack_b(const lmul_gemm_problem *pr, const workspace *ws, int64_t pc,
 {
     pack_block(pr, pr->op_b, ws->b, pr->b + pc * pr->rs_b + jc * pr->cs_b, nc, pr->ker->nr,
                kc, pr->cs_b, pr->rs_b, 0, ws->rb);
+    zprep_block(pr, pr->ker->zprep_b, ws->b, ws->bz, nc, pr->ker->nr, kc, ws->rb);
 }
 
 /* ---------------------------------------------------------------- tiles */
@@ -185,18 +206,28 @@ static int sum_reaches(uint64_t a, uint64_t b, uint64_t offset, uint64_t bound)
     return a + b + offset >= bound;
 }
 
-/* -1: the one-add kernel is valid (no zero, subnormal, infinity or NaN, every
- * product normal); else what the safe kernel must handle. */
-int lmul_tile_case(const lmul_gemm_problem *pr, lmul_range a, lmul_range b)
+/* The kernel for a tile: one-add (no zero, subnormal, infinity or NaN, every
+ * product normal), zeros (the same with zeros), or safe, then *safe_case
+ * says what the safe kernel must handle. */
+static int tile_kernel(const lmul_gemm_problem *pr, lmul_range a, lmul_range b,
+                       lmul_safe_case *safe_case)
 {
     const lmul_container *c = pr->container;
     const uint64_t min_normal = UINT64_C(1) << c->P, off = pr->params.offset;
+    *safe_case = LMUL_SAFE_FULL;
     if (a.max >= c->inf || b.max >= c->inf
         || sum_reaches(a.max, b.max, off, c->bias + c->inf))
-        return LMUL_SAFE_FULL;
+        return KER_SAFE;
+    *safe_case = LMUL_SAFE_FLUSH;
     if (!sum_reaches(a.min, b.min, off, c->bias + min_normal))
-        return LMUL_SAFE_FLUSH;
-    return a.zeros || b.zeros ? LMUL_SAFE_ZEROS : -1;
+        return KER_SAFE;
+    return a.zeros || b.zeros ? KER_ZEROS : KER_FAST;
+}
+
+int lmul_tile_case(const lmul_gemm_problem *pr, lmul_range a, lmul_range b)
+{
+    lmul_safe_case safe_case;
+    return tile_kernel(pr, a, b, &safe_case) == KER_FAST ? -1 : (int)safe_case;
 }
 
 /* C = (alpha * t) + (beta * C) on an edge or strided tile: the same two
@@ -242,19 +273,23 @@ static int direct_tile(const lmul_gemm_problem *pr, const char *c)
 }
 
 static void tile(const lmul_gemm_problem *pr, const workspace *ws, const char *pa,
-                 const char *pb, lmul_range ra, lmul_range rb, int64_t kc,
+                 const char *pb, const char *pa_zero, const char *pb_zero,
+                 lmul_range ra, lmul_range rb, int64_t kc,
                  char *c, int64_t mr, int64_t nr, const void *beta,
-                 uint64_t counts[2])
+                 uint64_t counts[KER_COUNT])
 {
     const lmul_gemm_kernels *ker = pr->ker;
-    const int safe_case = lmul_tile_case(pr, ra, rb), fast = safe_case < 0;
+    lmul_safe_case safe_case;
+    const int kernel = tile_kernel(pr, ra, rb, &safe_case);
     lmul_params kernel_params = pr->params;   /* packing did the rounding */
     kernel_params.round_shift = 0;
-    lmul_gemm_aux aux = {pr->alpha, beta, lmul_a_addend(pr),
-                         fast ? LMUL_SAFE_ZEROS : (lmul_safe_case)safe_case,
+    lmul_gemm_aux aux = {pr->alpha, beta, lmul_a_addend(pr), safe_case, ra.zeros,
+                         ra.zeros && ker->zprep_a != NULL ? pa_zero : NULL,
+                         rb.zeros && ker->zprep_b != NULL ? pb_zero : NULL,
                          &kernel_params};
-    const lmul_gemm_ukr_ft ukr = fast ? ker->fast : ker->safe;
-    counts[!fast]++;
+    const lmul_gemm_ukr_ft ukr = kernel == KER_FAST ? ker->fast
+                               : kernel == KER_ZEROS ? ker->zeros : ker->safe;
+    counts[kernel]++;
     if (mr == ker->mr && nr == ker->nr && direct_tile(pr, c)) {
         ukr(kc, pa, pb, c, pr->cs_c / (int64_t)pr->elsize, &aux);
         return;
@@ -273,13 +308,14 @@ static void tile(const lmul_gemm_problem *pr, const workspace *ws, const char *p
 
 static void macro_kernel(const lmul_gemm_problem *pr, const workspace *ws,
                          int64_t mc, int64_t nc, int64_t kc, char *c,
-                         const void *beta, uint64_t counts[2])
+                         const void *beta, uint64_t counts[KER_COUNT])
 {
     const int64_t mr = pr->ker->mr, nr = pr->ker->nr;
     const size_t es = pr->elsize;
     for (int64_t jr = 0; jr < nc; jr += nr)
         for (int64_t ir = 0; ir < mc; ir += mr)
             tile(pr, ws, ws->a + ir * kc * es, ws->b + jr * kc * es,
+                 ws->az + 2 * ir * kc * es, ws->bz + 2 * jr * kc * es,
                  ws->ra[ir / mr], ws->rb[jr / nr], kc,
                  c + ir * pr->rs_c + jr * pr->cs_c, min64(mr, mc - ir),
                  min64(nr, nc - jr), beta, counts);
@@ -287,21 +323,21 @@ static void macro_kernel(const lmul_gemm_problem *pr, const workspace *ws,
 
 /* ---------------------------------------------------------------- loops */
 
-static void count_tiles(const uint64_t counts[2])
+static void count_tiles(const uint64_t counts[KER_COUNT])
 {
-    atomic_fetch_add_explicit(&fast_tiles, counts[0], memory_order_relaxed);
-    atomic_fetch_add_explicit(&safe_tiles, counts[1], memory_order_relaxed);
+    for (int i = 0; i < KER_COUNT; i++)
+        atomic_fetch_add_explicit(&tiles_by_kernel[i], counts[i], memory_order_relaxed);
 }
 
 static void gemm_region(const lmul_gemm_problem *pr, region r, const workspace *ws)
 {
     const lmul_gemm_kernels *ker = pr->ker;
     const void *one = pr->elsize == 4 ? (const void *)&one_f32 : (const void *)&one_f64;
-    uint64_t counts[2] = {0, 0};
+    uint64_t counts[KER_COUNT] = {0};
     for (int64_t jc = r.n0; jc < r.n1; jc += ker->nc) {
         const int64_t nc = min64(ker->nc, r.n1 - jc);
-        for (int64_t pc = 0; pc < pr->k; pc += ker->kc) {
-            const int64_t kc = min64(ker->kc, pr->k - pc);
+        for (int64_t pc = 0; pc < pr->k; pc += LMUL_GEMM_KC) {
+            const int64_t kc = min64(LMUL_GEMM_KC, pr->k - pc);
             pack_b(pr, ws, pc, kc, jc, nc);
             for (int64_t ic = r.m0; ic < r.m1; ic += ker->mc) {
                 const int64_t mc = min64(ker->mc, r.m1 - ic);
@@ -315,15 +351,14 @@ static void gemm_region(const lmul_gemm_problem *pr, region r, const workspace *
     count_tiles(counts);
 }
 
-/* acc = beta * C; beta 0 does not read C. */
+/* acc = beta * C, in float32. */
 void lmul_narrow_block_load(lmul_narrow_block b, float beta)
 {
     for (int64_t j = 0; j < b.nc; j++) {
         float *sums = b.acc + j * b.ld;
         const char *column = b.c + j * b.cs;
         for (int64_t i = 0; i < b.mc; i++)
-            sums[i] = beta != 0.0f ? beta * lmul_elem_read(b.fmt, column + i * b.rs)
-                                   : 0.0f;
+            sums[i] = beta * lmul_elem_read(b.fmt, column + i * b.rs);
     }
 }
 
@@ -339,15 +374,17 @@ void lmul_narrow_block_store(lmul_narrow_block b)
 }
 
 /* float16 or bfloat16 C: each MC x NC block is summed over the whole inner
- * dimension in a float32 buffer (from beta * C), then rounded to its format
- * once; the loops over pc and ic swap, so B is packed again for every block
- * of rows. */
+ * dimension in a float32 buffer, then rounded to its format once; the loops
+ * over pc and ic swap, so B is packed again for every block of rows. The
+ * buffer meets the chunks as a float32 C would: the first chunk gives
+ * alpha * sum + beta * C (alpha * sum alone for beta 0, C not read, so a -0
+ * stays -0), the others alpha * sum + buffer. */
 static void gemm_region_narrow(const lmul_gemm_problem *pr, region r,
                                const workspace *ws)
 {
     const lmul_gemm_kernels *ker = pr->ker;
     const float beta = *(const float *)pr->beta;
-    uint64_t counts[2] = {0, 0};
+    uint64_t counts[KER_COUNT] = {0};
     lmul_gemm_problem block = *pr;           /* C is the float32 buffer */
     block.rs_c = sizeof(float);
     block.cs_c = ker->mc * (int64_t)sizeof(float);
@@ -359,12 +396,14 @@ static void gemm_region_narrow(const lmul_gemm_problem *pr, region r,
             const lmul_narrow_block nb = {pr->out, pr->c + ic * pr->rs_c + jc * pr->cs_c,
                                      pr->rs_c, pr->cs_c, mc, nc, (float *)ws->cbuf,
                                      ker->mc};
-            lmul_narrow_block_load(nb, beta);
-            for (int64_t pc = 0; pc < pr->k; pc += ker->kc) {
-                const int64_t kc = min64(ker->kc, pr->k - pc);
+            if (beta != 0.0f)
+                lmul_narrow_block_load(nb, beta);
+            for (int64_t pc = 0; pc < pr->k; pc += LMUL_GEMM_KC) {
+                const int64_t kc = min64(LMUL_GEMM_KC, pr->k - pc);
                 pack_b(pr, ws, pc, kc, jc, nc);
                 pack_a(pr, ws, ic, mc, pc, kc);
-                macro_kernel(&block, ws, mc, nc, kc, ws->cbuf, &one_f32, counts);
+                macro_kernel(&block, ws, mc, nc, kc, ws->cbuf,
+                             pc == 0 && beta == 0.0f ? &zero_f32 : &one_f32, counts);
             }
             lmul_narrow_block_store(nb);
         }
@@ -386,12 +425,16 @@ static void run_task(void *arg, int t)
 
 /* ---------------------------------------------------------------- threads */
 
-static int thread_count(const lmul_gemm_problem *pr)
+/* Threads for a problem, from the setting read once per call (nt). */
+static int thread_count(const lmul_gemm_problem *pr, int64_t nt)
 {
-    const int64_t work = pr->m * pr->n * pr->k;
-    const int64_t tiles = ((pr->m + pr->ker->mr - 1) / pr->ker->mr)
-                        * ((pr->n + pr->ker->nr - 1) / pr->ker->nr);
-    int64_t nt = lmul_get_num_threads();
+    int64_t work, tiles;                       /* saturating: no signed overflow */
+    if (__builtin_mul_overflow(pr->m, pr->n, &work)
+        || __builtin_mul_overflow(work, pr->k, &work))
+        work = INT64_MAX;
+    if (__builtin_mul_overflow((pr->m + pr->ker->mr - 1) / pr->ker->mr,
+                               (pr->n + pr->ker->nr - 1) / pr->ker->nr, &tiles))
+        tiles = INT64_MAX;
     nt = min64(nt, work / MIN_WORK_PER_THREAD);
     nt = min64(nt, tiles);
     return nt < 1 ? 1 : (int)nt;
@@ -438,19 +481,23 @@ static int workspace_alloc(const lmul_gemm_problem *pr, workspace *ws)
     const lmul_gemm_kernels *ker = pr->ker;
     const int64_t mc = min64(ker->mc, round_up(pr->m, ker->mr));
     const int64_t nc = min64(ker->nc, round_up(pr->n, ker->nr));
-    const int64_t kc = min64(ker->kc, pr->k);
+    const int64_t kc = min64(LMUL_GEMM_KC, pr->k);
     const size_t a = aligned((size_t)(mc * kc) * pr->elsize);
     const size_t b = aligned((size_t)(kc * nc) * pr->elsize);
+    const size_t az = ker->zprep_a != NULL ? 2 * a : 0;
+    const size_t bz = ker->zprep_b != NULL ? 2 * b : 0;
     const size_t t = aligned((size_t)(ker->mr * ker->nr) * pr->elsize);
     const size_t ra = aligned((size_t)(mc / ker->mr) * sizeof(lmul_range));
     const size_t rb = aligned((size_t)(nc / ker->nr) * sizeof(lmul_range));
     const size_t cb = pr->out != LMUL_ELEM_CONTAINER
         ? aligned((size_t)(ker->mc * nc) * sizeof(float)) : 0;
-    char *mem = aligned_alloc(ALIGN, a + b + t + ra + rb + cb);
+    char *mem = lmul_workspace_alloc(a + b + t + ra + rb + cb + az + bz);
     if (mem == NULL)
         return LMUL_ERR_NOMEM;
-    *ws = (workspace){mem, mem, mem + a, mem + a + b, (lmul_range *)(mem + a + b + t),
-                      (lmul_range *)(mem + a + b + t + ra), mem + a + b + t + ra + rb};
+    char *const zeros = mem + a + b + t + ra + rb + cb;
+    *ws = (workspace){mem, mem, mem + a, mem + a + b, zeros, zeros + az,
+                      (lmul_range *)(mem + a + b + t), (lmul_range *)(mem + a + b + t + ra),
+                      mem + a + b + t + ra + rb};
     return LMUL_OK;
 }
 
@@ -487,7 +534,7 @@ int lmul_gemm_run(lmul_gemm_problem *pr)
     region regions[MAX_THREADS];
     workspace ws[MAX_THREADS];
     orient(pr);
-    const int nt = thread_count(pr) < MAX_THREADS ? thread_count(pr) : MAX_THREADS;
+    const int nt = thread_count(pr, min64(lmul_get_num_threads(), MAX_THREADS));
     for (int t = 0; t < nt; t++) {
         if (workspace_alloc(pr, &ws[t]) != LMUL_OK) {
             while (t-- > 0)
@@ -507,12 +554,13 @@ void lmul_gemm_get_stats(lmul_gemm_stats *stats)
 {
     if (stats == NULL)
         return;
-    stats->fast_tiles = atomic_load(&fast_tiles);
-    stats->safe_tiles = atomic_load(&safe_tiles);
+    stats->fast_tiles = atomic_load(&tiles_by_kernel[KER_FAST]);
+    stats->zero_tiles = atomic_load(&tiles_by_kernel[KER_ZEROS]);
+    stats->safe_tiles = atomic_load(&tiles_by_kernel[KER_SAFE]);
 }
 
 void lmul_gemm_reset_stats(void)
 {
-    atomic_store(&fast_tiles, 0);
-    atomic_store(&safe_tiles, 0);
+    for (int i = 0; i < KER_COUNT; i++)
+        atomic_store(&tiles_by_kernel[i], 0);
 }

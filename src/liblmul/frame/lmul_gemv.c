@@ -93,7 +93,7 @@ static void widen_row(const lmul_operand *op, int64_t n, const char *src, uint32
 /* A's m rows, chunk by chunk, prepared with the addend of the fast product. */
 static void prepare_a(const lmul_gemm_problem *pr, uint32_t *xa, lmul_range *xr)
 {
-    const int64_t kc_max = pr->ker->kc;
+    const int64_t kc_max = LMUL_GEMM_KC;
     for (int64_t pc = 0, c = 0; pc < pr->k; pc += kc_max, c++) {
         const int64_t kc = min64(kc_max, pr->k - pc);
         uint32_t *chunk = xa + pc * pr->m;
@@ -121,8 +121,9 @@ static lmul_narrow_block narrow_of(const gemv_job *g, const gemv_ws *ws, cblock 
 
 static void block_begin(const gemv_job *g, const gemv_ws *ws, cblock b)
 {
-    if (g->pr->out != LMUL_ELEM_CONTAINER)
-        lmul_narrow_block_load(narrow_of(g, ws, b), *(const float *)g->pr->beta);
+    const float beta = *(const float *)g->pr->beta;
+    if (g->pr->out != LMUL_ELEM_CONTAINER && beta != 0.0f)
+        lmul_narrow_block_load(narrow_of(g, ws, b), beta);
 }
 
 static void block_end(const gemv_job *g, const gemv_ws *ws, cblock b)
@@ -132,19 +133,21 @@ static void block_end(const gemv_job *g, const gemv_ws *ws, cblock b)
 }
 
 /* Columns s .. s + cols of the block += a chunk's sums (acc[i*ld + j]), as
- * the blocked GEMM merges a tile: alpha*sum + beta*C for the first chunk,
- * alpha*sum + 1*C after (a narrow C: into its float32 block, always 1). */
+ * the blocked GEMM merges a tile: alpha*sum + beta*C for the first chunk
+ * (alpha*sum for beta 0), alpha*sum + 1*C after; a narrow C's float32 block
+ * alike (it holds beta*C). */
 static void block_merge(const gemv_job *g, const gemv_ws *ws, cblock b, int first,
                         const float *acc, int64_t ld, int64_t s, int64_t cols)
 {
     const lmul_gemm_problem *pr = g->pr;
-    const float alpha = *(const float *)pr->alpha;
+    const float alpha = *(const float *)pr->alpha, beta = *(const float *)pr->beta;
     if (pr->out != LMUL_ELEM_CONTAINER)
         lmul_merge_f32(acc, ld, (char *)(ws->cbuf + s), cols, pr->m, sizeof(float),
-                       b.width * (int64_t)sizeof(float), alpha, 1.0f);
+                       b.width * (int64_t)sizeof(float), alpha,
+                       first && beta == 0.0f ? 0.0f : 1.0f);
     else
         lmul_merge_f32(acc, ld, pr->c + (b.j0 + s) * pr->cs_c, cols, pr->m, pr->cs_c,
-                       pr->rs_c, alpha, first ? *(const float *)pr->beta : 1.0f);
+                       pr->rs_c, alpha, first ? beta : 1.0f);
 }
 
 /* ------------------------------------------------------------ stream, dots */
@@ -152,8 +155,9 @@ static void block_merge(const gemv_job *g, const gemv_ws *ws, cblock b, int firs
 /* The streamed kernels' aux: B rounded by the kernel, A already. */
 static lmul_gemm_aux streamed_aux(const lmul_gemm_problem *pr)
 {
-    return (lmul_gemm_aux){pr->alpha, pr->beta, lmul_a_addend(pr), LMUL_SAFE_FULL,
-                           &pr->params};
+    return (lmul_gemm_aux){.alpha = pr->alpha, .beta = pr->beta,
+                           .a_addend = lmul_a_addend(pr), .safe_case = LMUL_SAFE_FULL,
+                           .p = &pr->params};
 }
 
 /* The format the stream kernel reads B in itself (for the one-add loop, or
@@ -227,8 +231,8 @@ static void streamed_block(const gemv_job *g, const gemv_ws *ws, cblock b)
     const lmul_gemm_problem *pr = g->pr;
     const int dots = g->path == PATH_DOTS;
     block_begin(g, ws, b);
-    for (int64_t pc = 0, chunk = 0; pc < pr->k; pc += pr->ker->kc, chunk++) {
-        const int64_t kc = min64(pr->ker->kc, pr->k - pc);
+    for (int64_t pc = 0, chunk = 0; pc < pr->k; pc += LMUL_GEMM_KC, chunk++) {
+        const int64_t kc = min64(LMUL_GEMM_KC, pr->k - pc);
         const lmul_range seen = dots ? dots_chunk(g, ws, b.j0, b.width, pc, kc, 1)
                                      : stream_chunk(g, ws, b, pc, kc, 1);
         if (lmul_tile_case(pr, g->xr[chunk], seen) >= 0) {
@@ -329,16 +333,15 @@ static void tiled_block(const gemv_job *g, const gemv_ws *ws, cblock b)
     lmul_params kernel_params = pr->params;   /* the preparation did the rounding */
     kernel_params.round_shift = 0;
     block_begin(g, ws, b);
-    for (int64_t pc = 0, chunk = 0; pc < pr->k; pc += ker->kc, chunk++) {
-        const int64_t kc = min64(ker->kc, pr->k - pc);
+    for (int64_t pc = 0, chunk = 0; pc < pr->k; pc += LMUL_GEMM_KC, chunk++) {
+        const int64_t kc = min64(LMUL_GEMM_KC, pr->k - pc);
         const int64_t ldw = columns ? TILE : b.width;
         const lmul_range wr = columns ? prepare_columns(g, ws, pc, kc, b.j0, b.width)
                                       : prepare_rows(g, ws, pc, kc, b.j0, b.width);
         const int safe_case = lmul_tile_case(pr, g->xr[chunk], wr);
-        const lmul_gemm_aux aux = {pr->alpha, pr->beta, lmul_a_addend(pr),
-                                   safe_case < 0 ? LMUL_SAFE_ZEROS
-                                                 : (lmul_safe_case)safe_case,
-                                   &kernel_params};
+        const lmul_gemm_aux aux = {.alpha = pr->alpha, .beta = pr->beta,
+                                   .a_addend = lmul_a_addend(pr),
+                                   .safe_case = LMUL_SAFE_FULL, .p = &kernel_params};
         const lmul_gemv_ukr_ft ukr = safe_case < 0 ? ker->gemv_fast : ker->gemv_safe;
         for (int64_t s = 0; s < b.width; s += ker->gemv_nb) {
             ukr(pr->m, kc, g->xa + pc * pr->m, ws->w + s, ldw, ws->acc, &aux);
@@ -382,12 +385,12 @@ static int ws_alloc(const gemv_job *g, gemv_ws *ws)
     const int widening = pr->op_b.in != LMUL_ELEM_CONTAINER;
     int64_t w = 0, acc = m * width, tmp = 0;
     if (g->path == PATH_TILES) {
-        w = (ker->kc + 1) * TILE;
+        w = (LMUL_GEMM_KC + 1) * TILE;
         acc = m * ker->gemv_nb;
         tmp = 64 * TILE;        /* also the gathering copy of a last, narrower tile */
     } else if (g->path == PATH_DOTS) {
         acc = m * ker->gemv_lanes;
-        tmp = widening ? ker->gemv_lanes * ker->kc : 0;
+        tmp = widening ? ker->gemv_lanes * LMUL_GEMM_KC : 0;
     } else {
         tmp = widening && pr->op_b.in != LMUL_ELEM_BFLOAT16 ? WIDEN_ROWS * STRIP : 0;
     }
@@ -444,7 +447,7 @@ int lmul_gemv_run(const lmul_gemm_problem *problem)
     gemv_ws ws[MAX_THREADS];
     gemv_job g = {&pr, PATH_TILES, NULL, NULL, 0, 1, ws};
     choose_path(&g);
-    const int64_t chunks = (pr.k + pr.ker->kc - 1) / pr.ker->kc;
+    const int64_t chunks = (pr.k + LMUL_GEMM_KC - 1) / LMUL_GEMM_KC;
     uint32_t *xa = malloc((size_t)(pr.m * pr.k) * sizeof *xa);
     lmul_range *xr = malloc((size_t)chunks * sizeof *xr);
     int t = 0, status = xa != NULL && xr != NULL ? LMUL_OK : LMUL_ERR_NOMEM;

@@ -2,6 +2,7 @@
 #ifndef LMUL_INTERNAL_H
 #define LMUL_INTERNAL_H
 
+#include <fenv.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -120,7 +121,6 @@ typedef void (*lmul_prep_ft)(int64_t rows, int64_t width, const void *src,
 
 /* What the safe microkernel must handle in a tile, from the two ranges. */
 typedef enum lmul_safe_case {
-    LMUL_SAFE_ZEROS,            /* zeros; no product under- or overflows */
     LMUL_SAFE_FLUSH,            /* zeros and underflow; no infinity, NaN, overflow */
     LMUL_SAFE_FULL              /* anything: every case of SPEC.md lane by lane */
 } lmul_safe_case;
@@ -130,6 +130,11 @@ typedef struct lmul_gemm_aux {
     const void *alpha, *beta;   /* the container's type; beta 0: C not read */
     uint64_t a_addend;          /* added to A's bits by the packing */
     lmul_safe_case safe_case;   /* for the safe kernel */
+    /* for the zero kernel: A's and B's panels as zprep_a and zprep_b made
+     * them; NULL where the panel has no zeros (or the level no zprep_a:
+     * then a_zeros says whether A's panel has zeros) */
+    int a_zeros;
+    const void *pa_zero, *pb_zero;
     const lmul_params *p;
 } lmul_gemm_aux;
 
@@ -140,16 +145,33 @@ typedef struct lmul_gemm_aux {
  * bits plus a_addend, pb B's bits, both prepared.
  * The fast kernel's product is one integer add of the packed bits (valid
  * when no operand is zero, subnormal, infinite or NaN and no product leaves
- * the normal range); the safe kernel handles every case of SPEC.md.
+ * the normal range). The zero kernel is valid when, besides, zeros (after
+ * DAZ) are present: a product with a zero operand is added as +0 or not at
+ * all, which leaves the sum's bits as they are (it starts at +0 and never
+ * becomes -0). The safe kernel handles every case of SPEC.md.
  */
 typedef void (*lmul_gemm_ukr_ft)(int64_t kc, const void *pa, const void *pb,
                                  void *c, int64_t ldc, const lmul_gemm_aux *aux);
+
+/* A packed micro-panel (kc steps of `width`) with zeros, prepared once for
+ * a level's zero kernel into dst (twice the panel's size), as that kernel
+ * documents. */
+typedef void (*lmul_zprep_ft)(int64_t kc, int width, const void *panel, void *dst,
+                              uint64_t a_addend);
 
 /* Transposing copy for packing: dst[p*width + i] = src[i*src_stride + p]
  * (src_stride in bytes, elements of the container's width) for p < kc,
  * i < width; width a multiple of 4. */
 typedef void (*lmul_tcopy_ft)(int64_t width, int64_t kc, const void *src,
                               int64_t src_stride, void *dst);
+
+/*
+ * The inner dimension's chunk: every GEMM path on every level and format sums
+ * the products of one chunk of LMUL_GEMM_KC steps (the last one shorter) in
+ * k order from +0, then merges it into C (docs/contract.md section 5.1). It
+ * is part of the contract, so it is not a per-level block size.
+ */
+#define LMUL_GEMM_KC 256
 
 /*
  * Few-row product over one chunk of the inner dimension (lmul_gemv.c):
@@ -203,8 +225,8 @@ typedef void (*lmul_gemv_dots_ft)(int64_t m, int64_t kc, int64_t rows,
 
 typedef struct lmul_gemm_kernels {
     int mr, nr;                 /* register tile */
-    int mc, kc, nc;             /* cache blocks; mc % mr == 0, nc % nr == 0 */
-    lmul_gemm_ukr_ft fast, safe;
+    int mc, nc;                 /* cache blocks; mc % mr == 0, nc % nr == 0 */
+    lmul_gemm_ukr_ft fast, zeros, safe;
     lmul_prep_ft prep;
     lmul_tcopy_ft tcopy;        /* NULL: the frame's element copy */
     int gemv_nb;                /* columns of the few-row kernels; 0: none */
@@ -213,6 +235,8 @@ typedef struct lmul_gemm_kernels {
     lmul_gemv_stream_ft gemv_stream;
     lmul_gemv_dots_ft gemv_dots;
     lmul_sdots_ft sdots;
+    lmul_zprep_ft zprep_a, zprep_b;   /* NULL: the zero kernel reads A or B
+                                         as packed */
 } lmul_gemm_kernels;
 
 /* What one instruction-set level provides (registered in config/). */
@@ -237,8 +261,42 @@ extern const lmul_kernels lmul_kernels_avx512;
 /* The kernels of the instruction set in use (frame/lmul_dispatch.c). */
 const lmul_kernels *lmul_active_kernels(void);
 
+/*
+ * The floating-point flags a GEMM or dot product reports to its caller, as
+ * numpy.matmul does: overflow and invalid (inf - inf) of its sums, wherever
+ * they were computed (lmul_parallel_run hands a worker's flags to the caller).
+ * Whatever else it raises internally (inexact, underflow, the flags of
+ * its bit manipulations) is dropped; the caller's own flags are kept.
+ */
+#define LMUL_FP_REPORTED (FE_OVERFLOW | FE_INVALID)
+
+typedef struct lmul_fp_scope {
+    fexcept_t saved;
+} lmul_fp_scope;
+
+static inline void lmul_fp_enter(lmul_fp_scope *s)
+{
+    fegetexceptflag(&s->saved, FE_ALL_EXCEPT);
+    feclearexcept(FE_ALL_EXCEPT);
+}
+
+static inline void lmul_fp_leave(const lmul_fp_scope *s)
+{
+    const int raised = fetestexcept(LMUL_FP_REPORTED);
+    fesetexceptflag(&s->saved, FE_ALL_EXCEPT);
+    if (raised)
+        feraiseexcept(raised);
+}
+
+/* Workspace (frame/lmul_api.c): LMUL_WORKSPACE_ALIGN-aligned, any size,
+ * freed with free(); NULL when out of memory (or made to fail for a test:
+ * LMUL_SIMD_TEST_FAIL_ALLOC=1 in the environment at load). */
+#define LMUL_WORKSPACE_ALIGN 64
+void *lmul_workspace_alloc(size_t bytes);
+
 /* Threads (frame/lmul_threads.c): runs fn(arg, t) for t = 0..nt-1, the
- * calling thread taking t = 0; a thread that cannot start runs in the caller. */
+ * calling thread taking t = 0; a task no worker can take runs in the caller.
+ * The LMUL_FP_REPORTED flags a worker's task raises are raised in the caller. */
 typedef void (*lmul_task_ft)(void *arg, int t);
 void lmul_parallel_run(int nt, lmul_task_ft fn, void *arg);
 

@@ -1,34 +1,50 @@
 /*
  * Threads for the GEMM: a count set at load from LMUL_SIMD_NUM_THREADS (or
- * every online CPU) and changed by lmul_set_num_threads(); a fork-join run
- * of one task per thread. pthreads where available, else serial.
+ * the CPUs this process may use: its affinity mask and cgroup CPU quota)
+ * and changed by lmul_set_num_threads(); a fork-join run of one task per
+ * thread on a persistent pool. pthreads where available, else serial.
+ *
+ * The pool's workers start on the first threaded run (and more when a run
+ * needs more), then wait for work. One run uses it at a time: a run that
+ * finds it busy (another thread's, or a task's own nested run) computes its
+ * tasks serially in the caller; tasks are deterministic, so the bits are
+ * the same. After fork() the child has no workers: it starts its own.
  */
-#define _DEFAULT_SOURCE 1   /* sysconf(_SC_NPROCESSORS_ONLN) under -std=c11 */
+#define _GNU_SOURCE 1   /* sched_getaffinity, CPU_COUNT */
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lmul_internal.h"
 
 #if defined(__unix__) || defined(__APPLE__)
 #  define LMUL_PTHREADS 1
 #  include <pthread.h>
+#  include <signal.h>
 #  include <unistd.h>
 #else
 #  define LMUL_PTHREADS 0
 #endif
+#if defined(__linux__)
+#  include <sched.h>
+#endif
 
 #define MAX_THREADS 256
 
-static int num_threads = 1;
+static _Atomic int num_threads = 1;
 
 int lmul_set_num_threads(int n)
 {
     if (n < 1)
         return LMUL_ERR_ARG;
-    num_threads = n < MAX_THREADS ? n : MAX_THREADS;
+    atomic_store(&num_threads, n < MAX_THREADS ? n : MAX_THREADS);
     return LMUL_OK;
 }
 
-int lmul_get_num_threads(void) { return num_threads; }
+int lmul_get_num_threads(void) { return atomic_load(&num_threads); }
+
+/* ---------------------------------------------------------------- default */
 
 static int online_cpus(void)
 {
@@ -40,6 +56,72 @@ static int online_cpus(void)
 #endif
 }
 
+/* CPUs in this thread's affinity mask (taskset, cpusets), else online ones. */
+static int usable_cpus(void)
+{
+#if defined(__linux__)
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+#endif
+    return online_cpus();
+}
+
+/* The first two numbers of a file ("max" reads as -1); how many were read. */
+static int read_two(const char *dir, const char *name, long long v[2])
+{
+    char path[4096], word[2][32];
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
+        return 0;
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    const int got = fscanf(f, "%31s %31s", word[0], word[1]);
+    fclose(f);
+    for (int i = 0; i < got && i < 2; i++)
+        v[i] = strcmp(word[i], "max") == 0 ? -1 : strtoll(word[i], NULL, 10);
+    return got < 0 ? 0 : got;
+}
+
+/* CPUs a quota of `quota` microseconds per `period` allows (rounded up);
+ * 0 when no quota is set. */
+static int quota_cpus(long long quota, long long period)
+{
+    if (quota <= 0 || period <= 0)
+        return 0;
+    const long long n = (quota + period - 1) / period;
+    return (int)(n < MAX_THREADS ? n : MAX_THREADS);
+}
+
+/* The CPU quota of the cgroup mounted at root (v2: cpu.max; v1:
+ * cpu/cpu.cfs_quota_us over cpu.cfs_period_us), 0 when there is none. */
+static int cgroup_cpu_quota(const char *root)
+{
+    long long v2[2] = {0, 0}, quota[2] = {0, 0}, period[2] = {0, 0};
+    if (read_two(root, "cpu.max", v2) == 2)
+        return quota_cpus(v2[0], v2[1]);
+    static const char *const v1_dirs[] = {"cpu", "cpu,cpuacct", "cpuacct,cpu"};
+    for (size_t i = 0; i < sizeof v1_dirs / sizeof v1_dirs[0]; i++) {
+        char dir[4096];
+        if (snprintf(dir, sizeof dir, "%s/%s", root, v1_dirs[i]) >= (int)sizeof dir)
+            return 0;
+        if (read_two(dir, "cpu.cfs_quota_us", quota) >= 1
+            && read_two(dir, "cpu.cfs_period_us", period) >= 1)
+            return quota_cpus(quota[0], period[0]);
+    }
+    return 0;
+}
+
+/* The CPUs this process may use: its affinity mask, lowered by the cgroup
+ * quota (LMUL_SIMD_CGROUP_ROOT, test-only, replaces /sys/fs/cgroup). */
+static int default_threads(void)
+{
+    const char *root = getenv("LMUL_SIMD_CGROUP_ROOT");
+    const int cpus = usable_cpus();
+    const int quota = cgroup_cpu_quota(root != NULL ? root : "/sys/fs/cgroup");
+    return quota > 0 && quota < cpus ? quota : cpus;
+}
+
 __attribute__((constructor)) static void lmul_threads_init(void)
 {
     const char *env = getenv("LMUL_SIMD_NUM_THREADS");
@@ -48,39 +130,151 @@ __attribute__((constructor)) static void lmul_threads_init(void)
     if (env != NULL && end != env && *end == '\0' && n > 0)
         lmul_set_num_threads(n < MAX_THREADS ? (int)n : MAX_THREADS);
     else
-        lmul_set_num_threads(online_cpus());
+        lmul_set_num_threads(default_threads());
 }
 
+/* ---------------------------------------------------------------- pool */
+
 #if LMUL_PTHREADS
-typedef struct task {
+static struct pool {
+    pthread_mutex_t busy;       /* held by the run using the pool */
+    pthread_mutex_t lock;       /* guards the fields below */
+    pthread_cond_t wake, done;
+    unsigned long generation;   /* one more per run */
+    int workers;                /* started; worker w takes task w (w >= 1) */
+    int quit;
     lmul_task_ft fn;
     void *arg;
-    int t;
-} task;
+    int nt, pending;            /* tasks of this run; worker tasks not done */
+    int fp_raised;              /* LMUL_FP_REPORTED flags the workers raised */
+    fenv_t env;                 /* the caller's rounding mode (and FTZ/DAZ) */
+    pthread_t ids[MAX_THREADS];
+    unsigned long born[MAX_THREADS];   /* the generation a worker starts after */
+} pool = {.busy = PTHREAD_MUTEX_INITIALIZER, .lock = PTHREAD_MUTEX_INITIALIZER,
+          .wake = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
 
-static void *run_task(void *p)
+static void *worker_main(void *p)
 {
-    const task *job = p;
-    job->fn(job->arg, job->t);
+    const int w = (int)(intptr_t)p;
+    pthread_mutex_lock(&pool.lock);
+    unsigned long seen = pool.born[w];
+    for (;;) {
+        while (pool.generation == seen && !pool.quit)
+            pthread_cond_wait(&pool.wake, &pool.lock);
+        if (pool.quit)
+            break;
+        seen = pool.generation;
+        if (w >= pool.nt)
+            continue;
+        const lmul_task_ft fn = pool.fn;
+        void *arg = pool.arg;
+        fesetenv(&pool.env);                  /* computes as the caller would */
+        pthread_mutex_unlock(&pool.lock);
+        feclearexcept(FE_ALL_EXCEPT);
+        fn(arg, w);
+        const int raised = fetestexcept(LMUL_FP_REPORTED);
+        pthread_mutex_lock(&pool.lock);
+        pool.fp_raised |= raised;
+        if (--pool.pending == 0)
+            pthread_cond_signal(&pool.done);
+    }
+    pthread_mutex_unlock(&pool.lock);
     return NULL;
+}
+
+/* Starts workers up to `want` (pool.lock held); signals stay with the
+ * application's threads. */
+static void grow(int want)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    while (pool.workers < want) {
+        const int w = pool.workers + 1;
+        pool.born[w] = pool.generation;
+        if (pthread_create(&pool.ids[w], NULL, worker_main, (void *)(intptr_t)w) != 0)
+            break;
+        pool.workers = w;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void run_serial(int from, int nt, lmul_task_ft fn, void *arg)
+{
+    for (int t = from; t < nt; t++)
+        fn(arg, t);
 }
 
 void lmul_parallel_run(int nt, lmul_task_ft fn, void *arg)
 {
-    pthread_t ids[MAX_THREADS];
-    task jobs[MAX_THREADS];
-    int started[MAX_THREADS];
-    for (int t = 1; t < nt; t++) {
-        jobs[t] = (task){fn, arg, t};
-        started[t] = pthread_create(&ids[t], NULL, run_task, &jobs[t]) == 0;
+    nt = nt < MAX_THREADS ? nt : MAX_THREADS;
+    if (nt <= 1 || pthread_mutex_trylock(&pool.busy) != 0) {
+        run_serial(0, nt, fn, arg);
+        return;
     }
+    pthread_mutex_lock(&pool.lock);
+    grow(nt - 1);
+    const int helped = pool.workers < nt - 1 ? pool.workers : nt - 1;
+    pool.fn = fn;
+    pool.arg = arg;
+    pool.nt = helped + 1;
+    pool.pending = helped;
+    pool.fp_raised = 0;
+    fegetenv(&pool.env);
+    pool.generation++;
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.lock);
+
     fn(arg, 0);
-    for (int t = 1; t < nt; t++) {
-        if (started[t])
-            pthread_join(ids[t], NULL);
-        else
-            fn(arg, t);
-    }
+    run_serial(helped + 1, nt, fn, arg);   /* tasks no worker could take */
+
+    pthread_mutex_lock(&pool.lock);
+    while (pool.pending > 0)
+        pthread_cond_wait(&pool.done, &pool.lock);
+    const int raised = pool.fp_raised;
+    pthread_mutex_unlock(&pool.lock);
+    pthread_mutex_unlock(&pool.busy);
+    if (raised)
+        feraiseexcept(raised);
+}
+
+/* The child of fork() has only the forking thread: no workers, and the
+ * pool's locks as they were in the parent. It starts afresh. */
+static void pool_after_fork_child(void)
+{
+    pthread_mutex_init(&pool.busy, NULL);
+    pthread_mutex_init(&pool.lock, NULL);
+    pthread_cond_init(&pool.wake, NULL);
+    pthread_cond_init(&pool.done, NULL);
+    pool.workers = 0;
+    pool.quit = 0;
+    pool.pending = 0;
+}
+
+__attribute__((constructor)) static void lmul_pool_init(void)
+{
+    pthread_atfork(NULL, NULL, pool_after_fork_child);
+}
+
+/* At exit (or unload) the workers are told to quit and joined, unless a run
+ * is still in progress (exit() called from another thread): then they are
+ * left to end with the process. */
+__attribute__((destructor)) static void lmul_pool_release(void)
+{
+    if (pthread_mutex_trylock(&pool.busy) != 0)
+        return;
+    pthread_mutex_lock(&pool.lock);
+    pool.quit = 1;
+    const int workers = pool.workers;
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.lock);
+    for (int w = 1; w <= workers; w++)
+        pthread_join(pool.ids[w], NULL);
+    pthread_mutex_lock(&pool.lock);
+    pool.workers = 0;
+    pool.quit = 0;
+    pthread_mutex_unlock(&pool.lock);
+    pthread_mutex_unlock(&pool.busy);
 }
 #else
 void lmul_parallel_run(int nt, lmul_task_ft fn, void *arg)

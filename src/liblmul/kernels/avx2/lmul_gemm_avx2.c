@@ -18,7 +18,7 @@
 #define SMR 16
 #define DMR 8
 #define NR 6
-#define HALF 3      /* the flush kernels run the k loop per half of the columns */
+#define HALF 3      /* the flush and zero kernels run the k loop per half of the columns */
 #define KSTEP 256   /* inner steps per chunk of flush thresholds */
 
 /*
@@ -83,8 +83,11 @@ static inline void sgemm_avx2_16x6(int64_t kc, const int32_t *a, const int32_t *
                               int full)
 {
     __m256 acc0[NR], acc1[NR];
-    for (int j = 0; j < NR; j++)
+    for (int j = 0; j < NR; j++) {
         acc0[j] = acc1[j] = _mm256_setzero_ps();
+        _mm_prefetch((const char *)(c + j * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + j * ldc + 15), _MM_HINT_T0);
+    }
     const __m256i addend = _mm256_set1_epi32((int)aux->a_addend);
     for (int64_t p = 0; p < kc; p++, a += SMR, b += NR) {
         const __m256i a0 = _mm256_loadu_si256((const __m256i *)a);
@@ -146,6 +149,135 @@ static void sgemm_avx2_16x6_flush(int64_t kc, const int32_t *a, const int32_t *b
         b += steps * NR;
     }
     sstore(c, ldc, acc0, acc1, aux);
+}
+
+/*
+ * The zero kernel (no product under- or overflows; zeros present). The
+ * frame prepares each panel with zeros once (lmul_zprep32a_avx2 and
+ * lmul_zprep32_avx2). A's lanes: a mask per element clears the product of a
+ * zero A after the add (one AND per product). B's broadcast values: per step,
+ * NR values b' (a zero becomes -a_addend, so that a + b' is A's own finite
+ * bits) and NR factors, 1.0 or 0.0 for a zero; an FMA with the factor adds
+ * the product exactly (times 1.0, one rounding) or adds +-0 (times 0.0),
+ * which leaves the sum's bits as they are. With zeros on one side only the
+ * whole tile runs at once, the values that do not fit the 16 registers (A's
+ * masks, or A's second vector) read again from L1 as operands of the AND or
+ * add (an empty asm keeps the compiler from hoisting them into registers and
+ * spilling accumulators instead); with zeros on both sides the k loop runs
+ * per half of the columns (szeros_cols: columns j0 .. j0 + cols - 1).
+ */
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) void szeros_cols(
+    int64_t kc, const int32_t *a, const int32_t *nz, const int32_t *b,
+    __m256 *acc0, __m256 *acc1, int j0, int cols, int a_zeros, int b_zeros)
+{
+    const int64_t b_step = b_zeros ? 2 * NR : NR;
+    for (int64_t p = 0; p < kc; p++, a += SMR, nz += SMR, b += b_step) {
+        const __m256i a0 = _mm256_loadu_si256((const __m256i *)a);
+        const __m256i a1 = _mm256_loadu_si256((const __m256i *)(a + 8));
+        __m256i z0 = _mm256_setzero_si256(), z1 = z0;
+        if (a_zeros && cols != NR) {
+            z0 = _mm256_loadu_si256((const __m256i *)nz);
+            z1 = _mm256_loadu_si256((const __m256i *)(nz + 8));
+        }
+#pragma GCC unroll 6
+        for (int j = j0; j < j0 + cols; j++) {
+            const __m256i bj = _mm256_set1_epi32(b[j]);
+            __m256i s0, s1;
+            if (cols == NR) {   /* the full tile: reread what does not fit */
+                const __m256i *q = (const __m256i *)(a_zeros ? nz : a);
+                __asm__ volatile("" : "+r"(q));
+                if (a_zeros) {
+                    s0 = _mm256_and_si256(_mm256_add_epi32(a0, bj), _mm256_loadu_si256(q));
+                    s1 = _mm256_and_si256(_mm256_add_epi32(a1, bj), _mm256_loadu_si256(q + 1));
+                } else {
+                    s0 = _mm256_add_epi32(a0, bj);
+                    s1 = _mm256_add_epi32(_mm256_loadu_si256(q + 1), bj);
+                }
+            } else {
+                s0 = _mm256_add_epi32(a0, bj);
+                s1 = _mm256_add_epi32(a1, bj);
+                if (a_zeros) {
+                    s0 = _mm256_and_si256(z0, s0);
+                    s1 = _mm256_and_si256(z1, s1);
+                }
+            }
+            if (b_zeros) {
+                const __m256 f = _mm256_castsi256_ps(_mm256_set1_epi32(b[NR + j]));
+                acc0[j] = _mm256_fmadd_ps(_mm256_castsi256_ps(s0), f, acc0[j]);
+                acc1[j] = _mm256_fmadd_ps(_mm256_castsi256_ps(s1), f, acc1[j]);
+            } else {
+                acc0[j] = _mm256_add_ps(acc0[j], _mm256_castsi256_ps(s0));
+                acc1[j] = _mm256_add_ps(acc1[j], _mm256_castsi256_ps(s1));
+            }
+        }
+    }
+}
+
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) void szeros_16x6(
+    int64_t kc, const int32_t *a, const int32_t *b, float *c, int64_t ldc,
+    const lmul_gemm_aux *aux, int a_zeros, int b_zeros)
+{
+    __m256 acc0[NR], acc1[NR];
+    for (int j = 0; j < NR; j++)
+        acc0[j] = acc1[j] = _mm256_setzero_ps();
+    const int32_t *nz = a_zeros ? aux->pa_zero : (const void *)a;
+    if (a_zeros && b_zeros) {
+        szeros_cols(kc, a, nz, b, acc0, acc1, 0, HALF, 1, 1);
+        szeros_cols(kc, a, nz, b, acc0, acc1, HALF, HALF, 1, 1);
+    } else {
+        szeros_cols(kc, a, nz, b, acc0, acc1, 0, NR, a_zeros, b_zeros);
+    }
+    sstore(c, ldc, acc0, acc1, aux);
+}
+
+LMUL_TARGET_AVX2
+void lmul_sgemm_zeros_avx2_16x6(int64_t kc, const void *pa, const void *pb,
+                                void *c, int64_t ldc, const lmul_gemm_aux *aux)
+{
+    if (aux->pb_zero == NULL)
+        szeros_16x6(kc, pa, pb, c, ldc, aux, 1, 0);
+    else if (aux->pa_zero != NULL)
+        szeros_16x6(kc, pa, aux->pb_zero, c, ldc, aux, 1, 1);
+    else
+        szeros_16x6(kc, pa, aux->pb_zero, c, ldc, aux, 0, 1);
+}
+
+/* A's panel for the zero kernel (lmul_zprep_ft): per step, `width` masks,
+ * all ones for a non-zero A, 0 for a zero (its bits less a_addend are +-0). */
+void lmul_zprep32a_avx2(int64_t kc, int width, const void *pa, void *dst,
+                        uint64_t a_addend)
+{
+    const uint32_t *a = pa;
+    uint32_t *out = dst;
+    for (int64_t i = 0; i < kc * width; i++)
+        out[i] = ((a[i] - (uint32_t)a_addend) & 0x7FFFFFFFu) == 0 ? 0 : UINT32_MAX;
+}
+
+void lmul_zprep64a_avx2(int64_t kc, int width, const void *pa, void *dst,
+                        uint64_t a_addend)
+{
+    const uint64_t *a = pa;
+    uint64_t *out = dst;
+    for (int64_t i = 0; i < kc * width; i++)
+        out[i] = ((a[i] - a_addend) & UINT64_C(0x7FFFFFFFFFFFFFFF)) == 0 ? 0 : UINT64_MAX;
+}
+
+/* B's panel for the zero kernel (lmul_zprep_ft): per step, NR values b'
+ * and NR float32 factors, as described above. */
+void lmul_zprep32_avx2(int64_t kc, int nr, const void *pb, void *dst,
+                       uint64_t a_addend)
+{
+    const uint32_t *b = pb;
+    uint32_t *out = dst;
+    const float one = 1.0f, zero = 0.0f;
+    for (int64_t p = 0; p < kc; p++, b += nr, out += 2 * nr)
+        for (int j = 0; j < nr; j++) {
+            const int is_zero = (b[j] & 0x7FFFFFFFu) == 0;
+            out[j] = is_zero ? (uint32_t)-a_addend : b[j];
+            memcpy(&out[nr + j], is_zero ? &zero : &one, sizeof(float));
+        }
 }
 
 LMUL_TARGET_AVX2
@@ -261,6 +393,99 @@ static void dgemm_avx2_8x6_flush(int64_t kc, const int64_t *a, const int64_t *b,
         b += steps * NR;
     }
     dstore(c, ldc, acc0, acc1, aux);
+}
+
+/* The zero kernel of float64, as szeros_16x6. */
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) void dzeros_cols(
+    int64_t kc, const int64_t *a, const int64_t *nz, const int64_t *b,
+    __m256d *acc0, __m256d *acc1, int j0, int cols, int a_zeros, int b_zeros)
+{
+    const int64_t b_step = b_zeros ? 2 * NR : NR;
+    for (int64_t p = 0; p < kc; p++, a += DMR, nz += DMR, b += b_step) {
+        const __m256i a0 = _mm256_loadu_si256((const __m256i *)a);
+        const __m256i a1 = _mm256_loadu_si256((const __m256i *)(a + 4));
+        __m256i z0 = _mm256_setzero_si256(), z1 = z0;
+        if (a_zeros && cols != NR) {
+            z0 = _mm256_loadu_si256((const __m256i *)nz);
+            z1 = _mm256_loadu_si256((const __m256i *)(nz + 4));
+        }
+#pragma GCC unroll 6
+        for (int j = j0; j < j0 + cols; j++) {
+            const __m256i bj = _mm256_set1_epi64x(b[j]);
+            __m256i s0, s1;
+            if (cols == NR) {   /* the full tile: reread what does not fit */
+                const __m256i *q = (const __m256i *)(a_zeros ? nz : a);
+                __asm__ volatile("" : "+r"(q));
+                if (a_zeros) {
+                    s0 = _mm256_and_si256(_mm256_add_epi64(a0, bj), _mm256_loadu_si256(q));
+                    s1 = _mm256_and_si256(_mm256_add_epi64(a1, bj), _mm256_loadu_si256(q + 1));
+                } else {
+                    s0 = _mm256_add_epi64(a0, bj);
+                    s1 = _mm256_add_epi64(_mm256_loadu_si256(q + 1), bj);
+                }
+            } else {
+                s0 = _mm256_add_epi64(a0, bj);
+                s1 = _mm256_add_epi64(a1, bj);
+                if (a_zeros) {
+                    s0 = _mm256_and_si256(z0, s0);
+                    s1 = _mm256_and_si256(z1, s1);
+                }
+            }
+            if (b_zeros) {
+                const __m256d f = _mm256_castsi256_pd(_mm256_set1_epi64x(b[NR + j]));
+                acc0[j] = _mm256_fmadd_pd(_mm256_castsi256_pd(s0), f, acc0[j]);
+                acc1[j] = _mm256_fmadd_pd(_mm256_castsi256_pd(s1), f, acc1[j]);
+            } else {
+                acc0[j] = _mm256_add_pd(acc0[j], _mm256_castsi256_pd(s0));
+                acc1[j] = _mm256_add_pd(acc1[j], _mm256_castsi256_pd(s1));
+            }
+        }
+    }
+}
+
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) void dzeros_8x6(
+    int64_t kc, const int64_t *a, const int64_t *b, double *c, int64_t ldc,
+    const lmul_gemm_aux *aux, int a_zeros, int b_zeros)
+{
+    __m256d acc0[NR], acc1[NR];
+    for (int j = 0; j < NR; j++)
+        acc0[j] = acc1[j] = _mm256_setzero_pd();
+    const int64_t *nz = a_zeros ? aux->pa_zero : (const void *)a;
+    if (a_zeros && b_zeros) {
+        dzeros_cols(kc, a, nz, b, acc0, acc1, 0, HALF, 1, 1);
+        dzeros_cols(kc, a, nz, b, acc0, acc1, HALF, HALF, 1, 1);
+    } else {
+        dzeros_cols(kc, a, nz, b, acc0, acc1, 0, NR, a_zeros, b_zeros);
+    }
+    dstore(c, ldc, acc0, acc1, aux);
+}
+
+LMUL_TARGET_AVX2
+void lmul_dgemm_zeros_avx2_8x6(int64_t kc, const void *pa, const void *pb,
+                               void *c, int64_t ldc, const lmul_gemm_aux *aux)
+{
+    if (aux->pb_zero == NULL)
+        dzeros_8x6(kc, pa, pb, c, ldc, aux, 1, 0);
+    else if (aux->pa_zero != NULL)
+        dzeros_8x6(kc, pa, aux->pb_zero, c, ldc, aux, 1, 1);
+    else
+        dzeros_8x6(kc, pa, aux->pb_zero, c, ldc, aux, 0, 1);
+}
+
+void lmul_zprep64_avx2(int64_t kc, int nr, const void *pb, void *dst,
+                       uint64_t a_addend)
+{
+    const uint64_t *b = pb;
+    uint64_t *out = dst;
+    const double one = 1.0, zero = 0.0;
+    for (int64_t p = 0; p < kc; p++, b += nr, out += 2 * nr)
+        for (int j = 0; j < nr; j++) {
+            const int is_zero = (b[j] & UINT64_C(0x7FFFFFFFFFFFFFFF)) == 0;
+            out[j] = is_zero ? -a_addend : b[j];
+            memcpy(&out[nr + j], is_zero ? &zero : &one, sizeof(double));
+        }
 }
 
 LMUL_TARGET_AVX2

@@ -457,7 +457,7 @@ void lmul_sgemv_dots_avx2_8(int64_t m, int64_t kc, int64_t rows, const uint32_t 
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) void sdots_steps(
     int steps, int64_t p0, const uint32_t *const *xr, const uint32_t *const *yr,
-    __m256 *sum, const lmul_params *p, int rounding)
+    __m256 *sum, const lmul_params *p, int rounding, int *zero_run)
 {
     const __m256i mk = lanes_below(steps);
     __m256i t[8];
@@ -466,7 +466,7 @@ static inline __attribute__((always_inline)) void sdots_steps(
                                      : _mm256_maskload_epi32((const int *)(xr[j] + p0), mk);
         const __m256i y = steps == 8 ? _mm256_loadu_si256((const __m256i *)(yr[j] + p0))
                                      : _mm256_maskload_epi32((const int *)(yr[j] + p0), mk);
-        t[j] = lmul32(x, y, p, rounding);
+        t[j] = lmul32(x, y, p, rounding, zero_run);
     }
     transpose8_avx2(t);
     for (int q = 0; q < steps; q++)
@@ -485,11 +485,12 @@ static inline __attribute__((always_inline)) void sdots(
         yr[j] = (const uint32_t *)(y + i * rs_y);
     }
     __m256 sum = _mm256_setzero_ps();
+    int zero_run = 0;           /* lmul32's run of zero-tolerant vectors */
     int64_t p0 = 0;
     for (; p0 + 8 <= kc; p0 += 8)
-        sdots_steps(8, p0, xr, yr, &sum, p, rounding);
+        sdots_steps(8, p0, xr, yr, &sum, p, rounding, &zero_run);
     if (p0 < kc)
-        sdots_steps((int)(kc - p0), p0, xr, yr, &sum, p, rounding);
+        sdots_steps((int)(kc - p0), p0, xr, yr, &sum, p, rounding, &zero_run);
     _mm256_maskstore_ps(sums, lanes_below(items), sum);
 }
 

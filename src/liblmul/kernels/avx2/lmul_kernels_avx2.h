@@ -14,15 +14,27 @@ void lmul_f8mul_avx2_8(int64_t n, const uint8_t *x, const uint8_t *y, float *z,
                        const lmul_params *p, const lmul_fp8_format *f);
 void lmul_sgemm_fast_avx2_16x6(int64_t kc, const void *pa, const void *pb,
                                void *c, int64_t ldc, const lmul_gemm_aux *aux);
+void lmul_sgemm_zeros_avx2_16x6(int64_t kc, const void *pa, const void *pb,
+                                void *c, int64_t ldc, const lmul_gemm_aux *aux);
 void lmul_sgemm_safe_avx2_16x6(int64_t kc, const void *pa, const void *pb,
                                void *c, int64_t ldc, const lmul_gemm_aux *aux);
 void lmul_dgemm_fast_avx2_8x6(int64_t kc, const void *pa, const void *pb,
                               void *c, int64_t ldc, const lmul_gemm_aux *aux);
+void lmul_dgemm_zeros_avx2_8x6(int64_t kc, const void *pa, const void *pb,
+                               void *c, int64_t ldc, const lmul_gemm_aux *aux);
 void lmul_dgemm_safe_avx2_8x6(int64_t kc, const void *pa, const void *pb,
                               void *c, int64_t ldc, const lmul_gemm_aux *aux);
 void lmul_prep32_avx2(int64_t rows, int64_t width, const void *src,
                       int64_t src_stride, void *dst, uint64_t addend,
                       const lmul_params *p, lmul_range *range);
+void lmul_zprep32a_avx2(int64_t kc, int width, const void *pa, void *dst,
+                        uint64_t a_addend);
+void lmul_zprep64a_avx2(int64_t kc, int width, const void *pa, void *dst,
+                        uint64_t a_addend);
+void lmul_zprep32_avx2(int64_t kc, int nr, const void *pb, void *dst,
+                       uint64_t a_addend);
+void lmul_zprep64_avx2(int64_t kc, int nr, const void *pb, void *dst,
+                       uint64_t a_addend);
 void lmul_tcopy32_avx2(int64_t width, int64_t kc, const void *src,
                        int64_t src_stride, void *dst);
 void lmul_widen_avx2_8(int64_t n, const void *src, lmul_widen_kind kind,

@@ -64,50 +64,114 @@ static inline __m256i lmul32_full(__m256i x, __m256i y, const lmul_params *p,
  * The common case in two integer adds: when both operands are normal (after
  * rounding) and R lies in the normal range, x + y + (offset - bias) modulo
  * 2^32 is the whole result, the carry out of bit 31 making the sign the XOR
- * of the signs. Any other lane sends the vector to the full computation.
+ * of the signs. Lanes with a zero (or subnormal) operand and a finite other
+ * one are a zero of sign s: the zero-tolerant form blends them in; any other
+ * lane sends the vector to the full computation. A loop keeps a counter for
+ * lmul32/lmul64 as on AVX-512 (lmul_lanes_avx512.h): after a vector with a
+ * special lane, the next LMUL_ZERO_RUN take the zero-tolerant form.
  */
+#ifndef LMUL_ZERO_RUN
+#  define LMUL_ZERO_RUN 64
+#endif
 
-/* Lanes where a or b (exponent fields ea, eb) is zero, subnormal, infinite
- * or NaN: the fields are non-negative, so their min finds a zero field and
- * their max a full one. */
+/* r where `zero` is clear, else the zero of sign x XOR y. */
 LMUL_TARGET_AVX2
-static inline __m256i special32(__m256i ea, __m256i eb)
+static inline __m256i blend_zeros(__m256i r, __m256i x, __m256i y, __m256i zero,
+                                  __m256i sign_bit)
 {
-    const __m256i exponent = _mm256_set1_epi32(0x7F800000);
-    return _mm256_or_si256(
-        _mm256_cmpeq_epi32(_mm256_min_epi32(ea, eb), _mm256_setzero_si256()),
-        _mm256_cmpeq_epi32(_mm256_max_epi32(ea, eb), exponent));
+    return _mm256_blendv_epi8(r, _mm256_and_si256(_mm256_xor_si256(x, y), sign_bit),
+                              zero);
 }
 
-/* R's range is tested on the operands' exponent fields (AVX2 has no cheap
- * class test of the sum, as AVX-512 has): R is normal when e_x + e_y - 127,
- * plus the mantissa sum's carry of 0..2, lies in 1..254, which
- * 128 <= e_x + e_y <= 379 ensures (conservatively, at the edges). */
+/*
+ * The two-add sum and what decides whether it is the result. AVX2 has no
+ * cheap class test of the sum (AVX-512 has), so R's range is judged from
+ * the float product P = |x| |y| of the rounded operands, one multiply: R's
+ * value is P times 0.75 .. 1.5 (the mantissa sum against the mantissa
+ * product, with its carry and 2^-l(k) <= 1/2), so R is normal when
+ * 2^-124 <= fl(P) <= 2^126 (conservatively, at the edges; an infinite or NaN
+ * operand makes P infinite or NaN, out of range). *zero: a raw operand is
+ * zero or subnormal (DAZ), by the smaller magnitude; *in_range: P is in
+ * that range. The multiply may raise FP flags: the frame restores them.
+ */
+typedef struct lanes32 {
+    __m256i r, ax, ay, rx, ry, zero, in_range;
+} lanes32;
+
+#define P_LOW 0x01800000u        /* 2^-124 */
+#define P_HIGH 0x7E800000u       /* 2^126 */
+
 LMUL_TARGET_AVX2
-static inline __m256i lmul32(__m256i x, __m256i y, const lmul_params *p,
-                             int rounding)
+static inline __attribute__((always_inline)) lanes32 sum32(
+    __m256i x, __m256i y, const lmul_params *p, int rounding)
 {
-    const __m256i exponent = _mm256_set1_epi32(0x7F800000);
+    const __m256i abs_mask = _mm256_set1_epi32(0x7FFFFFFF);
     __m256i xr = x, yr = y;
     if (rounding) {   /* on the signed patterns: a finite value's carry stops at inf */
         xr = round32(x, p);
         yr = round32(y, p);
     }
-    const __m256i ex = _mm256_and_si256(xr, exponent), ey = _mm256_and_si256(yr, exponent);
-    __m256i bad = special32(ex, ey);
-    if (rounding)     /* a subnormal may have rounded up to the smallest normal */
-        bad = _mm256_or_si256(bad, special32(_mm256_and_si256(x, exponent),
-                                             _mm256_and_si256(y, exponent)));
-    const __m256i sum = _mm256_add_epi32(ex, ey);
-    const __m256i clamped = _mm256_min_epu32(
-        _mm256_max_epu32(sum, _mm256_set1_epi32(128 << 23)),
-        _mm256_set1_epi32((int)(379u << 23)));
-    bad = _mm256_or_si256(bad, _mm256_xor_si256(_mm256_cmpeq_epi32(clamped, sum),
-                                                _mm256_set1_epi32(-1)));
-    if (_mm256_movemask_ps(_mm256_castsi256_ps(bad)) == 0)
-        return _mm256_add_epi32(_mm256_add_epi32(xr, yr),
-                                _mm256_set1_epi32((int)(p->offset - 0x3F800000u)));
-    return lmul32_full(x, y, p, rounding);
+    lanes32 l;
+    l.ax = _mm256_and_si256(xr, abs_mask);
+    l.ay = _mm256_and_si256(yr, abs_mask);
+    l.rx = rounding ? _mm256_and_si256(x, abs_mask) : l.ax;
+    l.ry = rounding ? _mm256_and_si256(y, abs_mask) : l.ay;
+    l.zero = _mm256_cmpgt_epi32(_mm256_set1_epi32(0x00800000),
+                                _mm256_min_epi32(l.rx, l.ry));
+    const __m256i prod = _mm256_castps_si256(_mm256_mul_ps(_mm256_castsi256_ps(l.ax),
+                                                           _mm256_castsi256_ps(l.ay)));
+    /* P_LOW <= prod <= P_HIGH by one signed compare, shifted by 2^31 */
+    l.in_range = _mm256_cmpgt_epi32(
+        _mm256_set1_epi32((int)(P_HIGH - P_LOW - 0x80000000u + 1)),
+        _mm256_sub_epi32(prod, _mm256_set1_epi32((int)(P_LOW + 0x80000000u))));
+    l.r = _mm256_add_epi32(_mm256_add_epi32(xr, yr),
+                           _mm256_set1_epi32((int)(p->offset - 0x3F800000u)));
+    return l;
+}
+
+/* Lanes where the larger magnitude of a and b is infinite or NaN. */
+LMUL_TARGET_AVX2
+static inline __m256i nonfinite32(__m256i a, __m256i b)
+{
+    return _mm256_cmpgt_epi32(_mm256_max_epi32(a, b), _mm256_set1_epi32(0x7F7FFFFF));
+}
+
+LMUL_TARGET_AVX2
+static inline int all_lanes32(__m256i m)
+{
+    return _mm256_movemask_ps(_mm256_castsi256_ps(m)) == 0xFF;
+}
+
+/* Infinity or NaN before or after rounding makes a zero lane's product NaN. */
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) __m256i lmul32_zeros(
+    __m256i x, __m256i y, const lmul_params *p, int rounding)
+{
+    const lanes32 l = sum32(x, y, p, rounding);
+    __m256i nonfinite = nonfinite32(l.rx, l.ry);
+    if (rounding)
+        nonfinite = _mm256_or_si256(nonfinite, nonfinite32(l.ax, l.ay));
+    if (!all_lanes32(_mm256_andnot_si256(nonfinite, _mm256_or_si256(l.zero, l.in_range))))
+        return lmul32_full(x, y, p, rounding);
+    return blend_zeros(l.r, x, y, l.zero, _mm256_set1_epi32((int)0x80000000u));
+}
+
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) __m256i lmul32(
+    __m256i x, __m256i y, const lmul_params *p, int rounding, int *zero_run)
+{
+    if (*zero_run > 0) {
+        --*zero_run;
+        return lmul32_zeros(x, y, p, rounding);
+    }
+    const lanes32 l = sum32(x, y, p, rounding);
+    __m256i ok = _mm256_andnot_si256(l.zero, l.in_range);
+    if (rounding)     /* a NaN's rounding is no longer NaN */
+        ok = _mm256_andnot_si256(nonfinite32(l.rx, l.ry), ok);
+    if (all_lanes32(ok))
+        return l.r;
+    *zero_run = LMUL_ZERO_RUN;
+    return lmul32_zeros(x, y, p, rounding);
 }
 
 LMUL_TARGET_AVX2
@@ -175,28 +239,71 @@ static inline __m256i special64(__m256i v)
                            _mm256_cmpeq_epi64(e, exponent));
 }
 
-/* The common case in two integer adds, as lmul32; here R outside the normal
- * range is found in the sum itself, as a zero, subnormal, infinite or NaN
- * pattern or as a wrong sign (no 64-bit unsigned min/max in AVX2). */
+/* The two-add sum of float64 lanes; here R outside the normal range is
+ * found in the sum itself, as a zero, subnormal, infinite or NaN pattern or
+ * as a wrong sign (no 64-bit unsigned min/max in AVX2): *r_bad. *zero and
+ * *nonfinite as for sum32. */
+typedef struct lanes64 {
+    __m256i r, zero, nonfinite, r_bad;
+} lanes64;
+
 LMUL_TARGET_AVX2
-static inline __m256i lmul64(__m256i x, __m256i y, const lmul_params *p,
-                             int rounding)
+static inline __attribute__((always_inline)) lanes64 sum64(
+    __m256i x, __m256i y, const lmul_params *p, int rounding)
 {
+    const __m256i exponent = _mm256_set1_epi64x(0x7FF0000000000000);
+    const __m256i zero = _mm256_setzero_si256();
     __m256i xr = x, yr = y;
-    __m256i bad = _mm256_or_si256(special64(x), special64(y));
     if (rounding) {
         xr = round64(x, p);
         yr = round64(y, p);
-        bad = _mm256_or_si256(bad, _mm256_or_si256(special64(xr), special64(yr)));
     }
-    const __m256i r = _mm256_add_epi64(
-        _mm256_add_epi64(xr, yr),
-        _mm256_set1_epi64x((long long)(p->offset - 0x3FF0000000000000u)));
-    const __m256i sign_flip = _mm256_xor_si256(r, _mm256_xor_si256(x, y));
-    bad = _mm256_or_si256(_mm256_or_si256(bad, special64(r)), sign_flip);
-    if (_mm256_movemask_pd(_mm256_castsi256_pd(bad)) == 0)
-        return r;
-    return lmul64_full(x, y, p, rounding);
+    const __m256i rx = _mm256_and_si256(x, exponent), ry = _mm256_and_si256(y, exponent);
+    lanes64 l;
+    l.zero = _mm256_or_si256(_mm256_cmpeq_epi64(rx, zero), _mm256_cmpeq_epi64(ry, zero));
+    l.nonfinite = _mm256_or_si256(_mm256_cmpeq_epi64(rx, exponent),
+                                  _mm256_cmpeq_epi64(ry, exponent));
+    if (rounding)
+        l.nonfinite = _mm256_or_si256(l.nonfinite, _mm256_or_si256(
+            _mm256_cmpeq_epi64(_mm256_and_si256(xr, exponent), exponent),
+            _mm256_cmpeq_epi64(_mm256_and_si256(yr, exponent), exponent)));
+    const __m256i shift = _mm256_set1_epi64x((long long)(p->offset - 0x3FF0000000000000u));
+    l.r = _mm256_add_epi64(_mm256_add_epi64(xr, yr), shift);
+    const __m256i sign_flip = _mm256_xor_si256(l.r, _mm256_xor_si256(x, y));
+    l.r_bad = _mm256_or_si256(special64(l.r), sign_flip);
+    return l;
+}
+
+LMUL_TARGET_AVX2
+static inline int any_lane64(__m256i m)
+{
+    return _mm256_movemask_pd(_mm256_castsi256_pd(m)) != 0;
+}
+
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) __m256i lmul64_zeros(
+    __m256i x, __m256i y, const lmul_params *p, int rounding)
+{
+    const lanes64 l = sum64(x, y, p, rounding);
+    if (any_lane64(_mm256_or_si256(l.nonfinite, _mm256_andnot_si256(l.zero, l.r_bad))))
+        return lmul64_full(x, y, p, rounding);
+    return blend_zeros(l.r, x, y, l.zero,
+                       _mm256_set1_epi64x((long long)0x8000000000000000u));
+}
+
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) __m256i lmul64(
+    __m256i x, __m256i y, const lmul_params *p, int rounding, int *zero_run)
+{
+    if (*zero_run > 0) {
+        --*zero_run;
+        return lmul64_zeros(x, y, p, rounding);
+    }
+    const lanes64 l = sum64(x, y, p, rounding);
+    if (!any_lane64(_mm256_or_si256(_mm256_or_si256(l.zero, l.nonfinite), l.r_bad)))
+        return l.r;
+    *zero_run = LMUL_ZERO_RUN;
+    return lmul64_zeros(x, y, p, rounding);
 }
 
 #endif /* LMUL_LANES_AVX2_H */

@@ -35,20 +35,25 @@ static inline void tail_store(void *z, __m256i r, size_t bytes)
 }
 
 LMUL_TARGET_AVX2
-static inline void smul_loop(int64_t n, const float *x, const float *y, float *z,
-                             const lmul_params *p, int rounding)
+static inline __attribute__((always_inline)) void smul_loop(
+    int64_t n, const float *x, const float *y, float *z,
+    const lmul_params *p, int rounding)
 {
     int64_t i = 0;
+    int zero_run = 0;   /* see lmul32 */
+    const lmul_params own = *p;   /* a copy the stores to z cannot change */
+    p = &own;
     for (; i + 8 <= n; i += 8) {
         const __m256i r = lmul32(_mm256_loadu_si256((const __m256i *)(x + i)),
                                  _mm256_loadu_si256((const __m256i *)(y + i)),
-                                 p, rounding);
+                                 p, rounding, &zero_run);
         _mm256_storeu_si256((__m256i *)(z + i), r);
     }
     if (i < n) {
         __m256i a, b;
         tail_load(&a, &b, x + i, y + i, (size_t)(n - i) * sizeof(float));
-        tail_store(z + i, lmul32(a, b, p, rounding), (size_t)(n - i) * sizeof(float));
+        tail_store(z + i, lmul32(a, b, p, rounding, &zero_run),
+                   (size_t)(n - i) * sizeof(float));
     }
 }
 
@@ -63,20 +68,25 @@ void lmul_smul_avx2_8(int64_t n, const float *x, const float *y, float *z,
 }
 
 LMUL_TARGET_AVX2
-static inline void dmul_loop(int64_t n, const double *x, const double *y,
+static inline __attribute__((always_inline)) void dmul_loop(
+    int64_t n, const double *x, const double *y,
                              double *z, const lmul_params *p, int rounding)
 {
     int64_t i = 0;
+    int zero_run = 0;   /* see lmul32 */
+    const lmul_params own = *p;   /* a copy the stores to z cannot change */
+    p = &own;
     for (; i + 4 <= n; i += 4) {
         const __m256i r = lmul64(_mm256_loadu_si256((const __m256i *)(x + i)),
                                  _mm256_loadu_si256((const __m256i *)(y + i)),
-                                 p, rounding);
+                                 p, rounding, &zero_run);
         _mm256_storeu_si256((__m256i *)(z + i), r);
     }
     if (i < n) {
         __m256i a, b;
         tail_load(&a, &b, x + i, y + i, (size_t)(n - i) * sizeof(double));
-        tail_store(z + i, lmul64(a, b, p, rounding), (size_t)(n - i) * sizeof(double));
+        tail_store(z + i, lmul64(a, b, p, rounding, &zero_run),
+                   (size_t)(n - i) * sizeof(double));
     }
 }
 
@@ -134,10 +144,13 @@ static inline __attribute__((always_inline)) void mul16_loop(
 {
     const int rounding = lmul_rounding_needed(p, format_mantissa_bits);
     int64_t i = 0;
+    int zero_run = 0;   /* see lmul32 */
+    const lmul_params own = *p;   /* a copy the stores to z cannot change */
+    p = &own;
     for (; i + 8 <= n; i += 8) {
         const __m256i r = lmul32(widen(_mm_loadu_si128((const __m128i *)(x + i))),
                                  widen(_mm_loadu_si128((const __m128i *)(y + i))),
-                                 p, rounding);
+                                 p, rounding, &zero_run);
         _mm_storeu_si128((__m128i *)(z + i), narrow(r));
     }
     if (i < n) {
@@ -145,7 +158,7 @@ static inline __attribute__((always_inline)) void mul16_loop(
         const size_t bytes = (size_t)(n - i) * sizeof(uint16_t);
         tail_load(&a, &b, x + i, y + i, bytes);
         const __m256i r = lmul32(widen(_mm256_castsi256_si128(a)),
-                                 widen(_mm256_castsi256_si128(b)), p, rounding);
+                                 widen(_mm256_castsi256_si128(b)), p, rounding, &zero_run);
         tail_store(z + i, _mm256_castsi128_si256(narrow(r)), bytes);
     }
 }
@@ -189,17 +202,24 @@ void lmul_f8mul_avx2_8(int64_t n, const uint8_t *x, const uint8_t *y, float *z,
 {
     const int rounding = lmul_rounding_needed(p, f->mantissa_bits);
     int64_t i = 0;
+    int zero_run = 0;   /* see lmul32 */
+    const lmul_params own = *p;   /* a copy the stores to z cannot change */
+    p = &own;
+    const lmul_fp8_format own_format = *f;
+    f = &own_format;
     for (; i + 8 <= n; i += 8) {
         const __m256i r = lmul32(
             decode_fp8(_mm_loadl_epi64((const __m128i *)(x + i)), f),
-            decode_fp8(_mm_loadl_epi64((const __m128i *)(y + i)), f), p, rounding);
+            decode_fp8(_mm_loadl_epi64((const __m128i *)(y + i)), f),
+                                 p, rounding, &zero_run);
         _mm256_storeu_si256((__m256i *)(z + i), r);
     }
     if (i < n) {
         __m256i a, b;
         tail_load(&a, &b, x + i, y + i, (size_t)(n - i));
         const __m256i r = lmul32(decode_fp8(_mm256_castsi256_si128(a), f),
-                                 decode_fp8(_mm256_castsi256_si128(b), f), p, rounding);
+                                 decode_fp8(_mm256_castsi256_si128(b), f),
+                                 p, rounding, &zero_run);
         tail_store(z + i, r, (size_t)(n - i) * sizeof(float));
     }
 }

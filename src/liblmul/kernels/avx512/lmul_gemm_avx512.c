@@ -2,10 +2,10 @@
  * GEMM microkernels for AVX-512: float32 tiles of 32 x 12 (two vectors of
  * A by twelve broadcasts of B, 24 accumulators) and float64 tiles of
  * 16 x 12. The one-add kernel's product is vpaddd/vpaddq of the packed
- * bits. The safe kernel, by the tile's case, masks zero operands out of
- * that add, or masks out every product that is zero or underflows, or
- * (infinity, NaN or a possible overflow) restores A's bits and runs the full
- * lane logic.
+ * bits; the zero kernel clears the products of zero operands (below). The
+ * safe kernel, by the tile's case, masks out every product that is zero or
+ * underflows, or (infinity, NaN or a possible overflow) restores A's bits
+ * and runs the full lane logic.
  */
 #include "../../frame/lmul_internal.h"
 
@@ -153,33 +153,59 @@ static void sgemm_avx512_32x12_flush(int64_t kc, const int32_t *a, const int32_t
     sstore(c, ldc, acc0, acc1, aux);
 }
 
-/* Zeros only, no product under- or overflows: a + b is every non-zero
- * product; a zero A lane is masked out of the add, a zero B column out of
- * the accumulation. */
+/*
+ * The zero kernel (no product under- or overflows; zeros present): a + b
+ * with the lanes of a zero A cleared (a zeroing masked add); B's panel, when
+ * it has zeros, as lmul_zprep32_avx2 prepared it: b' (A's own finite bits
+ * come out for a zero B) and a factor 1.0 or 0.0 that an FMA applies, adding
+ * the product exactly or adding +-0, which leaves the sum's bits as they are.
+ */
 LMUL_TARGET_AVX512
-static void sgemm_avx512_32x12_zeros(int64_t kc, const int32_t *a, const int32_t *b,
-                              float *c, int64_t ldc, const lmul_gemm_aux *aux)
+static inline __attribute__((always_inline)) void szeros_32x12(
+    int64_t kc, const int32_t *a, const int32_t *b, float *c, int64_t ldc,
+    const lmul_gemm_aux *aux, int a_zeros, int b_zeros)
 {
     __m512 acc0[NR], acc1[NR];
     for (int j = 0; j < NR; j++)
         acc0[j] = acc1[j] = _mm512_setzero_ps();
     const __m512i addend = _mm512_set1_epi32((int)aux->a_addend);
     const __m512i abs_mask = _mm512_set1_epi32(0x7FFFFFFF);
-    for (int64_t p = 0; p < kc; p++, a += SMR, b += NR) {
+    const int64_t b_step = b_zeros ? 2 * NR : NR;
+    for (int64_t p = 0; p < kc; p++, a += SMR, b += b_step) {
         const __m512i a0 = _mm512_loadu_si512(a), a1 = _mm512_loadu_si512(a + 16);
-        const __mmask16 nz0 = _mm512_test_epi32_mask(_mm512_sub_epi32(a0, addend), abs_mask);
-        const __mmask16 nz1 = _mm512_test_epi32_mask(_mm512_sub_epi32(a1, addend), abs_mask);
+        __mmask16 nz0 = 0xFFFF, nz1 = 0xFFFF;
+        if (a_zeros) {
+            nz0 = _mm512_test_epi32_mask(_mm512_xor_si512(a0, addend), abs_mask);
+            nz1 = _mm512_test_epi32_mask(_mm512_xor_si512(a1, addend), abs_mask);
+        }
 #pragma GCC unroll 12
         for (int j = 0; j < NR; j++) {
             const __m512i bj = _mm512_set1_epi32(b[j]);
-            const __mmask16 kb = _mm512_test_epi32_mask(bj, abs_mask);
-            acc0[j] = _mm512_mask_add_ps(acc0[j], kb, acc0[j],
-                                         _mm512_castsi512_ps(_mm512_maskz_add_epi32(nz0, a0, bj)));
-            acc1[j] = _mm512_mask_add_ps(acc1[j], kb, acc1[j],
-                                         _mm512_castsi512_ps(_mm512_maskz_add_epi32(nz1, a1, bj)));
+            const __m512 s0 = _mm512_castsi512_ps(_mm512_maskz_add_epi32(nz0, a0, bj));
+            const __m512 s1 = _mm512_castsi512_ps(_mm512_maskz_add_epi32(nz1, a1, bj));
+            if (b_zeros) {
+                const __m512 f = _mm512_castsi512_ps(_mm512_set1_epi32(b[NR + j]));
+                acc0[j] = _mm512_fmadd_ps(s0, f, acc0[j]);
+                acc1[j] = _mm512_fmadd_ps(s1, f, acc1[j]);
+            } else {
+                acc0[j] = _mm512_add_ps(acc0[j], s0);
+                acc1[j] = _mm512_add_ps(acc1[j], s1);
+            }
         }
     }
     sstore(c, ldc, acc0, acc1, aux);
+}
+
+LMUL_TARGET_AVX512
+void lmul_sgemm_zeros_avx512_32x12(int64_t kc, const void *pa, const void *pb,
+                                   void *c, int64_t ldc, const lmul_gemm_aux *aux)
+{
+    if (aux->pb_zero == NULL)
+        szeros_32x12(kc, pa, pb, c, ldc, aux, 1, 0);
+    else if (aux->a_zeros)
+        szeros_32x12(kc, pa, aux->pb_zero, c, ldc, aux, 1, 1);
+    else
+        szeros_32x12(kc, pa, aux->pb_zero, c, ldc, aux, 0, 1);
 }
 
 LMUL_TARGET_AVX512
@@ -194,7 +220,6 @@ void lmul_sgemm_safe_avx512_32x12(int64_t kc, const void *pa, const void *pb,
                                   void *c, int64_t ldc, const lmul_gemm_aux *aux)
 {
     switch (aux->safe_case) {
-    case LMUL_SAFE_ZEROS: sgemm_avx512_32x12_zeros(kc, pa, pb, c, ldc, aux); break;
     case LMUL_SAFE_FLUSH: sgemm_avx512_32x12_flush(kc, pa, pb, c, ldc, aux); break;
     default: sgemm_avx512_32x12(kc, pa, pb, c, ldc, aux, 1);
     }
@@ -287,30 +312,53 @@ static void dgemm_avx512_16x12_flush(int64_t kc, const int64_t *a, const int64_t
     dstore(c, ldc, acc0, acc1, aux);
 }
 
+/* The zero kernel of float64, as szeros_32x12. */
 LMUL_TARGET_AVX512
-static void dgemm_avx512_16x12_zeros(int64_t kc, const int64_t *a, const int64_t *b,
-                              double *c, int64_t ldc, const lmul_gemm_aux *aux)
+static inline __attribute__((always_inline)) void dzeros_16x12(
+    int64_t kc, const int64_t *a, const int64_t *b, double *c, int64_t ldc,
+    const lmul_gemm_aux *aux, int a_zeros, int b_zeros)
 {
     __m512d acc0[NR], acc1[NR];
     for (int j = 0; j < NR; j++)
         acc0[j] = acc1[j] = _mm512_setzero_pd();
     const __m512i addend = _mm512_set1_epi64((long long)aux->a_addend);
     const __m512i abs_mask = _mm512_set1_epi64(0x7FFFFFFFFFFFFFFF);
-    for (int64_t p = 0; p < kc; p++, a += DMR, b += NR) {
+    const int64_t b_step = b_zeros ? 2 * NR : NR;
+    for (int64_t p = 0; p < kc; p++, a += DMR, b += b_step) {
         const __m512i a0 = _mm512_loadu_si512(a), a1 = _mm512_loadu_si512(a + 8);
-        const __mmask8 nz0 = _mm512_test_epi64_mask(_mm512_sub_epi64(a0, addend), abs_mask);
-        const __mmask8 nz1 = _mm512_test_epi64_mask(_mm512_sub_epi64(a1, addend), abs_mask);
+        __mmask8 nz0 = 0xFF, nz1 = 0xFF;
+        if (a_zeros) {
+            nz0 = _mm512_test_epi64_mask(_mm512_xor_si512(a0, addend), abs_mask);
+            nz1 = _mm512_test_epi64_mask(_mm512_xor_si512(a1, addend), abs_mask);
+        }
 #pragma GCC unroll 12
         for (int j = 0; j < NR; j++) {
             const __m512i bj = _mm512_set1_epi64(b[j]);
-            const __mmask8 kb = _mm512_test_epi64_mask(bj, abs_mask);
-            acc0[j] = _mm512_mask_add_pd(acc0[j], kb, acc0[j],
-                                         _mm512_castsi512_pd(_mm512_maskz_add_epi64(nz0, a0, bj)));
-            acc1[j] = _mm512_mask_add_pd(acc1[j], kb, acc1[j],
-                                         _mm512_castsi512_pd(_mm512_maskz_add_epi64(nz1, a1, bj)));
+            const __m512d s0 = _mm512_castsi512_pd(_mm512_maskz_add_epi64(nz0, a0, bj));
+            const __m512d s1 = _mm512_castsi512_pd(_mm512_maskz_add_epi64(nz1, a1, bj));
+            if (b_zeros) {
+                const __m512d f = _mm512_castsi512_pd(_mm512_set1_epi64(b[NR + j]));
+                acc0[j] = _mm512_fmadd_pd(s0, f, acc0[j]);
+                acc1[j] = _mm512_fmadd_pd(s1, f, acc1[j]);
+            } else {
+                acc0[j] = _mm512_add_pd(acc0[j], s0);
+                acc1[j] = _mm512_add_pd(acc1[j], s1);
+            }
         }
     }
     dstore(c, ldc, acc0, acc1, aux);
+}
+
+LMUL_TARGET_AVX512
+void lmul_dgemm_zeros_avx512_16x12(int64_t kc, const void *pa, const void *pb,
+                                   void *c, int64_t ldc, const lmul_gemm_aux *aux)
+{
+    if (aux->pb_zero == NULL)
+        dzeros_16x12(kc, pa, pb, c, ldc, aux, 1, 0);
+    else if (aux->a_zeros)
+        dzeros_16x12(kc, pa, aux->pb_zero, c, ldc, aux, 1, 1);
+    else
+        dzeros_16x12(kc, pa, aux->pb_zero, c, ldc, aux, 0, 1);
 }
 
 LMUL_TARGET_AVX512
@@ -325,7 +373,6 @@ void lmul_dgemm_safe_avx512_16x12(int64_t kc, const void *pa, const void *pb,
                                   void *c, int64_t ldc, const lmul_gemm_aux *aux)
 {
     switch (aux->safe_case) {
-    case LMUL_SAFE_ZEROS: dgemm_avx512_16x12_zeros(kc, pa, pb, c, ldc, aux); break;
     case LMUL_SAFE_FLUSH: dgemm_avx512_16x12_flush(kc, pa, pb, c, ldc, aux); break;
     default: dgemm_avx512_16x12(kc, pa, pb, c, ldc, aux, 1);
     }

@@ -455,13 +455,13 @@ void lmul_sgemv_dots_avx512_16(int64_t m, int64_t kc, int64_t rows, const uint32
 LMUL_TARGET_AVX512
 static inline __attribute__((always_inline)) void sdots_steps(
     int steps, int64_t p0, const uint32_t *const *xr, const uint32_t *const *yr,
-    __m512 *sum, const lmul_params *p, int rounding)
+    __m512 *sum, const lmul_params *p, int rounding, int *zero_run)
 {
     const __mmask16 mk = (__mmask16)((1u << steps) - 1);
     __m512i t[16];
     for (int j = 0; j < 16; j++)
         t[j] = lmul32(_mm512_maskz_loadu_epi32(mk, xr[j] + p0),
-                      _mm512_maskz_loadu_epi32(mk, yr[j] + p0), p, rounding);
+                      _mm512_maskz_loadu_epi32(mk, yr[j] + p0), p, rounding, zero_run);
     transpose16_avx512(t);
     for (int q = 0; q < steps; q++)
         *sum = _mm512_add_ps(*sum, _mm512_castsi512_ps(t[q]));
@@ -479,11 +479,12 @@ static inline __attribute__((always_inline)) void sdots(
         yr[j] = (const uint32_t *)(y + i * rs_y);
     }
     __m512 sum = _mm512_setzero_ps();
+    int zero_run = 0;           /* lmul32's run of zero-tolerant vectors */
     int64_t p0 = 0;
     for (; p0 + 16 <= kc; p0 += 16)
-        sdots_steps(16, p0, xr, yr, &sum, p, rounding);
+        sdots_steps(16, p0, xr, yr, &sum, p, rounding, &zero_run);
     if (p0 < kc)
-        sdots_steps((int)(kc - p0), p0, xr, yr, &sum, p, rounding);
+        sdots_steps((int)(kc - p0), p0, xr, yr, &sum, p, rounding, &zero_run);
     _mm512_mask_storeu_ps(sums, (__mmask16)((1u << items) - 1), sum);
 }
 

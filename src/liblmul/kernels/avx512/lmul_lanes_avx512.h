@@ -63,31 +63,79 @@ static inline __m512i lmul32_full(__m512i x, __m512i y, const lmul_params *p,
  * rounding) and R lies in the normal range, x + y + (offset - bias) modulo
  * 2^32 is the whole result, the carry out of bit 31 making the sign the XOR
  * of the signs. R outside the range shows in the sum as a zero, subnormal,
- * infinite or NaN pattern or as a wrong sign, so any such lane (or any
- * special operand) sends the vector to the full computation.
+ * infinite or NaN pattern or as a wrong sign. Lanes with a zero (or
+ * subnormal) operand and a finite other one are a zero of sign s: the
+ * zero-tolerant form blends them in; any other special lane sends the vector
+ * to the full computation.
+ *
+ * A loop calls lmul32/lmul64 with a counter it keeps (from 0): the plain
+ * form runs while its vectors have no special lane; the first that has one
+ * switches the next LMUL_ZERO_RUN vectors to the zero-tolerant form, so that
+ * data with zeros here and there does not pay a mispredicted branch per
+ * vector, and dense data does not pay for the blend.
  */
 #define SPECIAL_CLASSES 0xBF  /* QNaN, +-0, +-inf, denormal, SNaN: all but negative finite */
+#define ZERO_CLASSES 0x26     /* +-0, denormal */
+#define NONFINITE_CLASSES 0x99   /* QNaN, +-inf, SNaN */
+#define INF_CLASSES 0x18
+#ifndef LMUL_ZERO_RUN
+#  define LMUL_ZERO_RUN 64
+#endif
 
+/* Lanes of x and y in the classes `c` (float32 or float64 lanes). */
+#define CLASS32(x, y, c) (_mm512_fpclass_ps_mask(_mm512_castsi512_ps(x), c) \
+                          | _mm512_fpclass_ps_mask(_mm512_castsi512_ps(y), c))
+#define CLASS64(x, y, c) (_mm512_fpclass_pd_mask(_mm512_castsi512_pd(x), c) \
+                          | _mm512_fpclass_pd_mask(_mm512_castsi512_pd(y), c))
+
+/* The two-add sum, with the lanes where it is not the result in *r_bad and
+ * finite operands rounded to infinity in *to_inf. */
 LMUL_TARGET_AVX512
-static inline __m512i lmul32(__m512i x, __m512i y, const lmul_params *p,
-                             int rounding)
+static inline __attribute__((always_inline)) __m512i sum32(
+    __m512i x, __m512i y, const lmul_params *p, int rounding, __mmask16 *r_bad,
+    __mmask16 *to_inf)
 {
     __m512i xr = x, yr = y;
-    __mmask16 bad = _mm512_fpclass_ps_mask(_mm512_castsi512_ps(x), SPECIAL_CLASSES)
-                  | _mm512_fpclass_ps_mask(_mm512_castsi512_ps(y), SPECIAL_CLASSES);
+    *to_inf = 0;
     if (rounding) {   /* on the signed patterns: a finite value's carry stops at inf */
         xr = round32(x, p);
         yr = round32(y, p);
-        bad |= _mm512_fpclass_ps_mask(_mm512_castsi512_ps(xr), 0x18)
-             | _mm512_fpclass_ps_mask(_mm512_castsi512_ps(yr), 0x18);
+        *to_inf = CLASS32(xr, yr, INF_CLASSES);
     }
     const __m512i r = _mm512_add_epi32(_mm512_add_epi32(xr, yr),
                                        _mm512_set1_epi32((int)(p->offset - 0x3F800000u)));
-    bad |= _mm512_fpclass_ps_mask(_mm512_castsi512_ps(r), SPECIAL_CLASSES)
-         | _mm512_movepi32_mask(_mm512_ternarylogic_epi32(r, x, y, 0x96));
-    if (bad == 0)
+    *r_bad = _mm512_fpclass_ps_mask(_mm512_castsi512_ps(r), SPECIAL_CLASSES)
+           | _mm512_movepi32_mask(_mm512_ternarylogic_epi32(r, x, y, 0x96));
+    return r;
+}
+
+LMUL_TARGET_AVX512
+static inline __attribute__((always_inline)) __m512i lmul32_zeros(
+    __m512i x, __m512i y, const lmul_params *p, int rounding)
+{
+    __mmask16 r_bad, to_inf;
+    const __m512i r = sum32(x, y, p, rounding, &r_bad, &to_inf);
+    const __mmask16 zero = CLASS32(x, y, ZERO_CLASSES);
+    if ((CLASS32(x, y, NONFINITE_CLASSES) | to_inf | (r_bad & ~zero)) != 0)
+        return lmul32_full(x, y, p, rounding);
+    return _mm512_mask_mov_epi32(r, zero, _mm512_and_si512(
+        _mm512_xor_si512(x, y), _mm512_set1_epi32((int)0x80000000u)));
+}
+
+LMUL_TARGET_AVX512
+static inline __attribute__((always_inline)) __m512i lmul32(
+    __m512i x, __m512i y, const lmul_params *p, int rounding, int *zero_run)
+{
+    if (*zero_run > 0) {
+        --*zero_run;
+        return lmul32_zeros(x, y, p, rounding);
+    }
+    __mmask16 r_bad, to_inf;
+    const __m512i r = sum32(x, y, p, rounding, &r_bad, &to_inf);
+    if ((CLASS32(x, y, SPECIAL_CLASSES) | to_inf | r_bad) == 0)
         return r;
-    return lmul32_full(x, y, p, rounding);
+    *zero_run = LMUL_ZERO_RUN;
+    return lmul32_zeros(x, y, p, rounding);
 }
 
 LMUL_TARGET_AVX512
@@ -140,26 +188,52 @@ static inline __m512i lmul64_full(__m512i x, __m512i y, const lmul_params *p,
 
 /* The common case in two integer adds, as lmul32. */
 LMUL_TARGET_AVX512
-static inline __m512i lmul64(__m512i x, __m512i y, const lmul_params *p,
-                             int rounding)
+static inline __attribute__((always_inline)) __m512i sum64(
+    __m512i x, __m512i y, const lmul_params *p, int rounding, __mmask8 *r_bad,
+    __mmask8 *to_inf)
 {
     __m512i xr = x, yr = y;
-    __mmask8 bad = _mm512_fpclass_pd_mask(_mm512_castsi512_pd(x), SPECIAL_CLASSES)
-                 | _mm512_fpclass_pd_mask(_mm512_castsi512_pd(y), SPECIAL_CLASSES);
+    *to_inf = 0;
     if (rounding) {
         xr = round64(x, p);
         yr = round64(y, p);
-        bad |= _mm512_fpclass_pd_mask(_mm512_castsi512_pd(xr), 0x18)
-             | _mm512_fpclass_pd_mask(_mm512_castsi512_pd(yr), 0x18);
+        *to_inf = CLASS64(xr, yr, INF_CLASSES);
     }
     const __m512i r = _mm512_add_epi64(
         _mm512_add_epi64(xr, yr),
         _mm512_set1_epi64((long long)(p->offset - 0x3FF0000000000000u)));
-    bad |= _mm512_fpclass_pd_mask(_mm512_castsi512_pd(r), SPECIAL_CLASSES)
-         | _mm512_movepi64_mask(_mm512_ternarylogic_epi64(r, x, y, 0x96));
-    if (bad == 0)
+    *r_bad = _mm512_fpclass_pd_mask(_mm512_castsi512_pd(r), SPECIAL_CLASSES)
+           | _mm512_movepi64_mask(_mm512_ternarylogic_epi64(r, x, y, 0x96));
+    return r;
+}
+
+LMUL_TARGET_AVX512
+static inline __attribute__((always_inline)) __m512i lmul64_zeros(
+    __m512i x, __m512i y, const lmul_params *p, int rounding)
+{
+    __mmask8 r_bad, to_inf;
+    const __m512i r = sum64(x, y, p, rounding, &r_bad, &to_inf);
+    const __mmask8 zero = CLASS64(x, y, ZERO_CLASSES);
+    if ((CLASS64(x, y, NONFINITE_CLASSES) | to_inf | (r_bad & ~zero)) != 0)
+        return lmul64_full(x, y, p, rounding);
+    return _mm512_mask_mov_epi64(r, zero, _mm512_and_si512(
+        _mm512_xor_si512(x, y), _mm512_set1_epi64((long long)0x8000000000000000u)));
+}
+
+LMUL_TARGET_AVX512
+static inline __attribute__((always_inline)) __m512i lmul64(
+    __m512i x, __m512i y, const lmul_params *p, int rounding, int *zero_run)
+{
+    if (*zero_run > 0) {
+        --*zero_run;
+        return lmul64_zeros(x, y, p, rounding);
+    }
+    __mmask8 r_bad, to_inf;
+    const __m512i r = sum64(x, y, p, rounding, &r_bad, &to_inf);
+    if ((CLASS64(x, y, SPECIAL_CLASSES) | to_inf | r_bad) == 0)
         return r;
-    return lmul64_full(x, y, p, rounding);
+    *zero_run = LMUL_ZERO_RUN;
+    return lmul64_zeros(x, y, p, rounding);
 }
 
 #endif /* LMUL_LANES_AVX512_H */

@@ -12,19 +12,24 @@
 #include "lmul_lanes_avx512.h"
 
 LMUL_TARGET_AVX512
-static inline void smul_loop(int64_t n, const float *x, const float *y, float *z,
-                             const lmul_params *p, int rounding)
+static inline __attribute__((always_inline)) void smul_loop(
+    int64_t n, const float *x, const float *y, float *z,
+    const lmul_params *p, int rounding)
 {
     int64_t i = 0;
+    int zero_run = 0;   /* see lmul32 */
+    const lmul_params own = *p;   /* a copy the stores to z cannot change */
+    p = &own;
     for (; i + 16 <= n; i += 16) {
         const __m512i r = lmul32(_mm512_loadu_si512(x + i),
-                                 _mm512_loadu_si512(y + i), p, rounding);
+                                 _mm512_loadu_si512(y + i), p, rounding, &zero_run);
         _mm512_storeu_si512(z + i, r);
     }
     if (i < n) {
         const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
         const __m512i r = lmul32(_mm512_maskz_loadu_epi32(m, x + i),
-                                 _mm512_maskz_loadu_epi32(m, y + i), p, rounding);
+                                 _mm512_maskz_loadu_epi32(m, y + i),
+                                 p, rounding, &zero_run);
         _mm512_mask_storeu_epi32(z + i, m, r);
     }
 }
@@ -40,19 +45,24 @@ void lmul_smul_avx512_16(int64_t n, const float *x, const float *y, float *z,
 }
 
 LMUL_TARGET_AVX512
-static inline void dmul_loop(int64_t n, const double *x, const double *y,
+static inline __attribute__((always_inline)) void dmul_loop(
+    int64_t n, const double *x, const double *y,
                              double *z, const lmul_params *p, int rounding)
 {
     int64_t i = 0;
+    int zero_run = 0;   /* see lmul32 */
+    const lmul_params own = *p;   /* a copy the stores to z cannot change */
+    p = &own;
     for (; i + 8 <= n; i += 8) {
         const __m512i r = lmul64(_mm512_loadu_si512(x + i),
-                                 _mm512_loadu_si512(y + i), p, rounding);
+                                 _mm512_loadu_si512(y + i), p, rounding, &zero_run);
         _mm512_storeu_si512(z + i, r);
     }
     if (i < n) {
         const __mmask8 m = (__mmask8)((1u << (n - i)) - 1);
         const __m512i r = lmul64(_mm512_maskz_loadu_epi64(m, x + i),
-                                 _mm512_maskz_loadu_epi64(m, y + i), p, rounding);
+                                 _mm512_maskz_loadu_epi64(m, y + i),
+                                 p, rounding, &zero_run);
         _mm512_mask_storeu_epi64(z + i, m, r);
     }
 }
@@ -111,16 +121,20 @@ static inline __attribute__((always_inline)) void mul16_loop(
 {
     const int rounding = lmul_rounding_needed(p, format_mantissa_bits);
     int64_t i = 0;
+    int zero_run = 0;   /* see lmul32 */
+    const lmul_params own = *p;   /* a copy the stores to z cannot change */
+    p = &own;
     for (; i + 16 <= n; i += 16) {
         const __m512i r = lmul32(widen(_mm256_loadu_si256((const __m256i *)(x + i))),
                                  widen(_mm256_loadu_si256((const __m256i *)(y + i))),
-                                 p, rounding);
+                                 p, rounding, &zero_run);
         _mm256_storeu_si256((__m256i *)(z + i), narrow(r));
     }
     if (i < n) {
         const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
         const __m512i r = lmul32(widen(_mm256_maskz_loadu_epi16(m, x + i)),
-                                 widen(_mm256_maskz_loadu_epi16(m, y + i)), p, rounding);
+                                 widen(_mm256_maskz_loadu_epi16(m, y + i)),
+                                 p, rounding, &zero_run);
         _mm256_mask_storeu_epi16(z + i, m, narrow(r));
     }
 }
@@ -165,17 +179,23 @@ void lmul_f8mul_avx512_16(int64_t n, const uint8_t *x, const uint8_t *y, float *
 {
     const int rounding = lmul_rounding_needed(p, f->mantissa_bits);
     int64_t i = 0;
+    int zero_run = 0;   /* see lmul32 */
+    const lmul_params own = *p;   /* a copy the stores to z cannot change */
+    p = &own;
+    const lmul_fp8_format own_format = *f;
+    f = &own_format;
     for (; i + 16 <= n; i += 16) {
         const __m512i r = lmul32(
             decode_fp8(_mm_loadu_si128((const __m128i *)(x + i)), f),
-            decode_fp8(_mm_loadu_si128((const __m128i *)(y + i)), f), p, rounding);
+            decode_fp8(_mm_loadu_si128((const __m128i *)(y + i)), f),
+                                 p, rounding, &zero_run);
         _mm512_storeu_si512(z + i, r);
     }
     if (i < n) {
         const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
         const __m512i r = lmul32(decode_fp8(_mm_maskz_loadu_epi8(m, x + i), f),
                                  decode_fp8(_mm_maskz_loadu_epi8(m, y + i), f),
-                                 p, rounding);
+                                 p, rounding, &zero_run);
         _mm512_mask_storeu_epi32(z + i, m, r);
     }
 }

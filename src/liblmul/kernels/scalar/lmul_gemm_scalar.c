@@ -62,11 +62,25 @@ void lmul_prep64_scalar(int64_t rows, int64_t width, const void *src,
 #define MR 4
 #define NR 4
 
-static inline float sprod(uint32_t a, uint32_t b, const lmul_gemm_aux *aux,
-                          int safe)
+/* How a kernel gets each product: the one-add, the one-add with products of
+ * a zero operand made +0 (valid in the tiles the zero kernel gets), or
+ * every rule of SPEC.md. */
+enum { ONE_ADD, ZEROS, SAFE };
+
+/* a + b, or 0 where A's bits (less a_addend) or B's are a zero of either sign. */
+static inline uint64_t masked_add(uint64_t a, uint64_t b, uint64_t a_addend, int bits)
 {
-    const uint32_t r = safe ? (uint32_t)lmul_bits_scalar(
-        (uint32_t)(a - aux->a_addend), b, &lmul_container_f32, aux->p) : a + b;
+    const int zero = (((a - a_addend) << 1) << (64 - bits)) == 0
+                     || ((b << 1) << (64 - bits)) == 0;
+    return zero ? 0 : a + b;
+}
+
+static inline float sprod(uint32_t a, uint32_t b, const lmul_gemm_aux *aux,
+                          int mode)
+{
+    const uint32_t r = mode == SAFE ? (uint32_t)lmul_bits_scalar(
+        (uint32_t)(a - aux->a_addend), b, &lmul_container_f32, aux->p)
+        : mode == ZEROS ? (uint32_t)masked_add(a, b, aux->a_addend, 32) : a + b;
     float f;
     memcpy(&f, &r, sizeof f);
     return f;
@@ -74,13 +88,13 @@ static inline float sprod(uint32_t a, uint32_t b, const lmul_gemm_aux *aux,
 
 static inline void sgemm_4x4(int64_t kc, const uint32_t *a, const uint32_t *b,
                              float *c, int64_t ldc, const lmul_gemm_aux *aux,
-                             int safe)
+                             int mode)
 {
     float acc[MR * NR] = {0};
     for (int64_t p = 0; p < kc; p++, a += MR, b += NR)
         for (int j = 0; j < NR; j++)
             for (int i = 0; i < MR; i++)
-                acc[i + j * MR] += sprod(a[i], b[j], aux, safe);
+                acc[i + j * MR] += sprod(a[i], b[j], aux, mode);
     const float alpha = *(const float *)aux->alpha, beta = *(const float *)aux->beta;
     for (int j = 0; j < NR; j++)
         for (int i = 0; i < MR; i++) {
@@ -92,21 +106,27 @@ static inline void sgemm_4x4(int64_t kc, const uint32_t *a, const uint32_t *b,
 void lmul_sgemm_fast_scalar_4x4(int64_t kc, const void *pa, const void *pb,
                                 void *c, int64_t ldc, const lmul_gemm_aux *aux)
 {
-    sgemm_4x4(kc, pa, pb, c, ldc, aux, 0);
+    sgemm_4x4(kc, pa, pb, c, ldc, aux, ONE_ADD);
+}
+
+void lmul_sgemm_zeros_scalar_4x4(int64_t kc, const void *pa, const void *pb,
+                                 void *c, int64_t ldc, const lmul_gemm_aux *aux)
+{
+    sgemm_4x4(kc, pa, pb, c, ldc, aux, ZEROS);
 }
 
 void lmul_sgemm_safe_scalar_4x4(int64_t kc, const void *pa, const void *pb,
                                 void *c, int64_t ldc, const lmul_gemm_aux *aux)
 {
-    sgemm_4x4(kc, pa, pb, c, ldc, aux, 1);
+    sgemm_4x4(kc, pa, pb, c, ldc, aux, SAFE);
 }
 
 static inline double dprod(uint64_t a, uint64_t b, const lmul_gemm_aux *aux,
-                           int safe)
+                           int mode)
 {
-    const uint64_t r = safe ? lmul_bits_scalar(a - aux->a_addend, b,
-                                               &lmul_container_f64, aux->p)
-                            : a + b;
+    const uint64_t r = mode == SAFE ? lmul_bits_scalar(a - aux->a_addend, b,
+                                                       &lmul_container_f64, aux->p)
+                     : mode == ZEROS ? masked_add(a, b, aux->a_addend, 64) : a + b;
     double f;
     memcpy(&f, &r, sizeof f);
     return f;
@@ -114,13 +134,13 @@ static inline double dprod(uint64_t a, uint64_t b, const lmul_gemm_aux *aux,
 
 static inline void dgemm_4x4(int64_t kc, const uint64_t *a, const uint64_t *b,
                              double *c, int64_t ldc, const lmul_gemm_aux *aux,
-                             int safe)
+                             int mode)
 {
     double acc[MR * NR] = {0};
     for (int64_t p = 0; p < kc; p++, a += MR, b += NR)
         for (int j = 0; j < NR; j++)
             for (int i = 0; i < MR; i++)
-                acc[i + j * MR] += dprod(a[i], b[j], aux, safe);
+                acc[i + j * MR] += dprod(a[i], b[j], aux, mode);
     const double alpha = *(const double *)aux->alpha;
     const double beta = *(const double *)aux->beta;
     for (int j = 0; j < NR; j++)
@@ -133,11 +153,17 @@ static inline void dgemm_4x4(int64_t kc, const uint64_t *a, const uint64_t *b,
 void lmul_dgemm_fast_scalar_4x4(int64_t kc, const void *pa, const void *pb,
                                 void *c, int64_t ldc, const lmul_gemm_aux *aux)
 {
-    dgemm_4x4(kc, pa, pb, c, ldc, aux, 0);
+    dgemm_4x4(kc, pa, pb, c, ldc, aux, ONE_ADD);
+}
+
+void lmul_dgemm_zeros_scalar_4x4(int64_t kc, const void *pa, const void *pb,
+                                 void *c, int64_t ldc, const lmul_gemm_aux *aux)
+{
+    dgemm_4x4(kc, pa, pb, c, ldc, aux, ZEROS);
 }
 
 void lmul_dgemm_safe_scalar_4x4(int64_t kc, const void *pa, const void *pb,
                                 void *c, int64_t ldc, const lmul_gemm_aux *aux)
 {
-    dgemm_4x4(kc, pa, pb, c, ldc, aux, 1);
+    dgemm_4x4(kc, pa, pb, c, ldc, aux, SAFE);
 }

@@ -21,10 +21,14 @@ void lmul_prep64_scalar(int64_t rows, int64_t width, const void *src,
                         const lmul_params *p, lmul_range *range);
 void lmul_sgemm_fast_scalar_4x4(int64_t kc, const void *pa, const void *pb,
                                 void *c, int64_t ldc, const lmul_gemm_aux *aux);
+void lmul_sgemm_zeros_scalar_4x4(int64_t kc, const void *pa, const void *pb,
+                                 void *c, int64_t ldc, const lmul_gemm_aux *aux);
 void lmul_sgemm_safe_scalar_4x4(int64_t kc, const void *pa, const void *pb,
                                 void *c, int64_t ldc, const lmul_gemm_aux *aux);
 void lmul_dgemm_fast_scalar_4x4(int64_t kc, const void *pa, const void *pb,
                                 void *c, int64_t ldc, const lmul_gemm_aux *aux);
+void lmul_dgemm_zeros_scalar_4x4(int64_t kc, const void *pa, const void *pb,
+                                 void *c, int64_t ldc, const lmul_gemm_aux *aux);
 void lmul_dgemm_safe_scalar_4x4(int64_t kc, const void *pa, const void *pb,
                                 void *c, int64_t ldc, const lmul_gemm_aux *aux);
 void lmul_widen_scalar_1(int64_t n, const void *src, lmul_widen_kind kind,
