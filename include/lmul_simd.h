@@ -220,7 +220,8 @@ LMUL_API int lmul_mgemm_strided(lmul_format format_a, lmul_format format_b,
                                 float beta, float *c, int64_t rs_c, int64_t cs_c,
                                 int k);
 
-/* Dot products: *result = sum_i lmul(x[i], y[i]; k), strides in BYTES.
+/* Dot products: *result = sum_i lmul(x[i], y[i]; k), strides in BYTES,
+ * summed in the GEMM's order (the bits of the 1 x 1 product x @ y).
  * The narrow formats widen exactly and accumulate in float32 (k 1..23); the
  * float16 and bfloat16 ones round once to their format, the float8 ones
  * give the float32 sum. */
