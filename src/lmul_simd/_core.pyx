@@ -460,7 +460,10 @@ in float32 (float16, bfloat16, float8, float32 inputs) or float64: within
 (K+2)*u*sum|p| of the exact sum (SPEC.md section 5). float16 and bfloat16
 results are rounded once from float32; float8 inputs (ml_dtypes float8_e4m3fn,
 float8_e5m2) give float32. Narrow inputs widen exactly as they are packed.
-Computed by a blocked, threaded GEMM (see lmul_simd.set_num_threads).
+Computed by a blocked, threaded GEMM (see lmul_simd.set_num_threads), or for
+at most 16 rows (or columns) by a matrix-vector path that streams the other
+operand: the same bits either way. float32 or bfloat16 times bfloat16 or
+float8 (either order) gives float32, the narrow operand widened as streamed.
 """
 
 MATMUL_K_DOC = """matmul_k{k}(x1, x2, /, out=None, *, axes=None, axis=None, casting='same_kind', order='K', dtype=None, subok=True)
