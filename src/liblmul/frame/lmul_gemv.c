@@ -16,6 +16,7 @@
  * block from beta*C, rounded once), so both paths give the same bits.
  * Threads split the columns of C, never the inner dimension.
  */
+#include <fenv.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -233,9 +234,12 @@ static void streamed_block(const gemv_job *g, const gemv_ws *ws, cblock b)
     block_begin(g, ws, b);
     for (int64_t pc = 0, chunk = 0; pc < pr->k; pc += LMUL_GEMM_KC, chunk++) {
         const int64_t kc = min64(LMUL_GEMM_KC, pr->k - pc);
+        fexcept_t flags;        /* a discarded one-add try leaves no flags */
+        fegetexceptflag(&flags, FE_ALL_EXCEPT);
         const lmul_range seen = dots ? dots_chunk(g, ws, b.j0, b.width, pc, kc, 1)
                                      : stream_chunk(g, ws, b, pc, kc, 1);
         if (lmul_tile_case(pr, g->xr[chunk], seen) >= 0) {
+            fesetexceptflag(&flags, FE_ALL_EXCEPT);
             if (dots)
                 dots_chunk(g, ws, b.j0, b.width, pc, kc, 0);
             else
@@ -258,6 +262,34 @@ static void prefetch_lines(const char *first, int64_t count, int64_t stride,
             PREFETCH(first + i * stride + b);
 }
 
+/* The tile's row stride: `real`, or rounded up to whole kernel widths when
+ * that is not one (the lanes past `real` then repeat the last column, so
+ * that no lane sums what is not B's: no flag from elsewhere). */
+static int64_t rows_ldw(const gemv_job *g, int64_t real)
+{
+    const int64_t nb = g->pr->ker->gemv_nb;
+    return real % nb == 0 ? real : (real + nb - 1) / nb * nb;
+}
+
+/* `steps` rows of the tile from src (rows rs_b apart) at step p0, one by one
+ * into rows ldw apart, padded. */
+static lmul_range prepare_padded_rows(const gemv_job *g, const gemv_ws *ws,
+                                      const char *src, int64_t p0, int64_t steps,
+                                      int64_t real, int64_t ldw)
+{
+    const lmul_gemm_problem *pr = g->pr;
+    lmul_range r = {UINT64_MAX, 0, 0}, got;
+    for (int64_t p = 0; p < steps; p++) {
+        uint32_t *dst = ws->w + (p0 + p) * ldw;
+        widen_row(&pr->op_b, real, src + p * pr->rs_b, dst);
+        pr->ker->prep(1, real, dst, 0, dst, 0, &pr->params, &got);
+        lmul_range_merge(&r, got);
+        for (int64_t j = real; j < ldw; j++)
+            dst[j] = dst[real - 1];
+    }
+    return r;
+}
+
 /* B's rows contiguous: steps pc .. pc + kc of columns j0 .. j0 + real,
  * prefetching AHEAD steps ahead (into the next chunk too). */
 static lmul_range prepare_rows(const gemv_job *g, const gemv_ws *ws, int64_t pc,
@@ -267,11 +299,17 @@ static lmul_range prepare_rows(const gemv_job *g, const gemv_ws *ws, int64_t pc,
     const int64_t es = (int64_t)lmul_elem_size(pr->op_b.in, 4);
     const char *src = pr->b + pc * pr->rs_b + j0 * pr->cs_b;
     lmul_range r = {UINT64_MAX, 0, 0};
+    const int64_t ldw = rows_ldw(g, real);
     for (int64_t p0 = 0; p0 < kc; p0 += GROUP) {
         const int64_t steps = min64(GROUP, kc - p0);
         const int64_t ahead = min64(steps, pr->k - pc - p0 - AHEAD);
         if (ahead > 0)
             prefetch_lines(src + (p0 + AHEAD) * pr->rs_b, ahead, pr->rs_b, real * es);
+        if (ldw != real) {
+            lmul_range_merge(&r, prepare_padded_rows(g, ws, src + p0 * pr->rs_b, p0,
+                                                     steps, real, ldw));
+            continue;
+        }
         uint32_t *dst = ws->w + p0 * real;
         lmul_range got;
         if (pr->op_b.in == LMUL_ELEM_CONTAINER) {
@@ -335,7 +373,7 @@ static void tiled_block(const gemv_job *g, const gemv_ws *ws, cblock b)
     block_begin(g, ws, b);
     for (int64_t pc = 0, chunk = 0; pc < pr->k; pc += LMUL_GEMM_KC, chunk++) {
         const int64_t kc = min64(LMUL_GEMM_KC, pr->k - pc);
-        const int64_t ldw = columns ? TILE : b.width;
+        const int64_t ldw = columns ? TILE : rows_ldw(g, b.width);
         const lmul_range wr = columns ? prepare_columns(g, ws, pc, kc, b.j0, b.width)
                                       : prepare_rows(g, ws, pc, kc, b.j0, b.width);
         const int safe_case = lmul_tile_case(pr, g->xr[chunk], wr);

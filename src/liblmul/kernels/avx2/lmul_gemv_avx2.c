@@ -273,7 +273,8 @@ static inline __attribute__((always_inline)) void stream_cols(
                 ? _mm256_castsi256_ps(_mm256_and_si256(
                       _mm256_add_epi32(x[i][q], v[q]), nz[q]))
                 : product(x[i][q], v[q], addend, aux->p, fast, rounding);
-            sum = _mm256_add_ps(sum, prod);
+            /* lanes past the end add +0: no flag from what is not W */
+            sum = _mm256_add_ps(sum, whole ? prod : _mm256_and_ps(prod, _mm256_castsi256_ps(mk)));
         }
         if (whole)
             _mm256_storeu_ps(a, sum);
@@ -457,7 +458,7 @@ void lmul_sgemv_dots_avx2_8(int64_t m, int64_t kc, int64_t rows, const uint32_t 
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) void sdots_steps(
     int steps, int64_t p0, const uint32_t *const *xr, const uint32_t *const *yr,
-    __m256 *sum, const lmul_params *p, int rounding, int *zero_run)
+    __m256 *sum, const lmul_params *p, int rounding)
 {
     const __m256i mk = lanes_below(steps);
     __m256i t[8];
@@ -466,7 +467,7 @@ static inline __attribute__((always_inline)) void sdots_steps(
                                      : _mm256_maskload_epi32((const int *)(xr[j] + p0), mk);
         const __m256i y = steps == 8 ? _mm256_loadu_si256((const __m256i *)(yr[j] + p0))
                                      : _mm256_maskload_epi32((const int *)(yr[j] + p0), mk);
-        t[j] = lmul32(x, y, p, rounding, zero_run);
+        t[j] = lmul32_full(x, y, p, rounding);   /* lmul32 may raise flags */
     }
     transpose8_avx2(t);
     for (int q = 0; q < steps; q++)
@@ -485,16 +486,15 @@ static inline __attribute__((always_inline)) void sdots(
         yr[j] = (const uint32_t *)(y + i * rs_y);
     }
     __m256 sum = _mm256_setzero_ps();
-    int zero_run = 0;           /* lmul32's run of zero-tolerant vectors */
     int64_t p0 = 0;
     for (; p0 + 8 <= kc; p0 += 8)
-        sdots_steps(8, p0, xr, yr, &sum, p, rounding, &zero_run);
+        sdots_steps(8, p0, xr, yr, &sum, p, rounding);
     if (p0 < kc)
-        sdots_steps((int)(kc - p0), p0, xr, yr, &sum, p, rounding, &zero_run);
+        sdots_steps((int)(kc - p0), p0, xr, yr, &sum, p, rounding);
     _mm256_maskstore_ps(sums, lanes_below(items), sum);
 }
 
-LMUL_TARGET_AVX2
+LMUL_TARGET_AVX2 __attribute__((flatten))
 void lmul_sdots_avx2_8(int64_t kc, int64_t items, const char *x, int64_t rs_x,
                        const char *y, int64_t rs_y, float *sums, const lmul_params *p)
 {

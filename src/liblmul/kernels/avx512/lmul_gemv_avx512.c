@@ -233,7 +233,7 @@ static inline __attribute__((always_inline)) void stream_cols(
             const __m512 prod = kind == LMUL_WIDEN_F8
                 ? _mm512_castsi512_ps(_mm512_maskz_add_epi32(nz[q], x[i][q], v[q]))
                 : product(x[i][q], v[q], addend, aux->p, fast, rounding);
-            sum = _mm512_add_ps(sum, prod);
+            sum = _mm512_mask_add_ps(sum, mk, sum, prod);   /* no lane past the end */
         }
         _mm512_mask_storeu_ps(a, mk, sum);
     }
