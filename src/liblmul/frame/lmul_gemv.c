@@ -81,11 +81,15 @@ static void widen_strided(const lmul_operand *op, int64_t n, const char *src,
     }
 }
 
-/* n contiguous elements of op as float32 bits, by the level's kernel. */
+/* n contiguous elements of op as float32 bits, by the level's kernel
+ * (float16 on the bits: the hardware's conversion raises invalid on a
+ * signaling NaN, which the blocked path's packing does not). */
 static void widen_row(const lmul_operand *op, int64_t n, const char *src, uint32_t *dst)
 {
     if (op->in == LMUL_ELEM_CONTAINER)
         memcpy(dst, src, (size_t)n * sizeof *dst);
+    else if (op->in == LMUL_ELEM_HALF)
+        widen_strided(op, n, src, sizeof(uint16_t), dst);
     else
         lmul_active_kernels()->widen(n, src, widen_kind(op->in), lmul_elem_fp8(op->in),
                                      dst);
