@@ -199,7 +199,8 @@ LMUL_API int lmul_e5m2gemm_strided(int64_t m, int64_t n, int64_t kdim,
                                    int64_t cs_b, float beta, float *c,
                                    int64_t rs_c, int64_t cs_c, int k);
 
-/* An element format, for the entry points that take any of them. */
+/* An element format, for the entry points that take any of them (the
+ * mixed-format ones take those of the float32 container: not F64). */
 typedef enum lmul_format {
     LMUL_FORMAT_F32 = 0,       /* float */
     LMUL_FORMAT_F64 = 1,       /* double */
@@ -266,7 +267,21 @@ LMUL_API int lmul_sgemm_compute(int64_t m, float alpha, const float *a,
 LMUL_API void lmul_packed_info(const lmul_packed *packed, int64_t *kdim, int64_t *n,
                                lmul_format *fmt, int *k, lmul_isa *isa);
 
-/* Dot products: *result = sum_i lmul(x[i], y[i]; k), strides in BYTES.
+/* Mixed operand formats, float32 C: A stored in format_a, B in format_b
+ * (any lmul_format but LMUL_FORMAT_F64),
+ * each widened exactly to float32 as it is packed or streamed (no widened
+ * copy of either), computed as lmul_sgemm_strided on the widened values,
+ * bit for bit. k 1..23 (23, float32's, is the usual one). An unknown format
+ * is LMUL_ERR_ARG. */
+LMUL_API int lmul_mgemm_strided(lmul_format format_a, lmul_format format_b,
+                                int64_t m, int64_t n, int64_t kdim, float alpha,
+                                const void *a, int64_t rs_a, int64_t cs_a,
+                                const void *b, int64_t rs_b, int64_t cs_b,
+                                float beta, float *c, int64_t rs_c, int64_t cs_c,
+                                int k);
+
+/* Dot products: *result = sum_i lmul(x[i], y[i]; k), strides in BYTES,
+ * summed in the GEMM's order (the bits of the 1 x 1 product x @ y).
  * The narrow formats widen exactly and accumulate in float32 (k 1..23); the
  * float16 and bfloat16 ones round once to their format, the float8 ones
  * give the float32 sum. */
@@ -286,6 +301,25 @@ LMUL_API int lmul_e4m3dot(int64_t n, const uint8_t *x, int64_t x_stride,
 LMUL_API int lmul_e5m2dot(int64_t n, const uint8_t *x, int64_t x_stride,
                           const uint8_t *y, int64_t y_stride, float *result,
                           int k);
+
+/*
+ * A batch of dot products, threaded over the batch:
+ *     result[b] = sum_i lmul(x_b[i], y_b[i]; k),   b < batch, i < n
+ * with x_b[i] at (char *)x + b*x_bstride + i*x_stride (bytes, any sign; a
+ * zero batch stride broadcasts), y alike, result[b] at (char *)result +
+ * b*r_stride. Formats as lmul_mgemm_strided; the result is float16 or
+ * bfloat16 (rounded once) when both operands are that format, else float32.
+ * Summed in float32 in the order of the GEMM: each dot has the bits of the
+ * 1 x 1 product x_b @ y_b (lmul_mgemm_strided), on every instruction set
+ * and thread count. k 1..23. n = 0 gives zeros. Returns LMUL_OK, LMUL_ERR_K,
+ * LMUL_ERR_ARG (negative size, NULL, unknown format, results at one
+ * address) or LMUL_ERR_NOMEM (nothing written).
+ */
+LMUL_API int lmul_dot_batched(lmul_format format_x, lmul_format format_y,
+                              int64_t batch, int64_t n, const void *x,
+                              int64_t x_bstride, int64_t x_stride, const void *y,
+                              int64_t y_bstride, int64_t y_stride, void *result,
+                              int64_t r_stride, int k);
 
 /*
  * Threads of the GEMM. At load: LMUL_SIMD_NUM_THREADS if set to a positive

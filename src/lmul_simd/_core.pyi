@@ -8,6 +8,7 @@ FLOAT32_MANTISSA: Final[int]
 FLOAT64_MANTISSA: Final[int]
 ISA_NAMES: tuple[str, ...]
 NARROW_FORMATS: list[Any]          # opaque per-format records (ml_dtypes formats)
+MIXED_FORMATS: dict[str, int]      # lmul_format of each ml_dtypes format of the mixed loops
 SIGNATURES: dict[int, bytes]       # gufunc signatures by kind
 
 MULTIPLY_DOC: str

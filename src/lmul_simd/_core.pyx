@@ -148,16 +148,52 @@ cdef void matmul_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
         raise_status(b"matmul", status, k)
 
 
+# Mixed operand formats (float32 C): the data pointer carries
+# k | format_a << 8 | format_b << 16, as lmul_format values.
+
+cdef void mixed_matmul_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
+                            void *data) noexcept nogil:
+    cdef cnp.npy_intp i, m = dims[1], n = dims[3], kd = dims[2]
+    cdef intptr_t d = <intptr_t>data
+    cdef int k = <int>(d & 0xFF), status
+    cdef lmul_format fa = <lmul_format>((d >> 8) & 0xFF)
+    cdef lmul_format fb = <lmul_format>((d >> 16) & 0xFF)
+    for i in range(dims[0]):
+        status = lmul_mgemm_strided(fa, fb, m, n, kd, 1.0, args[0] + i * steps[0],
+                                    steps[3], steps[4], args[1] + i * steps[1], steps[5],
+                                    steps[6], 0.0, <float *>(args[2] + i * steps[2]),
+                                    steps[7], steps[8], k)
+        if status != LMUL_OK:
+            raise_status(b"matmul", status, k)
+            return
+
+
 cdef void vecdot_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
                       void *data) noexcept nogil:
+    """The whole batch in one call (threads split it); float64 dot by dot."""
     cdef cnp.npy_intp b
     cdef int fmt = data_format(data), k = data_k(data), status = LMUL_OK
+    if fmt != FMT_F64:
+        raise_status(b"vecdot", lmul_dot_batched(
+            <lmul_format>fmt, <lmul_format>fmt, dims[0], dims[1], args[0], steps[0],
+            steps[3], args[1], steps[1], steps[4], args[2], steps[2], k), k)
+        return
     for b in range(dims[0]):
         status = dot_of(fmt, dims[1], args[0] + b * steps[0], steps[3],
                         args[1] + b * steps[1], steps[4], args[2] + b * steps[2], k)
         if status != LMUL_OK:
             raise_status(b"vecdot", status, k)
             return
+
+
+cdef void mixed_vecdot_loop(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
+                            void *data) noexcept nogil:
+    cdef intptr_t d = <intptr_t>data
+    cdef int k = <int>(d & 0xFF)
+    raise_status(b"vecdot", lmul_dot_batched(
+        <lmul_format>((d >> 8) & 0xFF), <lmul_format>((d >> 16) & 0xFF), dims[0],
+        dims[1], args[0], steps[0], steps[3], args[1], steps[1], steps[4], args[2],
+        steps[2], k), k)
 
 
 cdef class _NarrowFormat:
@@ -310,6 +346,35 @@ cdef register_narrow_loops(ufunc, k, int kind):
             raise RuntimeError(f"cannot register the {f.typenum} loop")
 
 
+# the ml_dtypes formats of the mixed loops, as lmul_format values
+MIXED_FORMATS = {"bfloat16": LMUL_FORMAT_BF16, "float8_e4m3fn": LMUL_FORMAT_E4M3FN,
+                 "float8_e5m2": LMUL_FORMAT_E5M2}
+
+
+cdef register_mixed_loops(ufunc, k, int kind):
+    """matmul or vecdot loops of a float32 (or bfloat16) operand times a
+    narrower one, either order, float32 result: the narrow operand is widened
+    as it is streamed or packed, never copied. k None: float32's 23."""
+    import ml_dtypes
+    cdef int types[3]
+    cdef int loop_k = FLOAT32_MANTISSA if k is None else k
+    cdef cnp.PyUFuncGenericFunction loop
+    pairs = [(np.dtype(np.float32), LMUL_FORMAT_F32, name) for name in MIXED_FORMATS]
+    pairs += [(np.dtype(ml_dtypes.bfloat16), LMUL_FORMAT_BF16, name)
+              for name in ("float8_e4m3fn", "float8_e5m2")]
+    for wide, wide_format, name in pairs:
+        narrow = np.dtype(getattr(ml_dtypes, name))
+        for first, second, fa, fb in ((wide, narrow, wide_format, MIXED_FORMATS[name]),
+                                      (narrow, wide, MIXED_FORMATS[name], wide_format)):
+            types[0], types[1], types[2] = first.num, second.num, cnp.NPY_FLOAT
+            loop = <cnp.PyUFuncGenericFunction>(mixed_matmul_loop if kind == MATMUL
+                                                else mixed_vecdot_loop)
+            if cnp.PyUFunc_RegisterLoopForType(
+                    ufunc, narrow.num, loop,
+                    types, <void *><intptr_t>(loop_k | fa << 8 | fb << 16)) < 0:
+                raise RuntimeError(f"cannot register the {first} x {second} loop")
+
+
 def make_multiply():
     return make_default("multiply", MULTIPLY_DOC, ELEMENTWISE)
 
@@ -319,19 +384,29 @@ def make_multiply_k(int k):
 
 
 def make_matmul():
-    return make_default("matmul", MATMUL_DOC, MATMUL)
+    ufunc = make_default("matmul", MATMUL_DOC, MATMUL)
+    register_mixed_loops(ufunc, None, MATMUL)
+    return ufunc
 
 
 def make_matmul_k(int k):
-    return make_k(f"matmul_k{k}", MATMUL_K_DOC.format(k=k), MATMUL, k)
+    ufunc = make_k(f"matmul_k{k}", MATMUL_K_DOC.format(k=k), MATMUL, k)
+    if k <= FLOAT32_MANTISSA:
+        register_mixed_loops(ufunc, k, MATMUL)
+    return ufunc
 
 
 def make_vecdot():
-    return make_default("vecdot", VECDOT_DOC, VECDOT)
+    ufunc = make_default("vecdot", VECDOT_DOC, VECDOT)
+    register_mixed_loops(ufunc, None, VECDOT)
+    return ufunc
 
 
 def make_vecdot_k(int k):
-    return make_k(f"vecdot_k{k}", VECDOT_K_DOC.format(k=k), VECDOT, k)
+    ufunc = make_k(f"vecdot_k{k}", VECDOT_K_DOC.format(k=k), VECDOT, k)
+    if k <= FLOAT32_MANTISSA:
+        register_mixed_loops(ufunc, k, VECDOT)
+    return ufunc
 
 
 MULTIPLY_DOC = """multiply(x1, x2, /, out=None, *, where=True, casting='same_kind', order='K', dtype=None, subok=True)
@@ -360,7 +435,10 @@ in float32 (float16, bfloat16, float8, float32 inputs) or float64: within
 (K+2)*u*sum|p| of the exact sum (SPEC.md section 5). float16 and bfloat16
 results are rounded once from float32; float8 inputs (ml_dtypes float8_e4m3fn,
 float8_e5m2) give float32. Narrow inputs widen exactly as they are packed.
-Computed by a blocked, threaded GEMM (see lmul_simd.set_num_threads).
+Computed by a blocked, threaded GEMM (see lmul_simd.set_num_threads), or for
+at most 16 rows (or columns) by a matrix-vector path that streams the other
+operand: the same bits either way. float32 or bfloat16 times bfloat16 or
+float8 (either order) gives float32, the narrow operand widened as streamed.
 """
 
 MATMUL_K_DOC = """matmul_k{k}(x1, x2, /, out=None, *, axes=None, axis=None, casting='same_kind', order='K', dtype=None, subok=True)

@@ -101,6 +101,15 @@ cdef extern from "lmul_simd.h" nogil:
                            int64_t ldc)
     void lmul_packed_info(const lmul_packed *packed, int64_t *kdim, int64_t *n,
                           lmul_format *fmt, int *k, lmul_isa *isa)
+    int lmul_mgemm_strided(lmul_format format_a, lmul_format format_b, int64_t m,
+                           int64_t n, int64_t kdim, float alpha, const void *a,
+                           int64_t rs_a, int64_t cs_a, const void *b, int64_t rs_b,
+                           int64_t cs_b, float beta, float *c, int64_t rs_c,
+                           int64_t cs_c, int k)
+    int lmul_dot_batched(lmul_format format_x, lmul_format format_y, int64_t batch,
+                         int64_t n, const void *x, int64_t x_bstride, int64_t x_stride,
+                         const void *y, int64_t y_bstride, int64_t y_stride,
+                         void *result, int64_t r_stride, int k)
     int lmul_sdot(int64_t n, const float *x, int64_t x_stride, const float *y,
                   int64_t y_stride, float *result, int k)
     int lmul_ddot(int64_t n, const double *x, int64_t x_stride, const double *y,

@@ -69,10 +69,10 @@ static int check_sizes(const lmul_container *ct, int64_t m, int64_t n,
     return m < 0 || n < 0 || kdim < 0 ? LMUL_ERR_ARG : LMUL_OK;
 }
 
-/* in, out: how A and B, and C, are stored (CONTAINER for float and double);
- * batch: NULL for one product. */
-int lmul_gemm_strided(const lmul_container *ct, size_t elsize,
-                      lmul_elem_format in, lmul_elem_format out, int64_t m,
+/* in_a, in_b, out: how A, B and C are stored (CONTAINER for float and
+ * double); batch: NULL for one product. */
+int lmul_gemm_strided(const lmul_container *ct, size_t elsize, lmul_elem_format in_a,
+                      lmul_elem_format in_b, lmul_elem_format out, int64_t m,
                       int64_t n, int64_t kdim, const void *alpha, const void *a,
                       int64_t rs_a, int64_t cs_a, const void *b, int64_t rs_b,
                       int64_t cs_b, const void *beta, void *c, int64_t rs_c,
@@ -91,13 +91,13 @@ int lmul_gemm_strided(const lmul_container *ct, size_t elsize,
         return LMUL_ERR_ARG;
     if ((m > 1 && rs_c == 0) || (n > 1 && cs_c == 0))
         return LMUL_ERR_ARG;          /* two elements of C at one address */
-    uint32_t fp8_table[256];
-    pr.fp8_table = lmul_gemm_fp8_codes(in, fp8_table);
+    uint32_t table_a[256], table_b[256];
+    pr.op_a = (lmul_operand){in_a, lmul_gemm_fp8_codes(in_a, table_a)};
+    pr.op_b = (lmul_operand){in_b, lmul_gemm_fp8_codes(in_b, table_b)};
     const lmul_kernels *ks = lmul_active_kernels();   /* once: one level per call */
     pr.ker = elsize == 4 ? &ks->sgemm : &ks->dgemm;
     pr.container = ct;
     pr.elsize = elsize;
-    pr.in = in;
     pr.out = out;
     pr.m = m;
     pr.n = n;
@@ -134,7 +134,7 @@ int lmul_sgemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
                        int64_t rs_c, int64_t cs_c, int k)
 {
     return lmul_gemm_strided(&lmul_container_f32, sizeof(float), LMUL_ELEM_CONTAINER,
-                        LMUL_ELEM_CONTAINER, m, n, kdim, &alpha,
+                        LMUL_ELEM_CONTAINER, LMUL_ELEM_CONTAINER, m, n, kdim, &alpha,
                         a, rs_a, cs_a, b, rs_b, cs_b, &beta, c, rs_c, cs_c, k, NULL);
 }
 
@@ -144,7 +144,7 @@ int lmul_dgemm_strided(int64_t m, int64_t n, int64_t kdim, double alpha,
                        double *c, int64_t rs_c, int64_t cs_c, int k)
 {
     return lmul_gemm_strided(&lmul_container_f64, sizeof(double), LMUL_ELEM_CONTAINER,
-                        LMUL_ELEM_CONTAINER, m, n, kdim, &alpha,
+                        LMUL_ELEM_CONTAINER, LMUL_ELEM_CONTAINER, m, n, kdim, &alpha,
                         a, rs_a, cs_a, b, rs_b, cs_b, &beta, c, rs_c, cs_c, k, NULL);
 }
 
@@ -189,8 +189,8 @@ static int gemm_blas(const lmul_container *ct, size_t elsize, lmul_layout layout
         status = blas_strides(layout, LMUL_NO_TRANS, m, n, ldc, elsize, &rs_c, &cs_c);
     if (status != LMUL_OK)
         return status;
-    return lmul_gemm_strided(ct, elsize, LMUL_ELEM_CONTAINER, LMUL_ELEM_CONTAINER, m, n,
-                        kdim, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c,
+    return lmul_gemm_strided(ct, elsize, LMUL_ELEM_CONTAINER, LMUL_ELEM_CONTAINER,
+                        LMUL_ELEM_CONTAINER, m, n, kdim, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c,
                         cs_c, k, NULL);
 }
 
@@ -214,17 +214,19 @@ int lmul_dgemm(lmul_layout layout, lmul_transpose trans_a, lmul_transpose trans_
 
 /* ---------------------------------------------------------------- narrow */
 
-/* A and B in a narrow format (in), widened as they are packed, in the
- * float32 container; C float32 (out CONTAINER) or narrowed once (out). */
-static int narrow_gemm(lmul_elem_format in, lmul_elem_format out, int64_t m,
+/* A and B in formats in_a and in_b (narrow ones widened as they are packed
+ * or streamed), in the float32 container; C float32 (out CONTAINER) or
+ * narrowed once (out). */
+static int narrow_gemm(lmul_elem_format in_a, lmul_elem_format in_b,
+                       lmul_elem_format out, int64_t m,
                        int64_t n, int64_t kdim, float alpha, const void *a,
                        int64_t rs_a, int64_t cs_a, const void *b, int64_t rs_b,
                        int64_t cs_b, float beta, void *c, int64_t rs_c,
                        int64_t cs_c, int k)
 {
-    return lmul_gemm_strided(&lmul_container_f32, sizeof(float), in, out, m, n, kdim,
-                             &alpha, a, rs_a, cs_a, b, rs_b, cs_b, &beta, c, rs_c, cs_c,
-                             k, NULL);
+    return lmul_gemm_strided(&lmul_container_f32, sizeof(float), in_a, in_b, out, m, n,
+                        kdim, &alpha, a, rs_a, cs_a, b, rs_b, cs_b, &beta, c, rs_c,
+                        cs_c, k, NULL);
 }
 
 int lmul_hgemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
@@ -232,7 +234,7 @@ int lmul_hgemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
                        const uint16_t *b, int64_t rs_b, int64_t cs_b, float beta,
                        uint16_t *c, int64_t rs_c, int64_t cs_c, int k)
 {
-    return narrow_gemm(LMUL_ELEM_HALF, LMUL_ELEM_HALF, m, n, kdim, alpha, a, rs_a,
+    return narrow_gemm(LMUL_ELEM_HALF, LMUL_ELEM_HALF, LMUL_ELEM_HALF, m, n, kdim, alpha, a, rs_a,
                        cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c, k);
 }
 
@@ -241,7 +243,7 @@ int lmul_bgemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
                        const uint16_t *b, int64_t rs_b, int64_t cs_b, float beta,
                        uint16_t *c, int64_t rs_c, int64_t cs_c, int k)
 {
-    return narrow_gemm(LMUL_ELEM_BFLOAT16, LMUL_ELEM_BFLOAT16, m, n, kdim, alpha, a,
+    return narrow_gemm(LMUL_ELEM_BFLOAT16, LMUL_ELEM_BFLOAT16, LMUL_ELEM_BFLOAT16, m, n, kdim, alpha, a,
                        rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c, k);
 }
 
@@ -250,7 +252,7 @@ int lmul_e4m3gemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
                           const uint8_t *b, int64_t rs_b, int64_t cs_b, float beta,
                           float *c, int64_t rs_c, int64_t cs_c, int k)
 {
-    return narrow_gemm(LMUL_ELEM_E4M3FN, LMUL_ELEM_CONTAINER, m, n, kdim, alpha, a,
+    return narrow_gemm(LMUL_ELEM_E4M3FN, LMUL_ELEM_E4M3FN, LMUL_ELEM_CONTAINER, m, n, kdim, alpha, a,
                        rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c, k);
 }
 
@@ -259,14 +261,41 @@ int lmul_e5m2gemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
                           const uint8_t *b, int64_t rs_b, int64_t cs_b, float beta,
                           float *c, int64_t rs_c, int64_t cs_c, int k)
 {
-    return narrow_gemm(LMUL_ELEM_E5M2, LMUL_ELEM_CONTAINER, m, n, kdim, alpha, a,
+    return narrow_gemm(LMUL_ELEM_E5M2, LMUL_ELEM_E5M2, LMUL_ELEM_CONTAINER, m, n, kdim, alpha, a,
                        rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c, k);
+}
+
+/* The element format of a public format of the float32 container; -1 for
+ * the others. */
+static int elem_format(lmul_format f)
+{
+    const lmul_container *ct;
+    size_t elsize;
+    lmul_elem_format in, out;
+    if (lmul_format_describe(f, &ct, &elsize, &in, &out) != LMUL_OK
+        || elsize != sizeof(float))
+        return -1;
+    return (int)in;
+}
+
+int lmul_mgemm_strided(lmul_format format_a, lmul_format format_b, int64_t m,
+                       int64_t n, int64_t kdim, float alpha, const void *a,
+                       int64_t rs_a, int64_t cs_a, const void *b, int64_t rs_b,
+                       int64_t cs_b, float beta, float *c, int64_t rs_c,
+                       int64_t cs_c, int k)
+{
+    const int in_a = elem_format(format_a), in_b = elem_format(format_b);
+    if (in_a < 0 || in_b < 0)
+        return LMUL_ERR_ARG;
+    return narrow_gemm((lmul_elem_format)in_a, (lmul_elem_format)in_b,
+                       LMUL_ELEM_CONTAINER, m, n, kdim, alpha, a, rs_a, cs_a, b,
+                       rs_b, cs_b, beta, c, rs_c, cs_c, k);
 }
 
 /* ---------------------------------------------------------------- dots */
 
-#define DOT_CHUNK 512
-
+/* float64: products of a chunk by the elementwise kernel, summed in order,
+ * the chunks met in order: the blocked dgemm's order (kc of its level). */
 int lmul_ddot(int64_t n, const double *x, int64_t x_stride, const double *y,
               int64_t y_stride, double *result, int k)
 {
@@ -275,101 +304,106 @@ int lmul_ddot(int64_t n, const double *x, int64_t x_stride, const double *y,
         return LMUL_ERR_K;
     if (n < 0 || result == NULL || (n > 0 && (x == NULL || y == NULL)))
         return LMUL_ERR_ARG;
-    double buf[DOT_CHUNK], acc = 0.0;
+    double buf[LMUL_GEMM_KC], r = 0.0;
+    const double one = 1.0;
     lmul_fp_scope fp;
     lmul_fp_enter(&fp);
-    for (int64_t start = 0; start < n; start += DOT_CHUNK) {
-        const int64_t m = n - start < DOT_CHUNK ? n - start : DOT_CHUNK;
+    for (int64_t start = 0; start < n; start += LMUL_GEMM_KC) {
+        const int64_t m = n - start < LMUL_GEMM_KC ? n - start : LMUL_GEMM_KC;
         lmul_dmul(m, (const double *)((const char *)x + start * x_stride), x_stride,
                   (const double *)((const char *)y + start * y_stride), y_stride,
                   buf, sizeof(double), k);
+        double s = 0.0;
         for (int64_t i = 0; i < m; i++)
-            acc += buf[i];
+            s += buf[i];
+        r = start == 0 ? one * s : one * s + one * r;
     }
     lmul_fp_leave(&fp);
-    *result = acc;
+    *result = r;
     return LMUL_OK;
 }
 
-/* sum_i lmul(x[i], y[i]) in float32; narrow elements (in) widen first. */
-static int float32_dot(int64_t n, const char *x, int64_t sx, const char *y,
-                       int64_t sy, lmul_elem_format in, int k, float *result)
+/* A batch of dots in the float32 container (lmul_dot.c); out CONTAINER
+ * (float32) or a 16-bit result format. */
+static int dots_f32(lmul_elem_format fx, lmul_elem_format fy, lmul_elem_format out,
+                    int64_t batch, int64_t n, const void *x, int64_t bs_x, int64_t s_x,
+                    const void *y, int64_t bs_y, int64_t s_y, void *r, int64_t bs_r,
+                    int k)
 {
-    lmul_params p;
-    if (lmul_params_init(&p, &lmul_container_f32, k) != LMUL_OK)
+    lmul_params params;
+    if (lmul_params_init(&params, &lmul_container_f32, k) != LMUL_OK)
         return LMUL_ERR_K;
-    if (n < 0 || result == NULL || (n > 0 && (x == NULL || y == NULL)))
+    if (n < 0 || batch < 0 || (batch > 0 && r == NULL)
+        || (batch > 0 && n > 0 && (x == NULL || y == NULL)))
         return LMUL_ERR_ARG;
-    float xf[DOT_CHUNK], yf[DOT_CHUNK], buf[DOT_CHUNK], acc = 0.0f;
+    if (batch > 1 && bs_r == 0)
+        return LMUL_ERR_ARG;            /* two results at one address */
+    if (batch == 0)
+        return LMUL_OK;
+    if (n == 0) {
+        for (int64_t b = 0; b < batch; b++)
+            scale_one((char *)r + b * bs_r, sizeof(float), out, &(float){0.0f});
+        return LMUL_OK;
+    }
+    uint32_t table_x[256], table_y[256];
+    const lmul_dot_problem d = {&lmul_active_kernels()->sgemm,
+                                {fx, lmul_gemm_fp8_codes(fx, table_x)},
+                                {fy, lmul_gemm_fp8_codes(fy, table_y)},
+                                out, batch, n, x, bs_x, s_x, y, bs_y, s_y, r, bs_r,
+                                params};
     lmul_fp_scope fp;
     lmul_fp_enter(&fp);
-    for (int64_t start = 0; start < n; start += DOT_CHUNK) {
-        const int64_t m = n - start < DOT_CHUNK ? n - start : DOT_CHUNK;
-        const char *xs = x + start * sx, *ys = y + start * sy;
-        if (in != LMUL_ELEM_CONTAINER) {
-            for (int64_t i = 0; i < m; i++) {
-                xf[i] = lmul_elem_read(in, xs + i * sx);
-                yf[i] = lmul_elem_read(in, ys + i * sy);
-            }
-            lmul_smul(m, xf, sizeof(float), yf, sizeof(float), buf, sizeof(float), k);
-        } else {
-            lmul_smul(m, (const float *)xs, sx, (const float *)ys, sy, buf,
-                      sizeof(float), k);
-        }
-        for (int64_t i = 0; i < m; i++)
-            acc += buf[i];
-    }
+    const int status = lmul_dot_run(&d);
     lmul_fp_leave(&fp);
-    *result = acc;
-    return LMUL_OK;
+    return status;
 }
 
 int lmul_sdot(int64_t n, const float *x, int64_t x_stride, const float *y,
               int64_t y_stride, float *result, int k)
 {
-    return float32_dot(n, (const char *)x, x_stride, (const char *)y, y_stride,
-                       LMUL_ELEM_CONTAINER, k, result);
-}
-
-/* A 16-bit format (fmt) widens exactly to float32; the products and the sum
- * are float32, rounded once to fmt. */
-static int narrow16_dot(lmul_elem_format fmt, int64_t n, const uint16_t *x,
-                        int64_t x_stride, const uint16_t *y, int64_t y_stride,
-                        uint16_t *result, int k)
-{
-    if (result == NULL)
-        return LMUL_ERR_ARG;
-    float acc;
-    const int status = float32_dot(n, (const char *)x, x_stride, (const char *)y,
-                                   y_stride, fmt, k, &acc);
-    if (status == LMUL_OK)
-        lmul_elem_narrow(fmt, acc, (char *)result);
-    return status;
+    return dots_f32(LMUL_ELEM_CONTAINER, LMUL_ELEM_CONTAINER, LMUL_ELEM_CONTAINER, 1,
+                    n, x, 0, x_stride, y, 0, y_stride, result, 0, k);
 }
 
 int lmul_hdot(int64_t n, const uint16_t *x, int64_t x_stride, const uint16_t *y,
               int64_t y_stride, uint16_t *result, int k)
 {
-    return narrow16_dot(LMUL_ELEM_HALF, n, x, x_stride, y, y_stride, result, k);
+    return dots_f32(LMUL_ELEM_HALF, LMUL_ELEM_HALF, LMUL_ELEM_HALF, 1, n, x, 0,
+                    x_stride, y, 0, y_stride, result, 0, k);
 }
 
 int lmul_bdot(int64_t n, const uint16_t *x, int64_t x_stride, const uint16_t *y,
               int64_t y_stride, uint16_t *result, int k)
 {
-    return narrow16_dot(LMUL_ELEM_BFLOAT16, n, x, x_stride, y, y_stride, result, k);
+    return dots_f32(LMUL_ELEM_BFLOAT16, LMUL_ELEM_BFLOAT16, LMUL_ELEM_BFLOAT16, 1, n,
+                    x, 0, x_stride, y, 0, y_stride, result, 0, k);
 }
 
 /* float8 widens exactly to float32; the result is the float32 sum. */
 int lmul_e4m3dot(int64_t n, const uint8_t *x, int64_t x_stride, const uint8_t *y,
                  int64_t y_stride, float *result, int k)
 {
-    return float32_dot(n, (const char *)x, x_stride, (const char *)y, y_stride,
-                       LMUL_ELEM_E4M3FN, k, result);
+    return dots_f32(LMUL_ELEM_E4M3FN, LMUL_ELEM_E4M3FN, LMUL_ELEM_CONTAINER, 1, n, x,
+                    0, x_stride, y, 0, y_stride, result, 0, k);
 }
 
 int lmul_e5m2dot(int64_t n, const uint8_t *x, int64_t x_stride, const uint8_t *y,
                  int64_t y_stride, float *result, int k)
 {
-    return float32_dot(n, (const char *)x, x_stride, (const char *)y, y_stride,
-                       LMUL_ELEM_E5M2, k, result);
+    return dots_f32(LMUL_ELEM_E5M2, LMUL_ELEM_E5M2, LMUL_ELEM_CONTAINER, 1, n, x, 0,
+                    x_stride, y, 0, y_stride, result, 0, k);
+}
+
+int lmul_dot_batched(lmul_format format_x, lmul_format format_y, int64_t batch,
+                     int64_t n, const void *x, int64_t x_bstride, int64_t x_stride,
+                     const void *y, int64_t y_bstride, int64_t y_stride, void *result,
+                     int64_t r_stride, int k)
+{
+    const int fx = elem_format(format_x), fy = elem_format(format_y);
+    if (fx < 0 || fy < 0)
+        return LMUL_ERR_ARG;
+    const int same16 = fx == fy && (fx == LMUL_ELEM_HALF || fx == LMUL_ELEM_BFLOAT16);
+    return dots_f32((lmul_elem_format)fx, (lmul_elem_format)fy,
+                    same16 ? (lmul_elem_format)fx : LMUL_ELEM_CONTAINER, batch, n, x,
+                    x_bstride, x_stride, y, y_bstride, y_stride, result, r_stride, k);
 }

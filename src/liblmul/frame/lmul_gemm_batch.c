@@ -3,7 +3,8 @@
  * threads splitting the batch, each with its buffers allocated once.
  *
  * A single product, or an item whose product alone keeps every thread
- * busy, runs as one threaded GEMM. The others run whole in one thread: by
+ * busy, runs by the few-row path (lmul_gemv.c) when it is of its class,
+ * else as one threaded GEMM. The others run whole in one thread: by
  * the blocked loops, or, when tiny (float32 container, C float32, m and n
  * at most DIRECT_MAX, k at most DIRECT_MAX_K and one kc chunk) and every
  * product a one-add product, by a direct loop. The direct loop prepares A
@@ -145,16 +146,16 @@ static int64_t direct_width(const lmul_gemm_problem *pr)
 /* pack_block of `len` elements by `steps` into one panel of `width`; a
  * source that is the panel already (contiguous, no padding) is prepared in
  * one stretch. */
-static void direct_panel(const lmul_gemm_problem *pr, char *dst, const char *src,
-                         int64_t len, int64_t width, int64_t steps, int64_t s_idx,
-                         int64_t s_k, uint64_t addend, lmul_range *range)
+static void direct_panel(const lmul_gemm_problem *pr, lmul_operand op, char *dst,
+                         const char *src, int64_t len, int64_t width, int64_t steps,
+                         int64_t s_idx, int64_t s_k, uint64_t addend, lmul_range *range)
 {
     const int64_t es = (int64_t)pr->elsize;
-    if (pr->in == LMUL_ELEM_CONTAINER && len == width && s_idx == es
+    if (op.in == LMUL_ELEM_CONTAINER && len == width && s_idx == es
         && s_k == width * es)
         pr->ker->prep(1, width * steps, src, 0, dst, addend, &pr->params, range);
     else
-        lmul_gemm_pack_block(pr, dst, src, len, width, steps, s_idx, s_k, addend,
+        lmul_gemm_pack_block(pr, op, dst, src, len, width, steps, s_idx, s_k, addend,
                              range);
 }
 
@@ -180,12 +181,12 @@ static int direct_product(const lmul_gemm_problem *pr, char *buf)
     const int64_t width = direct_width(pr);
     char *pa = buf, *pb = buf + width * pr->k * sizeof(float);
     lmul_range ra, rb;
-    direct_panel(pr, pa, pr->a, pr->m, width, pr->k, pr->rs_a, pr->cs_a,
+    direct_panel(pr, pr->op_a, pa, pr->a, pr->m, width, pr->k, pr->rs_a, pr->cs_a,
                  lmul_gemm_a_addend(pr), &ra);
     /* B with its steps contiguous: its elements are the steps, its columns
      * the elements, so a B whose columns are contiguous needs no gather */
-    direct_panel(pr, pb, pr->b, pr->k, pr->k, pr->n, pr->rs_b, pr->cs_b, 0, &rb);
-    if (!lmul_gemm_one_add_valid(pr, ra, rb))
+    direct_panel(pr, pr->op_b, pb, pr->b, pr->k, pr->k, pr->n, pr->rs_b, pr->cs_b, 0, &rb);
+    if (lmul_gemm_tile_case(pr, ra, rb) >= 0)
         return 0;
     direct_sums(pr, (const uint32_t *)pa, (const uint32_t *)pb);
     return 1;
@@ -204,7 +205,8 @@ static void item_problem(const batch_state *st, int64_t i, lmul_gemm_problem *it
 static int batch_contiguous(const lmul_gemm_problem *pr, const lmul_gemm_batch *b)
 {
     const int64_t es = (int64_t)pr->elsize, m = pr->m, n = pr->n, k = pr->k;
-    return pr->in == LMUL_ELEM_CONTAINER && m == direct_width(pr)
+    return pr->op_a.in == LMUL_ELEM_CONTAINER && pr->op_b.in == LMUL_ELEM_CONTAINER
+        && m == direct_width(pr)
         && pr->rs_a == es && pr->cs_a == m * es && b->bs_a == m * k * es
         && pr->rs_b == es && pr->cs_b == k * es && b->bs_b == k * n * es;
 }
@@ -234,7 +236,7 @@ static int direct_run(const batch_state *st, int64_t lo, int64_t hi, char *buf)
                   lmul_gemm_a_addend(pr), &pr->params, &ra);
     pr->ker->prep(1, (hi - lo) * b_size, pr->b + lo * st->batch.bs_b, 0, (void *)pb,
                   0, &pr->params, &rb);
-    if (!lmul_gemm_one_add_valid(pr, ra, rb))
+    if (lmul_gemm_tile_case(pr, ra, rb) >= 0)
         return 0;
     for (int64_t i = lo; i < hi; i++) {
         lmul_gemm_problem item;
@@ -299,9 +301,30 @@ static int batch_threads(const lmul_gemm_problem *pr, int64_t count)
     return nt < 1 ? 1 : (int)nt;
 }
 
+/* The few-row path (lmul_gemv.c) for one product, or item by item for
+ * items that each keep the threads busy; LMUL_GEMV_NOT_MINE when the items
+ * are not of its class (a matter of shape and strides: alike for all). */
+static int few_rows_items(const lmul_gemm_problem *pr, const lmul_gemm_batch *b)
+{
+    const int64_t work = pr->m * pr->n * pr->k;
+    if (b->count > 1 && work < LMUL_GEMM_MIN_WORK_PER_THREAD * lmul_get_num_threads())
+        return LMUL_GEMV_NOT_MINE;
+    const batch_state st = {pr, *b, 1, 0, NULL};
+    int status = LMUL_OK;
+    for (int64_t i = 0; i < b->count && status == LMUL_OK; i++) {
+        lmul_gemm_problem item;
+        item_problem(&st, i, &item);
+        status = lmul_gemv_run(&item);
+    }
+    return status;
+}
+
 int lmul_gemm_run_batch(lmul_gemm_problem *pr, const lmul_gemm_batch *batch)
 {
     enum { MAX_THREADS = 256 };
+    const int few = few_rows_items(pr, batch);
+    if (few != LMUL_GEMV_NOT_MINE)
+        return few;
     lmul_gemm_batch b = *batch;
     if (lmul_gemm_orient(pr)) {   /* transposed: A and B swapped */
         b.bs_a = batch->bs_b;
@@ -344,6 +367,6 @@ int lmul_gemm_batch_strided(lmul_format fmt, int64_t count, int64_t m, int64_t n
         || lmul_format_describe(fmt, &ct, &elsize, &in, &out) != LMUL_OK)
         return LMUL_ERR_ARG;
     const lmul_gemm_batch batch = {count, bs_a, bs_b, bs_c};
-    return lmul_gemm_strided(ct, elsize, in, out, m, n, kdim, alpha, a, rs_a, cs_a, b,
+    return lmul_gemm_strided(ct, elsize, in, in, out, m, n, kdim, alpha, a, rs_a, cs_a, b,
                              rs_b, cs_b, beta, c, rs_c, cs_c, k, &batch);
 }

@@ -92,29 +92,30 @@ static ALWAYS_INLINE void pack_copy(char *dst, const char *src, int64_t real,
     }
 }
 
-/* pack_copy from a narrow format, one copy per format so each widens inline. */
-static void pack_widening(const lmul_gemm_problem *pr, char *dst, const char *src,
-                          int64_t real, int64_t width, int64_t kc, int64_t s_idx,
-                          int64_t s_k)
+/* pack_copy from a narrow format `in`, one copy per format so each widens
+ * inline; float8 by `table`, the float32 bits of its 256 codes. */
+static void pack_widening(char *dst, const char *src, int64_t real, int64_t width,
+                          int64_t kc, int64_t s_idx, int64_t s_k, lmul_elem_format in,
+                          const uint32_t *table)
 {
-    if (pr->in == LMUL_ELEM_HALF)
+    if (in == LMUL_ELEM_HALF)
         pack_copy(dst, src, real, width, kc, s_idx, s_k, 4, LMUL_ELEM_HALF, NULL);
-    else if (pr->in == LMUL_ELEM_BFLOAT16)
+    else if (in == LMUL_ELEM_BFLOAT16)
         pack_copy(dst, src, real, width, kc, s_idx, s_k, 4, LMUL_ELEM_BFLOAT16, NULL);
-    else                       /* float8: by the problem's table */
-        pack_copy(dst, src, real, width, kc, s_idx, s_k, 4, pr->in, pr->fp8_table);
+    else
+        pack_copy(dst, src, real, width, kc, s_idx, s_k, 4, in, table);
 }
 
 /* A gathered micro-panel, prepared in place. */
-static void pack_panel(const lmul_gemm_problem *pr, char *dst, const char *src,
-                       int64_t real, int64_t width, int64_t kc, int64_t s_idx,
-                       int64_t s_k, uint64_t addend, lmul_range *range)
+static void pack_panel(const lmul_gemm_problem *pr, lmul_operand op, char *dst,
+                       const char *src, int64_t real, int64_t width, int64_t kc,
+                       int64_t s_idx, int64_t s_k, uint64_t addend, lmul_range *range)
 {
     const lmul_tcopy_ft tcopy = pr->ker->tcopy;
     const int transposing = real == width && width % 4 == 0 && s_k == (int64_t)pr->elsize;
     /* constant sizes let memcpy become one move */
-    if (pr->in != LMUL_ELEM_CONTAINER)
-        pack_widening(pr, dst, src, real, width, kc, s_idx, s_k);
+    if (op.in != LMUL_ELEM_CONTAINER)
+        pack_widening(dst, src, real, width, kc, s_idx, s_k, op.in, op.fp8_table);
     else if (tcopy != NULL && transposing)
         tcopy(width, kc, src, s_idx, dst);
     else if (pr->elsize == 4)
@@ -124,13 +125,6 @@ static void pack_panel(const lmul_gemm_problem *pr, char *dst, const char *src,
     pr->ker->prep(1, width * kc, dst, 0, dst, addend, &pr->params, range);
 }
 
-static void range_merge(lmul_range *into, lmul_range r)
-{
-    into->min = r.min < into->min ? r.min : into->min;
-    into->max = r.max > into->max ? r.max : into->max;
-    into->zeros |= r.zeros;
-}
-
 /*
  * Packs `len` elements (rows of A or columns of B) by `kc` steps into
  * micro-panels of `width`. When the elements of a step are contiguous, whole
@@ -138,12 +132,12 @@ static void range_merge(lmul_range *into, lmul_range r)
  * all panels so that each source row is read once, in order; the others,
  * and a last panel that needs padding, are gathered first.
  */
-void lmul_gemm_pack_block(const lmul_gemm_problem *pr, char *dst, const char *src,
-                          int64_t len, int64_t width, int64_t kc, int64_t s_idx,
-                          int64_t s_k, uint64_t addend, lmul_range *ranges)
+void lmul_gemm_pack_block(const lmul_gemm_problem *pr, lmul_operand op, char *dst,
+                          const char *src, int64_t len, int64_t width, int64_t kc,
+                          int64_t s_idx, int64_t s_k, uint64_t addend, lmul_range *ranges)
 {
     const size_t es = pr->elsize;
-    const int64_t direct = s_idx == (int64_t)es && pr->in == LMUL_ELEM_CONTAINER
+    const int64_t direct = s_idx == (int64_t)es && op.in == LMUL_ELEM_CONTAINER
         ? len / width * width : 0;
     for (int64_t r = 0; r < direct; r += width)
         ranges[r / width] = (lmul_range){UINT64_MAX, 0, 0};
@@ -156,11 +150,11 @@ void lmul_gemm_pack_block(const lmul_gemm_problem *pr, char *dst, const char *sr
             lmul_range got;
             pr->ker->prep(steps, width, src + r * s_idx + p0 * s_k, s_k,
                           dst + (r * kc + p0 * width) * es, addend, &pr->params, &got);
-            range_merge(&ranges[r / width], got);
+            lmul_range_merge(&ranges[r / width], got);
         }
     }
     for (int64_t r = direct; r < len; r += width)
-        pack_panel(pr, dst + r * kc * es, src + r * s_idx, min64(width, len - r),
+        pack_panel(pr, op, dst + r * kc * es, src + r * s_idx, min64(width, len - r),
                    width, kc, s_idx, s_k, addend, &ranges[r / width]);
 }
 
@@ -192,16 +186,16 @@ static void pack_a(const lmul_gemm_problem *pr, workspace *ws, int64_t ic,
     if (pr->packed_a != NULL)
         lmul_gemm_prepacked_block(pr->packed_a, ic, pc, &ws->a, &ws->ra);
     else
-        lmul_gemm_pack_block(pr, ws->a, pr->a + ic * pr->rs_a + pc * pr->cs_a, mc,
-                             pr->ker->mr, kc, pr->rs_a, pr->cs_a, lmul_gemm_a_addend(pr),
-                             ws->ra);
+        lmul_gemm_pack_block(pr, pr->op_a, ws->a, pr->a + ic * pr->rs_a + pc * pr->cs_a,
+                             mc, pr->ker->mr, kc, pr->rs_a, pr->cs_a,
+                             lmul_gemm_a_addend(pr), ws->ra);
     zprep_block(pr, pr->ker->zprep_a, ws->a, ws->az, mc, pr->ker->mr, kc, ws->ra);
 }
 
 static void pack_b(const lmul_gemm_problem *pr, const workspace *ws, int64_t pc,
                    int64_t kc, int64_t jc, int64_t nc)
 {
-    lmul_gemm_pack_block(pr, ws->b, pr->b + pc * pr->rs_b + jc * pr->cs_b, nc, pr->ker->nr,
+    lmul_gemm_pack_block(pr, pr->op_b, ws->b, pr->b + pc * pr->rs_b + jc * pr->cs_b, nc, pr->ker->nr,
                kc, pr->cs_b, pr->rs_b, 0, ws->rb);
     zprep_block(pr, pr->ker->zprep_b, ws->b, ws->bz, nc, pr->ker->nr, kc, ws->rb);
 }
@@ -234,17 +228,16 @@ static int tile_kernel(const lmul_gemm_problem *pr, lmul_range a, lmul_range b,
     return a.zeros || b.zeros ? KER_ZEROS : KER_FAST;
 }
 
-/* Whether the one-add kernel is valid for every product of the two ranges. */
-int lmul_gemm_one_add_valid(const lmul_gemm_problem *pr, lmul_range a, lmul_range b)
+int lmul_gemm_tile_case(const lmul_gemm_problem *pr, lmul_range a, lmul_range b)
 {
-    lmul_safe_case unused;
-    return tile_kernel(pr, a, b, &unused) == KER_FAST;
+    lmul_safe_case safe_case;
+    return tile_kernel(pr, a, b, &safe_case) == KER_FAST ? -1 : (int)safe_case;
 }
 
 /* C = (alpha * t) + (beta * C) on an edge or strided tile: the same two
  * roundings as the microkernels, so every element gets the same bits
  * whichever path it takes. */
-static void merge_f32(const float *t, int64_t ldt, char *c, int64_t mr,
+void lmul_merge_f32(const float *t, int64_t ldt, char *c, int64_t mr,
                       int64_t nr, int64_t rs, int64_t cs, float alpha, float beta)
 {
     for (int64_t j = 0; j < nr; j++)
@@ -310,7 +303,7 @@ static void tile(const lmul_gemm_problem *pr, const workspace *ws, const char *p
     aux.beta = f32 ? (const void *)&zero_f32 : (const void *)&zero_f64;
     ukr(kc, pa, pb, ws->tile, ker->mr, &aux);
     if (f32)
-        merge_f32((const float *)ws->tile, ker->mr, c, mr, nr, pr->rs_c, pr->cs_c,
+        lmul_merge_f32((const float *)ws->tile, ker->mr, c, mr, nr, pr->rs_c, pr->cs_c,
                   *(const float *)pr->alpha, *(const float *)beta);
     else
         merge_f64((const double *)ws->tile, ker->mr, c, mr, nr, pr->rs_c,
@@ -362,18 +355,8 @@ static void gemm_region(const lmul_gemm_problem *pr, region r, workspace *ws)
     count_tiles(counts);
 }
 
-/* A block of a narrow C (mc x nc, format fmt) and its float32 sums in acc,
- * columns ld apart; passed by value, so the loops keep it in registers. */
-typedef struct narrow_block {
-    lmul_elem_format fmt;
-    char *c;
-    int64_t rs, cs, mc, nc;
-    float *acc;
-    int64_t ld;
-} narrow_block;
-
 /* acc = beta * C, in float32. */
-static void narrow_block_load(narrow_block b, float beta)
+void lmul_narrow_block_load(lmul_narrow_block b, float beta)
 {
     for (int64_t j = 0; j < b.nc; j++) {
         float *sums = b.acc + j * b.ld;
@@ -384,7 +367,7 @@ static void narrow_block_load(narrow_block b, float beta)
 }
 
 /* C = acc, rounded to C's format once. */
-static void narrow_block_store(narrow_block b)
+void lmul_narrow_block_store(lmul_narrow_block b)
 {
     for (int64_t j = 0; j < b.nc; j++) {
         const float *sums = b.acc + j * b.ld;
@@ -414,11 +397,11 @@ static void gemm_region_narrow(const lmul_gemm_problem *pr, region r,
         const int64_t nc = min64(ker->nc, r.n1 - jc);
         for (int64_t ic = r.m0; ic < r.m1; ic += ker->mc) {
             const int64_t mc = min64(ker->mc, r.m1 - ic);
-            const narrow_block nb = {pr->out, pr->c + ic * pr->rs_c + jc * pr->cs_c,
+            const lmul_narrow_block nb = {pr->out, pr->c + ic * pr->rs_c + jc * pr->cs_c,
                                      pr->rs_c, pr->cs_c, mc, nc, (float *)ws->cbuf,
                                      ker->mc};
             if (beta != 0.0f)
-                narrow_block_load(nb, beta);
+                lmul_narrow_block_load(nb, beta);
             for (int64_t pc = 0; pc < pr->k; pc += LMUL_GEMM_KC) {
                 const int64_t kc = min64(LMUL_GEMM_KC, pr->k - pc);
                 pack_b(pr, ws, pc, kc, jc, nc);
@@ -426,7 +409,7 @@ static void gemm_region_narrow(const lmul_gemm_problem *pr, region r,
                 macro_kernel(&block, ws, mc, nc, kc, ws->cbuf,
                              pc == 0 && beta == 0.0f ? &zero_f32 : &one_f32, counts);
             }
-            narrow_block_store(nb);
+            lmul_narrow_block_store(nb);
         }
     }
     count_tiles(counts);
@@ -531,18 +514,14 @@ static int workspace_alloc(const lmul_gemm_problem *pr, workspace *ws)
     return LMUL_OK;
 }
 
-/* C^T = B^T A^T: the microkernels store columns of C (and a narrow C is
- * narrowed by columns), so a C whose rows are contiguous is computed
- * transposed (L-Mul commutes). */
-int lmul_gemm_orient(lmul_gemm_problem *pr)
+void lmul_gemm_transpose(lmul_gemm_problem *pr)
 {
-    const int64_t es = (int64_t)lmul_elem_size(pr->out, pr->elsize);
-    if (pr->packed_a != NULL || pr->rs_c == es || pr->cs_c != es)
-        return 0;
     const lmul_gemm_problem p = *pr;
     pr->m = p.n;
     pr->n = p.m;
     pr->a = p.b;
+    pr->op_a = p.op_b;
+    pr->op_b = p.op_a;
     pr->rs_a = p.cs_b;
     pr->cs_a = p.rs_b;
     pr->b = p.a;
@@ -550,7 +529,6 @@ int lmul_gemm_orient(lmul_gemm_problem *pr)
     pr->cs_b = p.rs_a;
     pr->rs_c = p.cs_c;
     pr->cs_c = p.rs_c;
-    return 1;
 }
 
 lmul_gemm_workspace *lmul_gemm_workspace_new(const lmul_gemm_problem *pr)
@@ -568,6 +546,18 @@ void lmul_gemm_workspace_free(lmul_gemm_workspace *ws)
     if (ws != NULL)
         free(ws->mem);
     free(ws);
+}
+
+/* C^T = B^T A^T: the microkernels store columns of C (and a narrow C is
+ * narrowed by columns), so a C whose rows are contiguous is computed
+ * transposed (L-Mul commutes); a pre-packed A stays A. */
+int lmul_gemm_orient(lmul_gemm_problem *pr)
+{
+    const int64_t es = (int64_t)lmul_elem_size(pr->out, pr->elsize);
+    if (pr->packed_a != NULL || pr->rs_c == es || pr->cs_c != es)
+        return 0;
+    lmul_gemm_transpose(pr);
+    return 1;
 }
 
 int lmul_gemm_run(lmul_gemm_problem *pr)

@@ -80,17 +80,30 @@ typedef struct lmul_gemm_prepacked lmul_gemm_prepacked;
 /* m*n*k below this: one thread. */
 #define LMUL_GEMM_MIN_WORK_PER_THREAD (INT64_C(1) << 21)
 
+/* How one input operand is stored: its format and, for float8, the float32
+ * bits of its 256 codes (widened once per call, for the packing), else NULL. */
+typedef struct lmul_operand {
+    lmul_elem_format in;
+    const uint32_t *fp8_table;
+} lmul_operand;
+
+/* into = what into and r saw together. */
+static inline void lmul_range_merge(lmul_range *into, lmul_range r)
+{
+    into->min = r.min < into->min ? r.min : into->min;
+    into->max = r.max > into->max ? r.max : into->max;
+    into->zeros |= r.zeros;
+}
+
 /* C = alpha * A B + beta * C, m, n, k > 0, strides in bytes. */
 typedef struct lmul_gemm_problem {
     const lmul_gemm_kernels *ker;
     const lmul_container *container;
     size_t elsize;                  /* 4 (float32 container) or 8 (float64) */
-    lmul_elem_format in;            /* A and B; not CONTAINER: widened when
-                                       packed (elsize 4) */
+    lmul_operand op_a, op_b;        /* not CONTAINER: widened when packed or
+                                       streamed (elsize 4); A and B may differ */
     lmul_elem_format out;           /* C: CONTAINER, HALF or BFLOAT16 (then
                                        summed in a float32 block, rounded once) */
-    const uint32_t *fp8_table;      /* float8 in: the float32 bits of its 256
-                                       codes, for the packing; else NULL */
     int64_t m, n, k;
     const char *a;
     int64_t rs_a, cs_a;
@@ -118,15 +131,19 @@ void lmul_gemm_run_serial(const lmul_gemm_problem *pr, lmul_gemm_workspace *ws);
 
 /* Packs len elements (rows of A, or columns of B) by kc steps into
  * micro-panels of width, prepared, with addend; a range per panel. */
-void lmul_gemm_pack_block(const lmul_gemm_problem *pr, char *dst, const char *src,
-                          int64_t len, int64_t width, int64_t kc, int64_t s_idx,
-                          int64_t s_k, uint64_t addend, lmul_range *ranges);
+void lmul_gemm_pack_block(const lmul_gemm_problem *pr, lmul_operand op, char *dst,
+                          const char *src, int64_t len, int64_t width, int64_t kc,
+                          int64_t s_idx, int64_t s_k, uint64_t addend,
+                          lmul_range *ranges);
 
-/* offset - bias modulo 2^width: the packing adds it to A. */
+/* offset - bias modulo 2^width: the packing adds it to A; with it in A,
+ * a + b is the L-Mul product. */
 uint64_t lmul_gemm_a_addend(const lmul_gemm_problem *pr);
 
-/* Whether the one-add kernel is valid for every product of two ranges. */
-int lmul_gemm_one_add_valid(const lmul_gemm_problem *pr, lmul_range a, lmul_range b);
+/* -1: the one-add kernel is valid for operands in ranges a and b (no zero,
+ * subnormal, infinity or NaN, every product normal); else the lmul_safe_case
+ * the safe kernel must handle. */
+int lmul_gemm_tile_case(const lmul_gemm_problem *pr, lmul_range a, lmul_range b);
 
 /* The panels of a pre-packed A from element ic (a multiple of mr) at step pc
  * (a multiple of kc), and their ranges. */
@@ -139,10 +156,10 @@ typedef struct lmul_gemm_batch {
     int64_t count, bs_a, bs_b, bs_c;
 } lmul_gemm_batch;
 
-/* Checks and runs C = alpha A B + beta C (lmul_gemm.c); in, out: how A and
- * B, and C, are stored; batch NULL for one product. */
-int lmul_gemm_strided(const lmul_container *ct, size_t elsize,
-                      lmul_elem_format in, lmul_elem_format out, int64_t m,
+/* Checks and runs C = alpha A B + beta C (lmul_gemm.c); in_a, in_b, out:
+ * how A, B and C are stored; batch NULL for one product. */
+int lmul_gemm_strided(const lmul_container *ct, size_t elsize, lmul_elem_format in_a,
+                      lmul_elem_format in_b, lmul_elem_format out, int64_t m,
                       int64_t n, int64_t kdim, const void *alpha, const void *a,
                       int64_t rs_a, int64_t cs_a, const void *b, int64_t rs_b,
                       int64_t cs_b, const void *beta, void *c, int64_t rs_c,
@@ -162,5 +179,59 @@ int lmul_gemm_run_batch(lmul_gemm_problem *pr, const lmul_gemm_batch *batch);
 
 /* Runs a validated problem; LMUL_OK or LMUL_ERR_NOMEM (then C is untouched). */
 int lmul_gemm_run(lmul_gemm_problem *pr);
+
+/* Shared by the blocked driver and the few-row path (lmul_gemv.c). */
+
+/* C^T = B^T A^T: the same problem with A and B swapped and transposed
+ * (L-Mul commutes, so every element keeps its bits). */
+void lmul_gemm_transpose(lmul_gemm_problem *pr);
+
+/* C = (alpha * t) + (beta * C) for an mr x nr tile t (t[i + j*ldt]), C's
+ * element (i, j) at c + i*rs + j*cs: the microkernels' two roundings. */
+void lmul_merge_f32(const float *t, int64_t ldt, char *c, int64_t mr, int64_t nr,
+                    int64_t rs, int64_t cs, float alpha, float beta);
+
+/* A block of a narrow C (mc x nc, format fmt) and its float32 sums in acc,
+ * columns ld apart; passed by value, so the loops keep it in registers. */
+typedef struct lmul_narrow_block {
+    lmul_elem_format fmt;
+    char *c;
+    int64_t rs, cs, mc, nc;
+    float *acc;
+    int64_t ld;
+} lmul_narrow_block;
+
+/* acc = beta * C (beta 0 does not read C); C = acc rounded to C's format once. */
+void lmul_narrow_block_load(lmul_narrow_block b, float beta);
+void lmul_narrow_block_store(lmul_narrow_block b);
+
+/* The few-row path (m or n at most LMUL_GEMV_MAX_ROWS, the long operand
+ * contiguous along one dimension): LMUL_OK, LMUL_ERR_NOMEM, or
+ * LMUL_GEMV_NOT_MINE when the problem is not of its class. Same bits as
+ * lmul_gemm_run. */
+#define LMUL_GEMV_MAX_ROWS 16
+#define LMUL_GEMV_NOT_MINE 1
+int lmul_gemv_run(const lmul_gemm_problem *pr);
+
+/* batch dot products in the float32 container: r[b*bs_r] = sum_i lmul(x_b[i],
+ * y_b[i]) with x_b[i] at x + b*bs_x + i*s_x (bytes), y alike, n > 0,
+ * batch > 0; r float32 (out CONTAINER) or float16 / bfloat16, rounded once.
+ * The blocked GEMM's summation order (lmul_dot.c). */
+typedef struct lmul_dot_problem {
+    const lmul_gemm_kernels *ker;
+    lmul_operand op_x, op_y;
+    lmul_elem_format out;
+    int64_t batch, n;
+    const char *x;
+    int64_t bs_x, s_x;
+    const char *y;
+    int64_t bs_y, s_y;
+    char *r;
+    int64_t bs_r;
+    lmul_params params;
+} lmul_dot_problem;
+
+/* LMUL_OK or LMUL_ERR_NOMEM (nothing written). */
+int lmul_dot_run(const lmul_dot_problem *d);
 
 #endif

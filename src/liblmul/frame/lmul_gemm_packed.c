@@ -62,15 +62,15 @@ void lmul_gemm_prepacked_block(const lmul_gemm_prepacked *p, int64_t ic, int64_t
     *ranges = p->ranges + pc / LMUL_GEMM_KC * p->panels + ic / ker->mr;
 }
 
-/* The problem whose pack_a the pack reproduces: B^T as A. */
-static void pack_problem(const lmul_gemm_prepacked *p, lmul_elem_format in,
+/* The problem whose pack_a the pack reproduces: B^T (stored as op_b) as A. */
+static void pack_problem(const lmul_gemm_prepacked *p, lmul_operand op_b,
                          lmul_gemm_problem *pr)
 {
     memset(pr, 0, sizeof *pr);
     pr->ker = gemm_kernels(p->level, p->elsize);
     pr->container = p->container;
     pr->elsize = p->elsize;
-    pr->in = in;
+    pr->op_a = op_b;
     pr->out = LMUL_ELEM_CONTAINER;
     lmul_params_init(&pr->params, p->container, p->k);
 }
@@ -80,8 +80,7 @@ static void pack_chunks(lmul_gemm_prepacked *p, lmul_elem_format in, const char 
 {
     lmul_gemm_problem pr;
     uint32_t table[256];
-    pack_problem(p, in, &pr);
-    pr.fp8_table = lmul_gemm_fp8_codes(in, table);
+    pack_problem(p, (lmul_operand){in, lmul_gemm_fp8_codes(in, table)}, &pr);
     const int64_t mr = pr.ker->mr, kc_max = LMUL_GEMM_KC;
     const uint64_t addend = lmul_gemm_a_addend(&pr);
     for (int64_t pc = 0; pc < p->kdim; pc += kc_max) {
@@ -89,7 +88,7 @@ static void pack_chunks(lmul_gemm_prepacked *p, lmul_elem_format in, const char 
         char *panels;
         lmul_range *ranges;
         lmul_gemm_prepacked_block(p, 0, pc, &panels, &ranges);
-        lmul_gemm_pack_block(&pr, panels, b + pc * rs_b, p->n, mr, kc, cs_b, rs_b,
+        lmul_gemm_pack_block(&pr, pr.op_a, panels, b + pc * rs_b, p->n, mr, kc, cs_b, rs_b,
                              addend, ranges);
     }
 }
@@ -193,8 +192,10 @@ int lmul_gemm_compute(int64_t m, const void *alpha, lmul_format a_fmt,
         return LMUL_ERR_ARG;
     lmul_gemm_problem pr;
     uint32_t table[256];
-    pack_problem(p, in, &pr);
-    pr.fp8_table = lmul_gemm_fp8_codes(in, table);
+    /* B^T is packed (its format no longer read); the activations A^T are
+     * the kernel's B side */
+    pack_problem(p, (lmul_operand){LMUL_ELEM_CONTAINER, NULL}, &pr);
+    pr.op_b = (lmul_operand){in, lmul_gemm_fp8_codes(in, table)};
     pr.out = out;
     pr.packed_a = p;
     pr.m = p->n;               /* C^T = B^T A^T */

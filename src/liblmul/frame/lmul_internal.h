@@ -88,6 +88,17 @@ typedef void (*lmul_f8mul_ker_ft)(int64_t n, const uint8_t *x, const uint8_t *y,
                                   float *z, const lmul_params *p,
                                   const lmul_fp8_format *f);
 
+/* Exact widening of n contiguous narrow elements to float32 bit patterns:
+ * float16 or bfloat16 (uint16 patterns) or float8 in format f (bytes). */
+typedef enum lmul_widen_kind {
+    LMUL_WIDEN_F16,
+    LMUL_WIDEN_BF16,
+    LMUL_WIDEN_F8,
+    LMUL_WIDEN_NONE             /* float32 already (a stream kernel's operand) */
+} lmul_widen_kind;
+typedef void (*lmul_widen_ft)(int64_t n, const void *src, lmul_widen_kind kind,
+                              const lmul_fp8_format *f, uint32_t *dst);
+
 /* What packing saw in a micro-panel: magnitudes are the bits without the
  * sign, after DAZ and rounding. */
 typedef struct lmul_range {
@@ -162,12 +173,68 @@ typedef void (*lmul_tcopy_ft)(int64_t width, int64_t kc, const void *src,
  */
 #define LMUL_GEMM_KC 256
 
+/*
+ * Few-row product over one chunk of the inner dimension (lmul_gemv.c):
+ * acc[i*nb + j] = sum_{p < kc} prod(xa[i*kc + p], w[p*ldw + j]) for i < m,
+ * j < nb (nb: the kernel's gemv_nb), each sum from +0 in p order, so it is
+ * the blocked microkernel's accumulator bit for bit. xa holds A's prepared
+ * bits plus aux->a_addend, w B's prepared bits; lanes of w past the real
+ * columns may hold anything (their sums are not used). fast: the one-add
+ * product (valid as for the GEMM's fast kernel); safe: every case.
+ */
+typedef void (*lmul_gemv_ukr_ft)(int64_t m, int64_t kc, const uint32_t *xa,
+                                 const uint32_t *w, int64_t ldw, float *acc,
+                                 const lmul_gemm_aux *aux);
+
+/*
+ * The streamed few-row kernels (m <= LMUL_GEMV_STREAM_ROWS) read B's float32
+ * bits as they are, unprepared: `fast` then gives the one-add product of the
+ * rounded element and merges what it saw into *range (as lmul_prep_ft, but
+ * counting a subnormal as a zero), for the caller to check the product was
+ * valid (else it computes again with fast = 0: every case, lane by lane).
+ * xa as for lmul_gemv_ukr_ft; aux->p rounds B (not A, already rounded).
+ *
+ * stream (x @ W, W's rows contiguous): acc[i*n + j] += prod(xa[i*ldx + p],
+ *     W[p][j]) for p < kc in order, i < m, j < n; row p of W at w + p*rs_w
+ *     (bytes), its elements float32 (kind NONE), bfloat16 (BF16) or float8 in
+ *     format f (F8: fast only and without rounding; the caller widens for
+ *     the other cases).
+ * dots (x @ W.T, W's rows the columns of B): acc[i*lanes + j] = the sum from
+ *     +0, in p order, of prod(xa[i*kc + p], W[j][p]) for i < m, j < rows
+ *     <= lanes (the kernel's gemv_lanes); row j of W at w + j*rs_w.
+ */
+#define LMUL_GEMV_STREAM_ROWS 4
+
+/* Dots in lanes: sums[j] = the sum from +0, in p order, of lmul(x_j[p],
+ * y_j[p]) for p < kc, j < items <= the kernel's dot_lanes; x_j at
+ * x + j*rs_x (bytes), y_j alike, float32 elements contiguous. Every case of
+ * SPEC.md (p rounds both operands). */
+typedef void (*lmul_sdots_ft)(int64_t kc, int64_t items, const char *x, int64_t rs_x,
+                              const char *y, int64_t rs_y, float *sums,
+                              const lmul_params *p);
+typedef void (*lmul_gemv_stream_ft)(int64_t m, int64_t kc, int64_t n,
+                                    const uint32_t *xa, int64_t ldx,
+                                    const char *w, int64_t rs_w,
+                                    lmul_widen_kind kind, const lmul_fp8_format *f,
+                                    float *acc, lmul_range *range,
+                                    const lmul_gemm_aux *aux, int fast);
+typedef void (*lmul_gemv_dots_ft)(int64_t m, int64_t kc, int64_t rows,
+                                  const uint32_t *xa, const char *w, int64_t rs_w,
+                                  float *acc, lmul_range *range,
+                                  const lmul_gemm_aux *aux, int fast);
+
 typedef struct lmul_gemm_kernels {
     int mr, nr;                 /* register tile */
     int mc, nc;                 /* cache blocks; mc % mr == 0, nc % nr == 0 */
     lmul_gemm_ukr_ft fast, zeros, safe;
     lmul_prep_ft prep;
     lmul_tcopy_ft tcopy;        /* NULL: the frame's element copy */
+    int gemv_nb;                /* columns of the few-row kernels; 0: none */
+    lmul_gemv_ukr_ft gemv_fast, gemv_safe;
+    int gemv_lanes;             /* rows of W per gemv_dots call; dots per sdots call */
+    lmul_gemv_stream_ft gemv_stream;
+    lmul_gemv_dots_ft gemv_dots;
+    lmul_sdots_ft sdots;
     lmul_zprep_ft zprep_a, zprep_b;   /* NULL: the zero kernel reads A or B
                                          as packed */
 } lmul_gemm_kernels;
@@ -180,6 +247,7 @@ typedef struct lmul_kernels {
     lmul_hmul_ker_ft hmul;
     lmul_bmul_ker_ft bmul;
     lmul_f8mul_ker_ft f8mul;
+    lmul_widen_ft widen;
     lmul_gemm_kernels sgemm;
     lmul_gemm_kernels dgemm;
 } lmul_kernels;

@@ -37,4 +37,21 @@ void lmul_zprep64_avx2(int64_t kc, int nr, const void *pb, void *dst,
                        uint64_t a_addend);
 void lmul_tcopy32_avx2(int64_t width, int64_t kc, const void *src,
                        int64_t src_stride, void *dst);
+void lmul_widen_avx2_8(int64_t n, const void *src, lmul_widen_kind kind,
+                         const lmul_fp8_format *f, uint32_t *dst);
+void lmul_sgemv_fast_avx2_16(int64_t m, int64_t kc, const uint32_t *xa,
+                              const uint32_t *w, int64_t ldw, float *acc,
+                              const lmul_gemm_aux *aux);
+void lmul_sgemv_safe_avx2_16(int64_t m, int64_t kc, const uint32_t *xa,
+                              const uint32_t *w, int64_t ldw, float *acc,
+                              const lmul_gemm_aux *aux);
+void lmul_sgemv_stream_avx2(int64_t m, int64_t kc, int64_t n, const uint32_t *xa, int64_t ldx,
+                            const char *w, int64_t rs_w, lmul_widen_kind kind,
+                            const lmul_fp8_format *f, float *acc,
+                            lmul_range *range, const lmul_gemm_aux *aux, int fast);
+void lmul_sgemv_dots_avx2_8(int64_t m, int64_t kc, int64_t rows, const uint32_t *xa,
+                            const char *w, int64_t rs_w, float *acc,
+                            lmul_range *range, const lmul_gemm_aux *aux, int fast);
+void lmul_sdots_avx2_8(int64_t kc, int64_t items, const char *x, int64_t rs_x,
+                      const char *y, int64_t rs_y, float *sums, const lmul_params *p);
 #endif

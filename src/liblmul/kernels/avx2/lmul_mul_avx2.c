@@ -224,4 +224,33 @@ void lmul_f8mul_avx2_8(int64_t n, const uint8_t *x, const uint8_t *y, float *z,
     }
 }
 
+/* Narrow elements to float32 bits (lmul_widen_ft), 8 at a time; the tail
+ * through a zeroed copy. */
+LMUL_TARGET_AVX2
+void lmul_widen_avx2_8(int64_t n, const void *src, lmul_widen_kind kind,
+                       const lmul_fp8_format *f, uint32_t *dst)
+{
+    const size_t es = kind == LMUL_WIDEN_F8 ? 1 : 2;
+    for (int64_t i = 0; i < n; i += 8) {
+        const int64_t left = n - i < 8 ? n - i : 8;
+        _Alignas(16) uint8_t in[16] = {0};
+        memcpy(in, (const char *)src + i * (int64_t)es, (size_t)left * es);
+        const __m128i v = _mm_load_si128((const __m128i *)in);
+        __m256i r;
+        if (kind == LMUL_WIDEN_F8)
+            r = decode_fp8(v, f);
+        else if (kind == LMUL_WIDEN_BF16)
+            r = widen_bf16(v);
+        else
+            r = widen_f16(v);
+        if (left == 8) {
+            _mm256_storeu_si256((__m256i *)(dst + i), r);
+        } else {
+            _Alignas(32) uint32_t out[8];
+            _mm256_store_si256((__m256i *)out, r);
+            memcpy(dst + i, out, (size_t)left * sizeof(uint32_t));
+        }
+    }
+}
+
 #endif /* LMUL_X86 */

@@ -200,4 +200,24 @@ void lmul_f8mul_avx512_16(int64_t n, const uint8_t *x, const uint8_t *y, float *
     }
 }
 
+/* Narrow elements to float32 bits (lmul_widen_ft), 16 at a time. */
+LMUL_TARGET_AVX512
+void lmul_widen_avx512_16(int64_t n, const void *src, lmul_widen_kind kind,
+                          const lmul_fp8_format *f, uint32_t *dst)
+{
+    const uint16_t *h = src;
+    const uint8_t *b = src;
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m512i r;
+        if (kind == LMUL_WIDEN_F8)
+            r = decode_fp8(_mm_maskz_loadu_epi8(m, b + i), f);
+        else if (kind == LMUL_WIDEN_BF16)
+            r = widen_bf16(_mm256_maskz_loadu_epi16(m, h + i));
+        else
+            r = widen_f16(_mm256_maskz_loadu_epi16(m, h + i));
+        _mm512_mask_storeu_epi32(dst + i, m, r);
+    }
+}
+
 #endif /* LMUL_X86 */

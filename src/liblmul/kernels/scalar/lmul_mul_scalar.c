@@ -60,3 +60,15 @@ void lmul_f8mul_scalar_1(int64_t n, const uint8_t *x, const uint8_t *y, float *z
         memcpy(z + i, &zb, sizeof zb);
     }
 }
+
+/* Narrow elements to float32 bits (lmul_widen_ft). */
+void lmul_widen_scalar_1(int64_t n, const void *src, lmul_widen_kind kind,
+                         const lmul_fp8_format *f, uint32_t *dst)
+{
+    const uint16_t *h = src;
+    const uint8_t *b = src;
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = kind == LMUL_WIDEN_F8 ? lmul_fp8_to_float_bits(b[i], f)
+               : kind == LMUL_WIDEN_BF16 ? lmul_bfloat16_to_float_bits(h[i])
+               : lmul_half_to_float_bits(h[i]);
+}

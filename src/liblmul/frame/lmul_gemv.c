@@ -1,0 +1,511 @@
+/*
+ * The few-row path: C = alpha * A B + beta * C with A of at most
+ * LMUL_GEMV_MAX_ROWS rows (or B of at most that many columns, computed as
+ * C^T = B^T A^T) and B contiguous along one of its dimensions: W as x @ W
+ * (rows of B contiguous) or as x @ W.T, nn.Linear's layout (columns of B
+ * contiguous). A is prepared once (DAZ, rounding to k, its range per chunk);
+ * B is never packed whole: it is streamed in tiles of TILE columns by the
+ * inner-dimension chunk (prefetched in software: its rows are far apart), each widened, transposed if need be
+ * and prepared into a small buffer with its range, which chooses the
+ * one-add kernel or the safe one for the tile.
+ *
+ * Summation order: the blocked GEMM's (docs/contract.md 5.1). The inner
+ * dimension is cut into the same chunks of kc (the level's sgemm kc), each
+ * chunk summed from +0 in order, then C = alpha*sum + beta*C for the first
+ * chunk and alpha*sum + 1*C for the others (a narrow C: summed in a float32
+ * block from beta*C, rounded once), so both paths give the same bits.
+ * Threads split the columns of C, never the inner dimension.
+ */
+#include <fenv.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lmul_gemm_frame.h"
+
+#if defined(__GNUC__)
+#  define PREFETCH(p) __builtin_prefetch(p)
+#else
+#  define PREFETCH(p) ((void)(p))
+#endif
+
+#define ALIGN 64
+#define TILE 64                 /* B's columns per tile: a multiple of every gemv_nb */
+#define STRIP 4096              /* columns of C per pass of the stream path */
+#define WIDEN_ROWS 4            /* narrow rows of B widened at a time by the stream path */
+#define GROUP 8                 /* steps per prefetch of the tile path */
+#define AHEAD 16                /* how far ahead they prefetch */
+#define MIN_WORK_PER_THREAD (INT64_C(1) << 20)  /* m*n*k below this: one thread */
+#define MAX_THREADS 256
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+static size_t aligned(size_t bytes) { return (bytes + ALIGN - 1) / ALIGN * ALIGN; }
+
+typedef enum gemv_path { PATH_STREAM, PATH_DOTS, PATH_TILES } gemv_path;
+
+typedef struct gemv_ws {
+    void *mem;
+    uint32_t *w, *tmp;          /* B's prepared tile; widened or gathered elements */
+    float *acc, *cbuf;          /* a chunk's sums; a narrow C's float32 block */
+} gemv_ws;
+
+typedef struct gemv_job {
+    const lmul_gemm_problem *pr;
+    gemv_path path;
+    const uint32_t *xa;         /* A prepared: chunk at pc holds m rows of its length */
+    const lmul_range *xr;       /* A's range per chunk */
+    int64_t unit;               /* columns of C per kernel call (threads split in these) */
+    int nt;
+    gemv_ws *ws;
+} gemv_job;
+
+static lmul_widen_kind widen_kind(lmul_elem_format f)
+{
+    return f == LMUL_ELEM_HALF ? LMUL_WIDEN_F16
+         : f == LMUL_ELEM_BFLOAT16 ? LMUL_WIDEN_BF16 : LMUL_WIDEN_F8;
+}
+
+/* n elements of operand op (stride s bytes) as float32 bits into dst. */
+static void widen_strided(const lmul_operand *op, int64_t n, const char *src,
+                          int64_t s, uint32_t *dst)
+{
+    if (op->in == LMUL_ELEM_CONTAINER) {
+        for (int64_t i = 0; i < n; i++)
+            memcpy(dst + i, src + i * s, sizeof *dst);
+    } else if (op->fp8_table != NULL) {
+        for (int64_t i = 0; i < n; i++)
+            dst[i] = op->fp8_table[*(const uint8_t *)(src + i * s)];
+    } else {
+        for (int64_t i = 0; i < n; i++)
+            dst[i] = lmul_elem_widen(op->in, src + i * s);
+    }
+}
+
+/* n contiguous elements of op as float32 bits, by the level's kernel
+ * (float16 on the bits: the hardware's conversion raises invalid on a
+ * signaling NaN, which the blocked path's packing does not). */
+static void widen_row(const lmul_operand *op, int64_t n, const char *src, uint32_t *dst)
+{
+    if (op->in == LMUL_ELEM_CONTAINER)
+        memcpy(dst, src, (size_t)n * sizeof *dst);
+    else if (op->in == LMUL_ELEM_HALF)
+        widen_strided(op, n, src, sizeof(uint16_t), dst);
+    else
+        lmul_active_kernels()->widen(n, src, widen_kind(op->in), lmul_elem_fp8(op->in),
+                                     dst);
+}
+
+/* A's m rows, chunk by chunk, prepared with the addend of the fast product. */
+static void prepare_a(const lmul_gemm_problem *pr, uint32_t *xa, lmul_range *xr)
+{
+    const int64_t kc_max = LMUL_GEMM_KC;
+    for (int64_t pc = 0, c = 0; pc < pr->k; pc += kc_max, c++) {
+        const int64_t kc = min64(kc_max, pr->k - pc);
+        uint32_t *chunk = xa + pc * pr->m;
+        for (int64_t i = 0; i < pr->m; i++)
+            widen_strided(&pr->op_a, kc, pr->a + i * pr->rs_a + pc * pr->cs_a,
+                          pr->cs_a, chunk + i * kc);
+        pr->ker->prep(1, pr->m * kc, chunk, 0, chunk, lmul_gemm_a_addend(pr), &pr->params,
+                      &xr[c]);
+    }
+}
+
+/* ------------------------------------------------------------ merging */
+
+/* A block of C's columns j0 .. j0 + width, computed over every chunk. */
+typedef struct cblock {
+    int64_t j0, width;
+} cblock;
+
+static lmul_narrow_block narrow_of(const gemv_job *g, const gemv_ws *ws, cblock b)
+{
+    const lmul_gemm_problem *pr = g->pr;
+    return (lmul_narrow_block){pr->out, pr->c + b.j0 * pr->cs_c, pr->cs_c, pr->rs_c,
+                               b.width, pr->m, ws->cbuf, b.width};
+}
+
+static void block_begin(const gemv_job *g, const gemv_ws *ws, cblock b)
+{
+    const float beta = *(const float *)g->pr->beta;
+    if (g->pr->out != LMUL_ELEM_CONTAINER && beta != 0.0f)
+        lmul_narrow_block_load(narrow_of(g, ws, b), beta);
+}
+
+static void block_end(const gemv_job *g, const gemv_ws *ws, cblock b)
+{
+    if (g->pr->out != LMUL_ELEM_CONTAINER)
+        lmul_narrow_block_store(narrow_of(g, ws, b));
+}
+
+/* Columns s .. s + cols of the block += a chunk's sums (acc[i*ld + j]), as
+ * the blocked GEMM merges a tile: alpha*sum + beta*C for the first chunk
+ * (alpha*sum for beta 0), alpha*sum + 1*C after; a narrow C's float32 block
+ * alike (it holds beta*C). */
+static void block_merge(const gemv_job *g, const gemv_ws *ws, cblock b, int first,
+                        const float *acc, int64_t ld, int64_t s, int64_t cols)
+{
+    const lmul_gemm_problem *pr = g->pr;
+    const float alpha = *(const float *)pr->alpha, beta = *(const float *)pr->beta;
+    if (pr->out != LMUL_ELEM_CONTAINER)
+        lmul_merge_f32(acc, ld, (char *)(ws->cbuf + s), cols, pr->m, sizeof(float),
+                       b.width * (int64_t)sizeof(float), alpha,
+                       first && beta == 0.0f ? 0.0f : 1.0f);
+    else
+        lmul_merge_f32(acc, ld, pr->c + (b.j0 + s) * pr->cs_c, cols, pr->m, pr->cs_c,
+                       pr->rs_c, alpha, first ? beta : 1.0f);
+}
+
+/* ------------------------------------------------------------ stream, dots */
+
+/* The streamed kernels' aux: B rounded by the kernel, A already. */
+static lmul_gemm_aux streamed_aux(const lmul_gemm_problem *pr)
+{
+    return (lmul_gemm_aux){.alpha = pr->alpha, .beta = pr->beta,
+                           .a_addend = lmul_gemm_a_addend(pr), .safe_case = LMUL_SAFE_FULL,
+                           .p = &pr->params};
+}
+
+/* The format the stream kernel reads B in itself (for the one-add loop, or
+ * for both); LMUL_WIDEN_F16 here: none, B is widened first. */
+static lmul_widen_kind streamed_kind(const lmul_gemm_problem *pr, int fast)
+{
+    const lmul_elem_format in = pr->op_b.in;
+    if (in == LMUL_ELEM_CONTAINER)
+        return LMUL_WIDEN_NONE;
+    if (in == LMUL_ELEM_BFLOAT16)
+        return LMUL_WIDEN_BF16;
+    const lmul_fp8_format *f = lmul_elem_fp8(in);
+    if (f != NULL && fast && !lmul_rounding_needed(&pr->params, f->mantissa_bits))
+        return LMUL_WIDEN_F8;
+    return LMUL_WIDEN_F16;
+}
+
+/* One chunk of a strip by the stream kernel, fast or not; what it saw. */
+static lmul_range stream_chunk(const gemv_job *g, const gemv_ws *ws, cblock b,
+                               int64_t pc, int64_t kc, int fast)
+{
+    const lmul_gemm_problem *pr = g->pr;
+    const lmul_gemm_aux aux = streamed_aux(pr);
+    const uint32_t *xa = g->xa + pc * pr->m;
+    const char *src = pr->b + pc * pr->rs_b + b.j0 * pr->cs_b;
+    const lmul_widen_kind kind = streamed_kind(pr, fast);
+    const lmul_fp8_format *f = lmul_elem_fp8(pr->op_b.in);
+    lmul_range r = {UINT64_MAX, 0, 0};
+    memset(ws->acc, 0, (size_t)(pr->m * b.width) * sizeof(float));
+    if (kind != LMUL_WIDEN_F16) {
+        pr->ker->gemv_stream(pr->m, kc, b.width, xa, kc, src, pr->rs_b, kind, f,
+                             ws->acc, &r, &aux, fast);
+        return r;
+    }
+    for (int64_t p0 = 0; p0 < kc; p0 += WIDEN_ROWS) {
+        const int64_t rows = min64(WIDEN_ROWS, kc - p0);
+        for (int64_t p = 0; p < rows; p++)
+            widen_row(&pr->op_b, b.width, src + (p0 + p) * pr->rs_b,
+                      ws->tmp + p * b.width);
+        pr->ker->gemv_stream(pr->m, rows, b.width, xa + p0, kc, (const char *)ws->tmp,
+                             b.width * (int64_t)sizeof(uint32_t), LMUL_WIDEN_NONE, f,
+                             ws->acc, &r, &aux, fast);
+    }
+    return r;
+}
+
+/* One chunk of `rows` rows of W from column j of C by the dots kernel. */
+static lmul_range dots_chunk(const gemv_job *g, const gemv_ws *ws, int64_t j,
+                             int64_t rows, int64_t pc, int64_t kc, int fast)
+{
+    const lmul_gemm_problem *pr = g->pr;
+    const lmul_gemm_aux aux = streamed_aux(pr);
+    const char *src = pr->b + pc * pr->rs_b + j * pr->cs_b;
+    int64_t rs = pr->cs_b;
+    lmul_range r = {UINT64_MAX, 0, 0};
+    if (pr->op_b.in != LMUL_ELEM_CONTAINER) {
+        for (int64_t i = 0; i < rows; i++)
+            widen_row(&pr->op_b, kc, src + i * pr->cs_b, ws->tmp + i * kc);
+        src = (const char *)ws->tmp;
+        rs = kc * (int64_t)sizeof(uint32_t);
+    }
+    pr->ker->gemv_dots(pr->m, kc, rows, g->xa + pc * pr->m, src, rs, ws->acc, &r,
+                       &aux, fast);
+    return r;
+}
+
+/* Columns b of C by the stream or the dots kernel, chunk by chunk: the
+ * one-add loop first, again by the safe one where its range says so. */
+static void streamed_block(const gemv_job *g, const gemv_ws *ws, cblock b)
+{
+    const lmul_gemm_problem *pr = g->pr;
+    const int dots = g->path == PATH_DOTS;
+    block_begin(g, ws, b);
+    for (int64_t pc = 0, chunk = 0; pc < pr->k; pc += LMUL_GEMM_KC, chunk++) {
+        const int64_t kc = min64(LMUL_GEMM_KC, pr->k - pc);
+        fexcept_t flags;        /* a discarded one-add try leaves no flags */
+        fegetexceptflag(&flags, FE_ALL_EXCEPT);
+        const lmul_range seen = dots ? dots_chunk(g, ws, b.j0, b.width, pc, kc, 1)
+                                     : stream_chunk(g, ws, b, pc, kc, 1);
+        if (lmul_gemm_tile_case(pr, g->xr[chunk], seen) >= 0) {
+            fesetexceptflag(&flags, FE_ALL_EXCEPT);
+            if (dots)
+                dots_chunk(g, ws, b.j0, b.width, pc, kc, 0);
+            else
+                stream_chunk(g, ws, b, pc, kc, 0);
+        }
+        block_merge(g, ws, b, pc == 0, ws->acc, dots ? pr->ker->gemv_lanes : b.width, 0,
+                    b.width);
+    }
+    block_end(g, ws, b);
+}
+
+/* ------------------------------------------------------------ tiles */
+
+/* The `bytes` from each of `count` lines of B, `stride` apart, into cache. */
+static void prefetch_lines(const char *first, int64_t count, int64_t stride,
+                           int64_t bytes)
+{
+    for (int64_t i = 0; i < count; i++)
+        for (int64_t b = 0; b < bytes; b += 64)
+            PREFETCH(first + i * stride + b);
+}
+
+/* The tile's row stride: `real`, or rounded up to whole kernel widths when
+ * that is not one (the lanes past `real` then repeat the last column, so
+ * that no lane sums what is not B's: no flag from elsewhere). */
+static int64_t rows_ldw(const gemv_job *g, int64_t real)
+{
+    const int64_t nb = g->pr->ker->gemv_nb;
+    return real % nb == 0 ? real : (real + nb - 1) / nb * nb;
+}
+
+/* `steps` rows of the tile from src (rows rs_b apart) at step p0, one by one
+ * into rows ldw apart, padded. */
+static lmul_range prepare_padded_rows(const gemv_job *g, const gemv_ws *ws,
+                                      const char *src, int64_t p0, int64_t steps,
+                                      int64_t real, int64_t ldw)
+{
+    const lmul_gemm_problem *pr = g->pr;
+    lmul_range r = {UINT64_MAX, 0, 0}, got;
+    for (int64_t p = 0; p < steps; p++) {
+        uint32_t *dst = ws->w + (p0 + p) * ldw;
+        widen_row(&pr->op_b, real, src + p * pr->rs_b, dst);
+        pr->ker->prep(1, real, dst, 0, dst, 0, &pr->params, &got);
+        lmul_range_merge(&r, got);
+        for (int64_t j = real; j < ldw; j++)
+            dst[j] = dst[real - 1];
+    }
+    return r;
+}
+
+/* B's rows contiguous: steps pc .. pc + kc of columns j0 .. j0 + real,
+ * prefetching AHEAD steps ahead (into the next chunk too). */
+static lmul_range prepare_rows(const gemv_job *g, const gemv_ws *ws, int64_t pc,
+                               int64_t kc, int64_t j0, int64_t real)
+{
+    const lmul_gemm_problem *pr = g->pr;
+    const int64_t es = (int64_t)lmul_elem_size(pr->op_b.in, 4);
+    const char *src = pr->b + pc * pr->rs_b + j0 * pr->cs_b;
+    lmul_range r = {UINT64_MAX, 0, 0};
+    const int64_t ldw = rows_ldw(g, real);
+    for (int64_t p0 = 0; p0 < kc; p0 += GROUP) {
+        const int64_t steps = min64(GROUP, kc - p0);
+        const int64_t ahead = min64(steps, pr->k - pc - p0 - AHEAD);
+        if (ahead > 0)
+            prefetch_lines(src + (p0 + AHEAD) * pr->rs_b, ahead, pr->rs_b, real * es);
+        if (ldw != real) {
+            lmul_range_merge(&r, prepare_padded_rows(g, ws, src + p0 * pr->rs_b, p0,
+                                                     steps, real, ldw));
+            continue;
+        }
+        uint32_t *dst = ws->w + p0 * real;
+        lmul_range got;
+        if (pr->op_b.in == LMUL_ELEM_CONTAINER) {
+            pr->ker->prep(steps, real, src + p0 * pr->rs_b, pr->rs_b, dst, 0,
+                          &pr->params, &got);
+        } else {
+            for (int64_t p = 0; p < steps; p++)
+                widen_row(&pr->op_b, real, src + (p0 + p) * pr->rs_b, dst + p * real);
+            pr->ker->prep(1, steps * real, dst, 0, dst, 0, &pr->params, &got);
+        }
+        lmul_range_merge(&r, got);
+    }
+    return r;
+}
+
+/* B's columns contiguous (rows of W in x @ W.T): the tile transposed, TILE
+ * rows of W (the last real one repeated) by kc steps, a line of each at a
+ * time with the next ones prefetched. */
+static lmul_range prepare_columns(const gemv_job *g, const gemv_ws *ws, int64_t pc,
+                                  int64_t kc, int64_t j0, int64_t real)
+{
+    const lmul_gemm_problem *pr = g->pr;
+    const int64_t es = (int64_t)lmul_elem_size(pr->op_b.in, 4);
+    const char *src = pr->b + pc * pr->rs_b + j0 * pr->cs_b;
+    const int direct = pr->op_b.in == LMUL_ELEM_CONTAINER && real == TILE
+        && pr->ker->tcopy != NULL;
+    const int64_t line = 64 / es;
+    for (int64_t p0 = 0; p0 < kc; p0 += line) {
+        const int64_t steps = min64(line, kc - p0);
+        if (pc + p0 + 4 * line < pr->k)
+            prefetch_lines(src + (p0 + 4 * line) * es, real, pr->cs_b, 1);
+        if (direct) {
+            pr->ker->tcopy(TILE, steps, src + p0 * es, pr->cs_b, ws->w + p0 * TILE);
+            continue;
+        }
+        for (int64_t j = 0; j < TILE; j++)
+            widen_row(&pr->op_b, steps, src + min64(j, real - 1) * pr->cs_b + p0 * es,
+                      ws->tmp + j * steps);
+        if (pr->ker->tcopy != NULL)
+            pr->ker->tcopy(TILE, steps, ws->tmp, steps * (int64_t)sizeof(float),
+                           ws->w + p0 * TILE);
+        else
+            for (int64_t p = 0; p < steps; p++)
+                for (int64_t j = 0; j < TILE; j++)
+                    ws->w[(p0 + p) * TILE + j] = ws->tmp[j * steps + p];
+    }
+    lmul_range r;
+    pr->ker->prep(1, kc * TILE, ws->w, 0, ws->w, 0, &pr->params, &r);
+    return r;
+}
+
+/* Columns b (at most TILE) of C by prepared tiles and the register-tiled
+ * kernels. */
+static void tiled_block(const gemv_job *g, const gemv_ws *ws, cblock b)
+{
+    const lmul_gemm_problem *pr = g->pr;
+    const lmul_gemm_kernels *ker = pr->ker;
+    const int columns = pr->cs_b != (int64_t)lmul_elem_size(pr->op_b.in, 4);
+    lmul_params kernel_params = pr->params;   /* the preparation did the rounding */
+    kernel_params.round_shift = 0;
+    block_begin(g, ws, b);
+    for (int64_t pc = 0, chunk = 0; pc < pr->k; pc += LMUL_GEMM_KC, chunk++) {
+        const int64_t kc = min64(LMUL_GEMM_KC, pr->k - pc);
+        const int64_t ldw = columns ? TILE : rows_ldw(g, b.width);
+        const lmul_range wr = columns ? prepare_columns(g, ws, pc, kc, b.j0, b.width)
+                                      : prepare_rows(g, ws, pc, kc, b.j0, b.width);
+        const int safe_case = lmul_gemm_tile_case(pr, g->xr[chunk], wr);
+        const lmul_gemm_aux aux = {.alpha = pr->alpha, .beta = pr->beta,
+                                   .a_addend = lmul_gemm_a_addend(pr),
+                                   .safe_case = LMUL_SAFE_FULL, .p = &kernel_params};
+        const lmul_gemv_ukr_ft ukr = safe_case < 0 ? ker->gemv_fast : ker->gemv_safe;
+        for (int64_t s = 0; s < b.width; s += ker->gemv_nb) {
+            ukr(pr->m, kc, g->xa + pc * pr->m, ws->w + s, ldw, ws->acc, &aux);
+            block_merge(g, ws, b, pc == 0, ws->acc, ker->gemv_nb, s,
+                        min64(ker->gemv_nb, b.width - s));
+        }
+    }
+    block_end(g, ws, b);
+}
+
+/* ------------------------------------------------------------ threads */
+
+static int64_t block_width(const gemv_job *g)
+{
+    return g->path == PATH_STREAM ? STRIP : g->path == PATH_DOTS ? g->unit : TILE;
+}
+
+static void gemv_task(void *arg, int t)
+{
+    const gemv_job *g = arg;
+    const int64_t units = (g->pr->n + g->unit - 1) / g->unit;
+    const int64_t per = units / g->nt, extra = units % g->nt;
+    const int64_t u0 = t * per + min64(t, extra), u1 = u0 + per + (t < extra);
+    const int64_t n1 = min64(u1 * g->unit, g->pr->n), width = block_width(g);
+    for (int64_t j0 = u0 * g->unit; j0 < n1; j0 += width) {
+        const cblock b = {j0, min64(width, n1 - j0)};
+        if (g->path == PATH_TILES)
+            tiled_block(g, &g->ws[t], b);
+        else
+            streamed_block(g, &g->ws[t], b);
+    }
+}
+
+/* One block per thread: each path's buffers, a narrow C's block only when C
+ * is narrow and the widening buffer only when B's format needs one. */
+static int ws_alloc(const gemv_job *g, gemv_ws *ws)
+{
+    const lmul_gemm_problem *pr = g->pr;
+    const lmul_gemm_kernels *ker = pr->ker;
+    const int64_t m = pr->m, width = block_width(g);
+    const int widening = pr->op_b.in != LMUL_ELEM_CONTAINER;
+    int64_t w = 0, acc = m * width, tmp = 0;
+    if (g->path == PATH_TILES) {
+        w = (LMUL_GEMM_KC + 1) * TILE;
+        acc = m * ker->gemv_nb;
+        tmp = 64 * TILE;        /* also the gathering copy of a last, narrower tile */
+    } else if (g->path == PATH_DOTS) {
+        acc = m * ker->gemv_lanes;
+        tmp = widening ? ker->gemv_lanes * LMUL_GEMM_KC : 0;
+    } else {
+        tmp = widening && pr->op_b.in != LMUL_ELEM_BFLOAT16 ? WIDEN_ROWS * STRIP : 0;
+    }
+    const int64_t cbuf = pr->out != LMUL_ELEM_CONTAINER ? m * width : 0;
+    const size_t sw = aligned((size_t)w * 4), sa = aligned((size_t)acc * 4);
+    const size_t sc = aligned((size_t)cbuf * 4), st = aligned((size_t)tmp * 4);
+    char *mem = aligned_alloc(ALIGN, sw + sa + sc + st);
+    if (mem == NULL)
+        return LMUL_ERR_NOMEM;
+    *ws = (gemv_ws){mem, (uint32_t *)mem, (uint32_t *)(mem + sw + sa + sc),
+                    (float *)(mem + sw), (float *)(mem + sw + sa)};
+    return LMUL_OK;
+}
+
+static int thread_count(const lmul_gemm_problem *pr, int64_t unit)
+{
+    int64_t nt = lmul_get_num_threads();
+    nt = min64(nt, pr->m * pr->n * pr->k / MIN_WORK_PER_THREAD);
+    nt = min64(nt, (pr->n + unit - 1) / unit);
+    nt = min64(nt, MAX_THREADS);
+    return nt < 1 ? 1 : (int)nt;
+}
+
+/* The problem in this path's orientation (A the short operand), or 0. */
+static int oriented(const lmul_gemm_problem *in, lmul_gemm_problem *pr)
+{
+    *pr = *in;
+    if (pr->elsize != 4 || pr->ker->gemv_nb == 0)
+        return 0;
+    if (pr->m > LMUL_GEMV_MAX_ROWS && pr->n <= LMUL_GEMV_MAX_ROWS)
+        lmul_gemm_transpose(pr);
+    const int64_t es = (int64_t)lmul_elem_size(pr->op_b.in, 4);
+    return pr->m <= LMUL_GEMV_MAX_ROWS && (pr->cs_b == es || pr->rs_b == es);
+}
+
+static void choose_path(gemv_job *g)
+{
+    const lmul_gemm_problem *pr = g->pr;
+    const int rows = pr->cs_b == (int64_t)lmul_elem_size(pr->op_b.in, 4);
+    if (pr->m > LMUL_GEMV_STREAM_ROWS)
+        g->path = PATH_TILES;
+    else
+        g->path = rows ? PATH_STREAM : PATH_DOTS;
+    g->unit = g->path == PATH_DOTS ? pr->ker->gemv_lanes
+            : g->path == PATH_TILES ? pr->ker->gemv_nb : 16;
+    g->nt = thread_count(pr, max64(g->unit, 16));
+}
+
+int lmul_gemv_run(const lmul_gemm_problem *problem)
+{
+    lmul_gemm_problem pr;
+    if (!oriented(problem, &pr))
+        return LMUL_GEMV_NOT_MINE;
+    gemv_ws ws[MAX_THREADS];
+    gemv_job g = {&pr, PATH_TILES, NULL, NULL, 0, 1, ws};
+    choose_path(&g);
+    const int64_t chunks = (pr.k + LMUL_GEMM_KC - 1) / LMUL_GEMM_KC;
+    uint32_t *xa = malloc((size_t)(pr.m * pr.k) * sizeof *xa);
+    lmul_range *xr = malloc((size_t)chunks * sizeof *xr);
+    int t = 0, status = xa != NULL && xr != NULL ? LMUL_OK : LMUL_ERR_NOMEM;
+    for (; t < g.nt && status == LMUL_OK; t++)
+        status = ws_alloc(&g, &ws[t]);
+    if (status == LMUL_OK) {
+        prepare_a(&pr, xa, xr);
+        g.xa = xa;
+        g.xr = xr;
+        lmul_parallel_run(g.nt, gemv_task, &g);
+    } else {
+        t--;                    /* the one that failed holds nothing */
+    }
+    while (t-- > 0)
+        free(ws[t].mem);
+    free(xa);
+    free(xr);
+    return status;
+}

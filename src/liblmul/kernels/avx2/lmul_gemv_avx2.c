@@ -1,0 +1,507 @@
+/*
+ * Few-row kernels for AVX2 (lmul_gemv_ukr_ft): 16 columns as two vectors,
+ * up to 4 rows of A at a time, A's element broadcast, B's row a vector.
+ * Each accumulator adds its products in step order from +0, as the GEMM
+ * microkernels do, so the sums are theirs bit for bit.
+ */
+#include "../../frame/lmul_internal.h"
+
+#if LMUL_X86
+#include <immintrin.h>
+#include <string.h>
+
+#include "../scalar/lmul_half_scalar.h"
+#include "lmul_kernels_avx2.h"
+#include "lmul_lanes_avx2.h"
+
+#define NB 16
+#define ROWS 4
+
+/* The every-case product, out of line (it is long and only the safe loops
+ * take it), with the lane logic inlined into it. */
+LMUL_TARGET_AVX2 __attribute__((noinline, flatten))
+static __m256i full_product_avx2(__m256i x, __m256i w, const lmul_params *p, int rounding)
+{
+    return rounding ? lmul32_full(x, w, p, 1) : lmul32_full(x, w, p, 0);
+}
+
+LMUL_TARGET_AVX2
+static inline __m256 prod(__m256i x, __m256i w, __m256i addend, const lmul_params *p,
+                          int full)
+{
+    if (!full)
+        return _mm256_castsi256_ps(_mm256_add_epi32(x, w));
+    return _mm256_castsi256_ps(full_product_avx2(_mm256_sub_epi32(x, addend), w, p, 0));
+}
+
+/* rows (a constant at each call) rows of A by the 16 columns. */
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) void gemv_rows(
+    int rows, int64_t kc, const uint32_t *xa, const uint32_t *w, int64_t ldw,
+    float *acc, const lmul_gemm_aux *aux, int full)
+{
+    __m256 a0[ROWS], a1[ROWS];
+    for (int r = 0; r < rows; r++)
+        a0[r] = a1[r] = _mm256_setzero_ps();
+    const __m256i addend = _mm256_set1_epi32((int)aux->a_addend);
+    for (int64_t p = 0; p < kc; p++, w += ldw) {
+        const __m256i w0 = _mm256_loadu_si256((const __m256i *)w),
+                      w1 = _mm256_loadu_si256((const __m256i *)(w + 8));
+        for (int r = 0; r < rows; r++) {
+            const __m256i x = _mm256_set1_epi32((int)xa[r * kc + p]);
+            a0[r] = _mm256_add_ps(a0[r], prod(x, w0, addend, aux->p, full));
+            a1[r] = _mm256_add_ps(a1[r], prod(x, w1, addend, aux->p, full));
+        }
+    }
+    for (int r = 0; r < rows; r++) {
+        _mm256_storeu_ps(acc + r * NB, a0[r]);
+        _mm256_storeu_ps(acc + r * NB + 8, a1[r]);
+    }
+}
+
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) void gemv(
+    int64_t m, int64_t kc, const uint32_t *xa, const uint32_t *w, int64_t ldw,
+    float *acc, const lmul_gemm_aux *aux, int full)
+{
+    for (int64_t i = 0; i < m; i += ROWS) {
+        const uint32_t *x = xa + i * kc;
+        float *out = acc + i * NB;
+        switch (m - i < ROWS ? m - i : ROWS) {
+        case 1: gemv_rows(1, kc, x, w, ldw, out, aux, full); break;
+        case 2: gemv_rows(2, kc, x, w, ldw, out, aux, full); break;
+        case 3: gemv_rows(3, kc, x, w, ldw, out, aux, full); break;
+        default: gemv_rows(4, kc, x, w, ldw, out, aux, full);
+        }
+    }
+}
+
+LMUL_TARGET_AVX2
+void lmul_sgemv_fast_avx2_16(int64_t m, int64_t kc, const uint32_t *xa,
+                               const uint32_t *w, int64_t ldw, float *acc,
+                               const lmul_gemm_aux *aux)
+{
+    gemv(m, kc, xa, w, ldw, acc, aux, 0);
+}
+
+LMUL_TARGET_AVX2
+void lmul_sgemv_safe_avx2_16(int64_t m, int64_t kc, const uint32_t *xa,
+                               const uint32_t *w, int64_t ldw, float *acc,
+                               const lmul_gemm_aux *aux)
+{
+    gemv(m, kc, xa, w, ldw, acc, aux, 1);
+}
+
+/* ------------------------------------------------ streamed, unprepared B */
+
+#define ONE_BITS 0x3F800000     /* a lane past the end reads 1.0: no range */
+
+typedef struct seen8 {
+    __m256i lo_raw, lo, hi;
+} seen8;
+
+LMUL_TARGET_AVX2
+static inline seen8 seen8_start(void)
+{
+    return (seen8){_mm256_set1_epi32(-1), _mm256_set1_epi32(-1), _mm256_setzero_si256()};
+}
+
+LMUL_TARGET_AVX2
+static inline void seen8_merge_avx2(seen8 s, lmul_range *r)
+{
+    _Alignas(32) uint32_t raw[8], lo[8], hi[8];
+    _mm256_store_si256((__m256i *)raw, s.lo_raw);
+    _mm256_store_si256((__m256i *)lo, s.lo);
+    _mm256_store_si256((__m256i *)hi, s.hi);
+    for (int i = 0; i < 8; i++) {
+        r->zeros |= raw[i] < 0x00800000u;
+        r->min = lo[i] < r->min ? lo[i] : r->min;
+        r->max = hi[i] > r->max ? hi[i] : r->max;
+    }
+}
+
+/* B's bits ready for the one-add product (rounded to k), recorded in *s. */
+LMUL_TARGET_AVX2
+static inline __m256i prepared(__m256i v, const lmul_params *p, int rounding, seen8 *s)
+{
+    const __m256i sign = _mm256_set1_epi32((int)0x80000000u);
+    const __m256i mag = _mm256_andnot_si256(sign, v);
+    s->lo_raw = _mm256_min_epu32(s->lo_raw, mag);
+    if (!rounding) {
+        s->hi = _mm256_max_epu32(s->hi, mag);
+        return v;
+    }
+    const __m256i r = round32(mag, p);
+    s->lo = _mm256_min_epu32(s->lo, r);
+    s->hi = _mm256_max_epu32(s->hi, r);
+    return _mm256_or_si256(_mm256_and_si256(v, sign), r);
+}
+
+LMUL_TARGET_AVX2
+static inline __m256 product(__m256i x, __m256i w, __m256i addend, const lmul_params *p,
+                             int fast, int rounding)
+{
+    if (fast)
+        return _mm256_castsi256_ps(_mm256_add_epi32(x, w));
+    return _mm256_castsi256_ps(full_product_avx2(_mm256_sub_epi32(x, addend), w, p, rounding));
+}
+
+/* The lanes below `left` of p, 1.0 above. */
+LMUL_TARGET_AVX2
+static inline __m256i load_padded(const uint32_t *p, __m256i mask)
+{
+    return _mm256_blendv_epi8(_mm256_set1_epi32(ONE_BITS),
+                              _mm256_maskload_epi32((const int *)p, mask), mask);
+}
+
+LMUL_TARGET_AVX2
+static inline __m256i lanes_below(int64_t left)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(left < 8 ? (int)left : 8),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* What the float8 loop saw: the smallest non-zero and the largest 7-bit
+ * code, as float32 magnitudes (its zeros are masked out of the sums). */
+LMUL_TARGET_AVX2
+static inline void seen8_merge_f8_avx2(seen8 s, const lmul_fp8_format *f, lmul_range *r)
+{
+    _Alignas(32) uint32_t lo[8], hi[8];
+    _mm256_store_si256((__m256i *)lo, s.lo);
+    _mm256_store_si256((__m256i *)hi, s.hi);
+    for (int i = 0; i < 8; i++) {
+        if (lo[i] <= 0x7F && lmul_fp8_to_float_bits((uint8_t)lo[i], f) < r->min)
+            r->min = lmul_fp8_to_float_bits((uint8_t)lo[i], f);
+        if (lmul_fp8_to_float_bits((uint8_t)hi[i], f) > r->max)
+            r->max = lmul_fp8_to_float_bits((uint8_t)hi[i], f);
+    }
+}
+
+/* Float8 subnormal codes (below 1 << mantissa_bits, at most 8): their
+ * float32 bits less normal_add, by code. */
+LMUL_TARGET_AVX2
+static inline __m256i f8_subnormals(const lmul_fp8_format *f)
+{
+    _Alignas(32) uint32_t t[8] = {0};
+    for (uint32_t c = 0; c < (1u << f->mantissa_bits); c++)
+        t[c] = lmul_fp8_to_float_bits((uint8_t)c, f) - f->normal_add;
+    return _mm256_load_si256((const __m256i *)t);
+}
+
+/* 8 elements of a row of W at e, the first `left` real, the others 1.0, as
+ * 32-bit lanes: float32 bits, bfloat16 bits widened, float8 codes. */
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) __m256i load8(
+    int kind, const lmul_fp8_format *f, const char *e, int64_t left)
+{
+    const size_t es = kind == LMUL_WIDEN_F8 ? 1 : kind == LMUL_WIDEN_BF16 ? 2 : 4;
+    _Alignas(32) uint8_t pad[32];
+    if (left < 8) {
+        for (int i = 0; i < 8; i++) {
+            const uint32_t one = kind == LMUL_WIDEN_F8
+                ? (ONE_BITS - f->normal_add) >> f->shift : (uint32_t)ONE_BITS >> (32 - 8 * es);
+            memcpy(pad + i * es, &one, es);
+        }
+        memcpy(pad, e, (size_t)left * es);
+        e = (const char *)pad;
+    }
+    if (kind == LMUL_WIDEN_F8)
+        return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)e));
+    if (kind == LMUL_WIDEN_BF16)
+        return _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)e)),
+                                 16);
+    return _mm256_loadu_si256((const __m256i *)e);
+}
+
+/* Columns j .. j + 8 (the first `left` real) of a row of W in format `kind`
+ * (a constant), ready for the product: rounded and recorded in *s when
+ * fast. A float8 element is its float32 bits less normal_add (which is in
+ * A's addend) modulo 2^32, *nz all ones in its non-zero lanes, and *s
+ * records its code. */
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) __m256i load_w(
+    int kind, const lmul_fp8_format *f, __m256i subnormals, const char *row,
+    int64_t j, int64_t left, seen8 *s, __m256i *nz, const lmul_params *p, int fast,
+    int rounding)
+{
+    const size_t es = kind == LMUL_WIDEN_F8 ? 1 : kind == LMUL_WIDEN_BF16 ? 2 : 4;
+    const __m256i v = load8(kind, f, row + j * (int64_t)es, left);
+    if (kind == LMUL_WIDEN_F8) {
+        const __m256i code = _mm256_and_si256(v, _mm256_set1_epi32(0x7F));
+        const __m256i zero = _mm256_cmpeq_epi32(code, _mm256_setzero_si256());
+        *nz = _mm256_xor_si256(zero, _mm256_set1_epi32(-1));
+        s->lo = _mm256_min_epu32(s->lo, _mm256_or_si256(code, zero));  /* zeros: ~0 */
+        s->hi = _mm256_max_epu32(s->hi, code);
+        const __m256i sub = _mm256_cmpgt_epi32(_mm256_set1_epi32(1 << f->mantissa_bits),
+                                               code);
+        const __m256i w = _mm256_blendv_epi8(
+            _mm256_sll_epi32(code, _mm_cvtsi32_si128(f->shift)),
+            _mm256_permutevar8x32_epi32(subnormals, code), sub);
+        /* added, not or-ed: a subnormal's w wraps below zero */
+        return _mm256_add_epi32(w, _mm256_and_si256(_mm256_slli_epi32(v, 24),
+                                                    _mm256_set1_epi32((int)0x80000000u)));
+    }
+    *nz = _mm256_set1_epi32(-1);
+    return fast ? prepared(v, p, rounding, s) : v;
+}
+
+/* STEPS rows of W at a time, so that each sum is loaded and stored once
+ * per STEPS products (added in row order). */
+#define STEPS 4
+
+/* Columns j .. j + 8 (the first `left` of them) of rows `rows` (a constant:
+ * STEPS or 1). */
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) void stream_cols(
+    int kind, const lmul_fp8_format *f, __m256i subnormals, int rows, int m,
+    const char *const *row, int64_t j, int64_t left, const __m256i (*x)[STEPS],
+    float *acc, int64_t n, seen8 *s, const lmul_gemm_aux *aux, int fast, int rounding)
+{
+    const __m256i addend = _mm256_set1_epi32((int)aux->a_addend);
+    const int whole = left >= 8;
+    const __m256i mk = lanes_below(left);
+    __m256i v[STEPS], nz[STEPS];
+    for (int q = 0; q < rows; q++)
+        v[q] = load_w(kind, f, subnormals, row[q], j, left, s, &nz[q], aux->p, fast,
+                      rounding);
+    for (int i = 0; i < m; i++) {
+        float *a = acc + i * n + j;
+        __m256 sum = whole ? _mm256_loadu_ps(a) : _mm256_maskload_ps(a, mk);
+        for (int q = 0; q < rows; q++) {
+            /* a float8 zero's product, +0 or -0, leaves the sum as it is */
+            const __m256 prod = kind == LMUL_WIDEN_F8
+                ? _mm256_castsi256_ps(_mm256_and_si256(
+                      _mm256_add_epi32(x[i][q], v[q]), nz[q]))
+                : product(x[i][q], v[q], addend, aux->p, fast, rounding);
+            /* lanes past the end add +0: no flag from what is not W */
+            sum = _mm256_add_ps(sum, whole ? prod : _mm256_and_ps(prod, _mm256_castsi256_ps(mk)));
+        }
+        if (whole)
+            _mm256_storeu_ps(a, sum);
+        else
+            _mm256_maskstore_ps(a, mk, sum);
+    }
+}
+
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) void stream_rows(
+    int kind, const lmul_fp8_format *f, __m256i subnormals, int rows, int m, int64_t p,
+    int64_t n, const uint32_t *xa, int64_t ldx, const char *w, int64_t rs_w,
+    float *acc, seen8 *s, const lmul_gemm_aux *aux, int fast, int rounding)
+{
+    const uint32_t x_add = kind == LMUL_WIDEN_F8 ? f->normal_add : 0;
+    __m256i x[LMUL_GEMV_STREAM_ROWS][STEPS];
+    const char *row[STEPS];
+    for (int q = 0; q < rows; q++) {
+        row[q] = w + (p + q) * rs_w;
+        for (int i = 0; i < m; i++)
+            x[i][q] = _mm256_set1_epi32((int)(xa[i * ldx + p + q] + x_add));
+    }
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        stream_cols(kind, f, subnormals, rows, m, row, j, 8, (const __m256i (*)[STEPS])x,
+                    acc, n, s, aux, fast, rounding);
+    if (j < n)
+        stream_cols(kind, f, subnormals, rows, m, row, j, n - j,
+                    (const __m256i (*)[STEPS])x, acc, n, s, aux, fast, rounding);
+}
+
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) void stream(
+    int kind, const lmul_fp8_format *f, int m, int64_t kc, int64_t n,
+    const uint32_t *xa, int64_t ldx, const char *w, int64_t rs_w, float *acc,
+    lmul_range *range, const lmul_gemm_aux *aux, int fast, int rounding)
+{
+    const __m256i subnormals = kind == LMUL_WIDEN_F8 ? f8_subnormals(f)
+                                                      : _mm256_setzero_si256();
+    seen8 s = seen8_start();
+    int64_t p = 0;
+    for (; p + STEPS <= kc; p += STEPS)
+        stream_rows(kind, f, subnormals, STEPS, m, p, n, xa, ldx, w, rs_w, acc, &s, aux,
+                    fast, rounding);
+    for (; p < kc; p++)
+        stream_rows(kind, f, subnormals, 1, m, p, n, xa, ldx, w, rs_w, acc, &s, aux,
+                    fast, rounding);
+    if (fast && kind == LMUL_WIDEN_F8)
+        seen8_merge_f8_avx2(s, f, range);
+    else if (fast)
+        seen8_merge_avx2(rounding ? s : (seen8){s.lo_raw, s.lo_raw, s.hi}, range);
+}
+
+/* The loops for m rows, a constant at each call. */
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) void stream_m(
+    int kind, const lmul_fp8_format *f, int64_t m, int64_t kc, int64_t n,
+    const uint32_t *xa, int64_t ldx, const char *w, int64_t rs_w, float *acc,
+    lmul_range *range, const lmul_gemm_aux *aux, int fast, int rounding)
+{
+    switch (m) {
+    case 1: stream(kind, f, 1, kc, n, xa, ldx, w, rs_w, acc, range, aux, fast, rounding); break;
+    case 2: stream(kind, f, 2, kc, n, xa, ldx, w, rs_w, acc, range, aux, fast, rounding); break;
+    case 3: stream(kind, f, 3, kc, n, xa, ldx, w, rs_w, acc, range, aux, fast, rounding); break;
+    default: stream(kind, f, 4, kc, n, xa, ldx, w, rs_w, acc, range, aux, fast, rounding);
+    }
+}
+
+/* Each format's loops: the one-add one, with or without rounding, and the safe one. */
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) void stream_kind(
+    int kind, const lmul_fp8_format *f, int64_t m, int64_t kc, int64_t n,
+    const uint32_t *xa, int64_t ldx, const char *w, int64_t rs_w, float *acc,
+    lmul_range *range, const lmul_gemm_aux *aux, int fast)
+{
+    const int rounding = aux->p->round_shift != 0;
+    if (kind == LMUL_WIDEN_F8)
+        stream_m(kind, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, 1, 0);
+    else if (fast && rounding)
+        stream_m(kind, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, 1, 1);
+    else if (fast)
+        stream_m(kind, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, 1, 0);
+    else
+        stream_m(kind, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, 0, rounding);
+}
+
+LMUL_TARGET_AVX2
+void lmul_sgemv_stream_avx2(int64_t m, int64_t kc, int64_t n, const uint32_t *xa,
+                            int64_t ldx, const char *w, int64_t rs_w,
+                            lmul_widen_kind kind, const lmul_fp8_format *f, float *acc,
+                            lmul_range *range, const lmul_gemm_aux *aux, int fast)
+{
+    if (kind == LMUL_WIDEN_F8)
+        stream_kind(LMUL_WIDEN_F8, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, fast);
+    else if (kind == LMUL_WIDEN_BF16)
+        stream_kind(LMUL_WIDEN_BF16, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, fast);
+    else
+        stream_kind(LMUL_WIDEN_NONE, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, fast);
+}
+
+/* r[q] = column q of the 8 x 8 block of rows r[0..7]. */
+LMUL_TARGET_AVX2
+static inline void transpose8_avx2(__m256i r[8])
+{
+    __m256i t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    /* u[4g + c]: in each 128-bit half L, rows 4g..4g+3 of column 4L + c */
+    for (int g = 0; g < 2; g++) {
+        const __m256i *q = t + 4 * g;
+        u[4 * g] = _mm256_unpacklo_epi64(q[0], q[2]);
+        u[4 * g + 1] = _mm256_unpackhi_epi64(q[0], q[2]);
+        u[4 * g + 2] = _mm256_unpacklo_epi64(q[1], q[3]);
+        u[4 * g + 3] = _mm256_unpackhi_epi64(q[1], q[3]);
+    }
+    for (int c = 0; c < 4; c++) {
+        r[c] = _mm256_permute2x128_si256(u[c], u[4 + c], 0x20);
+        r[4 + c] = _mm256_permute2x128_si256(u[c], u[4 + c], 0x31);
+    }
+}
+
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) void dots(
+    int64_t m, int64_t kc, int64_t rows, const uint32_t *xa, const char *w,
+    int64_t rs_w, float *acc, lmul_range *range, const lmul_gemm_aux *aux, int fast,
+    int rounding)
+{
+    const __m256i addend = _mm256_set1_epi32((int)aux->a_addend);
+    const uint32_t *row[8];
+    for (int j = 0; j < 8; j++)
+        row[j] = (const uint32_t *)(w + (j < rows ? j : rows - 1) * rs_w);
+    seen8 s = seen8_start();
+    __m256 sum[LMUL_GEMV_STREAM_ROWS];
+    for (int64_t i = 0; i < m; i++)
+        sum[i] = _mm256_setzero_ps();
+    for (int64_t p0 = 0; p0 < kc; p0 += 8) {
+        const int steps = kc - p0 >= 8 ? 8 : (int)(kc - p0);
+        const __m256i mk = lanes_below(steps);
+        __m256i v[8];
+        for (int j = 0; j < 8; j++) {
+            v[j] = steps == 8 ? _mm256_loadu_si256((const __m256i *)(row[j] + p0))
+                              : load_padded(row[j] + p0, mk);
+            if (fast)
+                v[j] = prepared(v[j], aux->p, rounding, &s);
+        }
+        for (int64_t i = 0; i < m; i++) {
+            const __m256i x = _mm256_maskload_epi32((const int *)(xa + i * kc + p0), mk);
+            __m256i t[8];
+            for (int j = 0; j < 8; j++)
+                t[j] = _mm256_castps_si256(product(x, v[j], addend, aux->p, fast,
+                                                   rounding));
+            transpose8_avx2(t);
+            for (int q = 0; q < steps; q++)
+                sum[i] = _mm256_add_ps(sum[i], _mm256_castsi256_ps(t[q]));
+        }
+    }
+    for (int64_t i = 0; i < m; i++)
+        _mm256_storeu_ps(acc + i * 8, sum[i]);
+    if (fast)
+        seen8_merge_avx2(rounding ? s : (seen8){s.lo_raw, s.lo_raw, s.hi}, range);
+}
+
+LMUL_TARGET_AVX2
+void lmul_sgemv_dots_avx2_8(int64_t m, int64_t kc, int64_t rows, const uint32_t *xa,
+                            const char *w, int64_t rs_w, float *acc,
+                            lmul_range *range, const lmul_gemm_aux *aux, int fast)
+{
+    const int rounding = aux->p->round_shift != 0;
+    if (fast && rounding)
+        dots(m, kc, rows, xa, w, rs_w, acc, range, aux, 1, 1);
+    else if (fast)
+        dots(m, kc, rows, xa, w, rs_w, acc, range, aux, 1, 0);
+    else
+        dots(m, kc, rows, xa, w, rs_w, acc, range, aux, 0, rounding);
+}
+
+/* ------------------------------------------------ dots in lanes */
+
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) void sdots_steps(
+    int steps, int64_t p0, const uint32_t *const *xr, const uint32_t *const *yr,
+    __m256 *sum, const lmul_params *p, int rounding)
+{
+    const __m256i mk = lanes_below(steps);
+    __m256i t[8];
+    for (int j = 0; j < 8; j++) {
+        const __m256i x = steps == 8 ? _mm256_loadu_si256((const __m256i *)(xr[j] + p0))
+                                     : _mm256_maskload_epi32((const int *)(xr[j] + p0), mk);
+        const __m256i y = steps == 8 ? _mm256_loadu_si256((const __m256i *)(yr[j] + p0))
+                                     : _mm256_maskload_epi32((const int *)(yr[j] + p0), mk);
+        t[j] = lmul32_full(x, y, p, rounding);   /* lmul32 may raise flags */
+    }
+    transpose8_avx2(t);
+    for (int q = 0; q < steps; q++)
+        *sum = _mm256_add_ps(*sum, _mm256_castsi256_ps(t[q]));
+}
+
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) void sdots(
+    int64_t kc, int64_t items, const char *x, int64_t rs_x, const char *y, int64_t rs_y,
+    float *sums, const lmul_params *p, int rounding)
+{
+    const uint32_t *xr[8], *yr[8];
+    for (int64_t j = 0; j < 8; j++) {
+        const int64_t i = j < items ? j : items - 1;
+        xr[j] = (const uint32_t *)(x + i * rs_x);
+        yr[j] = (const uint32_t *)(y + i * rs_y);
+    }
+    __m256 sum = _mm256_setzero_ps();
+    int64_t p0 = 0;
+    for (; p0 + 8 <= kc; p0 += 8)
+        sdots_steps(8, p0, xr, yr, &sum, p, rounding);
+    if (p0 < kc)
+        sdots_steps((int)(kc - p0), p0, xr, yr, &sum, p, rounding);
+    _mm256_maskstore_ps(sums, lanes_below(items), sum);
+}
+
+LMUL_TARGET_AVX2 __attribute__((flatten))
+void lmul_sdots_avx2_8(int64_t kc, int64_t items, const char *x, int64_t rs_x,
+                       const char *y, int64_t rs_y, float *sums, const lmul_params *p)
+{
+    if (p->round_shift)
+        sdots(kc, items, x, rs_x, y, rs_y, sums, p, 1);
+    else
+        sdots(kc, items, x, rs_x, y, rs_y, sums, p, 0);
+}
+
+#endif /* LMUL_X86 */

@@ -1,0 +1,501 @@
+/*
+ * Few-row kernels for AVX-512 (lmul_gemv_ukr_ft): 32 columns as two vectors,
+ * up to 8 rows of A at a time, A's element broadcast, B's row a vector.
+ * Each accumulator adds its products in step order from +0, as the GEMM
+ * microkernels do, so the sums are theirs bit for bit.
+ */
+#include "../../frame/lmul_internal.h"
+
+#if LMUL_X86
+#include <immintrin.h>
+
+#include "../scalar/lmul_half_scalar.h"
+#include "lmul_kernels_avx512.h"
+#include "lmul_lanes_avx512.h"
+
+#define NB 32
+#define ROWS 8
+
+/* The every-case product, out of line (it is long and only the safe loops
+ * take it), with the lane logic inlined into it. */
+LMUL_TARGET_AVX512 __attribute__((noinline, flatten))
+static __m512i full_product_avx512(__m512i x, __m512i w, const lmul_params *p, int rounding)
+{
+    return rounding ? lmul32_full(x, w, p, 1) : lmul32_full(x, w, p, 0);
+}
+
+LMUL_TARGET_AVX512
+static inline __m512 prod(__m512i x, __m512i w, __m512i addend, const lmul_params *p,
+                          int full)
+{
+    if (!full)
+        return _mm512_castsi512_ps(_mm512_add_epi32(x, w));
+    return _mm512_castsi512_ps(full_product_avx512(_mm512_sub_epi32(x, addend), w, p, 0));
+}
+
+/* rows (a constant at each call) rows of A by the 32 columns. */
+LMUL_TARGET_AVX512
+static inline __attribute__((always_inline)) void gemv_rows(
+    int rows, int64_t kc, const uint32_t *xa, const uint32_t *w, int64_t ldw,
+    float *acc, const lmul_gemm_aux *aux, int full)
+{
+    __m512 a0[ROWS], a1[ROWS];
+    for (int r = 0; r < rows; r++)
+        a0[r] = a1[r] = _mm512_setzero_ps();
+    const __m512i addend = _mm512_set1_epi32((int)aux->a_addend);
+    for (int64_t p = 0; p < kc; p++, w += ldw) {
+        const __m512i w0 = _mm512_loadu_si512(w), w1 = _mm512_loadu_si512(w + 16);
+        for (int r = 0; r < rows; r++) {
+            const __m512i x = _mm512_set1_epi32((int)xa[r * kc + p]);
+            a0[r] = _mm512_add_ps(a0[r], prod(x, w0, addend, aux->p, full));
+            a1[r] = _mm512_add_ps(a1[r], prod(x, w1, addend, aux->p, full));
+        }
+    }
+    for (int r = 0; r < rows; r++) {
+        _mm512_storeu_ps(acc + r * NB, a0[r]);
+        _mm512_storeu_ps(acc + r * NB + 16, a1[r]);
+    }
+}
+
+LMUL_TARGET_AVX512
+static inline __attribute__((always_inline)) void gemv(
+    int64_t m, int64_t kc, const uint32_t *xa, const uint32_t *w, int64_t ldw,
+    float *acc, const lmul_gemm_aux *aux, int full)
+{
+    for (int64_t i = 0; i < m; i += ROWS) {
+        const uint32_t *x = xa + i * kc;
+        float *out = acc + i * NB;
+        switch (m - i < ROWS ? m - i : ROWS) {
+        case 1: gemv_rows(1, kc, x, w, ldw, out, aux, full); break;
+        case 2: gemv_rows(2, kc, x, w, ldw, out, aux, full); break;
+        case 3: gemv_rows(3, kc, x, w, ldw, out, aux, full); break;
+        case 4: gemv_rows(4, kc, x, w, ldw, out, aux, full); break;
+        case 5: gemv_rows(5, kc, x, w, ldw, out, aux, full); break;
+        case 6: gemv_rows(6, kc, x, w, ldw, out, aux, full); break;
+        case 7: gemv_rows(7, kc, x, w, ldw, out, aux, full); break;
+        default: gemv_rows(8, kc, x, w, ldw, out, aux, full);
+        }
+    }
+}
+
+LMUL_TARGET_AVX512
+void lmul_sgemv_fast_avx512_32(int64_t m, int64_t kc, const uint32_t *xa,
+                               const uint32_t *w, int64_t ldw, float *acc,
+                               const lmul_gemm_aux *aux)
+{
+    gemv(m, kc, xa, w, ldw, acc, aux, 0);
+}
+
+LMUL_TARGET_AVX512
+void lmul_sgemv_safe_avx512_32(int64_t m, int64_t kc, const uint32_t *xa,
+                               const uint32_t *w, int64_t ldw, float *acc,
+                               const lmul_gemm_aux *aux)
+{
+    gemv(m, kc, xa, w, ldw, acc, aux, 1);
+}
+
+/* ------------------------------------------------ streamed, unprepared B */
+
+#define ONE_BITS 0x3F800000     /* a lane past the end reads 1.0: no range */
+
+/* What the fast loops saw of B: raw magnitudes (for subnormals and zeros)
+ * and rounded ones (for the range). */
+typedef struct seen16 {
+    __m512i lo_raw, lo, hi;
+} seen16;
+
+LMUL_TARGET_AVX512
+static inline seen16 seen16_start(void)
+{
+    return (seen16){_mm512_set1_epi32(-1), _mm512_set1_epi32(-1), _mm512_setzero_si512()};
+}
+
+LMUL_TARGET_AVX512
+static inline void seen16_merge_avx512(seen16 s, lmul_range *r)
+{
+    const uint32_t raw = _mm512_reduce_min_epu32(s.lo_raw);
+    const uint32_t lo = _mm512_reduce_min_epu32(s.lo);
+    const uint32_t hi = _mm512_reduce_max_epu32(s.hi);
+    r->zeros |= raw < 0x00800000u;
+    r->min = lo < r->min ? lo : r->min;
+    r->max = hi > r->max ? hi : r->max;
+}
+
+/* B's bits ready for the one-add product (rounded to k), recorded in *s. */
+LMUL_TARGET_AVX512
+static inline __m512i prepared(__m512i v, const lmul_params *p, int rounding, seen16 *s)
+{
+    const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
+    const __m512i mag = _mm512_andnot_si512(sign, v);
+    s->lo_raw = _mm512_min_epu32(s->lo_raw, mag);
+    if (!rounding) {
+        s->hi = _mm512_max_epu32(s->hi, mag);
+        return v;
+    }
+    const __m512i r = round32(mag, p);
+    s->lo = _mm512_min_epu32(s->lo, r);
+    s->hi = _mm512_max_epu32(s->hi, r);
+    return _mm512_ternarylogic_epi32(v, sign, r, 0xEA);   /* v&sign | r */
+}
+
+LMUL_TARGET_AVX512
+static inline __m512 product(__m512i x, __m512i w, __m512i addend, const lmul_params *p,
+                             int fast, int rounding)
+{
+    if (fast)
+        return _mm512_castsi512_ps(_mm512_add_epi32(x, w));
+    return _mm512_castsi512_ps(full_product_avx512(_mm512_sub_epi32(x, addend), w, p, rounding));
+}
+
+/* What the float8 loop saw: the smallest non-zero and the largest 7-bit
+ * code, as float32 magnitudes (its zeros are masked out of the sums). */
+LMUL_TARGET_AVX512
+static inline void seen16_merge_f8_avx512(seen16 s, const lmul_fp8_format *f, lmul_range *r)
+{
+    const uint32_t lo = _mm512_reduce_min_epu32(s.lo);
+    const uint32_t hi = _mm512_reduce_max_epu32(s.hi);
+    if (lo <= 0x7F && lmul_fp8_to_float_bits((uint8_t)lo, f) < r->min)
+        r->min = lmul_fp8_to_float_bits((uint8_t)lo, f);
+    if (lmul_fp8_to_float_bits((uint8_t)hi, f) > r->max)
+        r->max = lmul_fp8_to_float_bits((uint8_t)hi, f);
+}
+
+/* Float8 subnormal codes (below 1 << mantissa_bits, at most 8): their
+ * float32 bits less normal_add, by code. */
+LMUL_TARGET_AVX512
+static inline __m512i f8_subnormals(const lmul_fp8_format *f)
+{
+    _Alignas(64) uint32_t t[16] = {0};
+    for (uint32_t c = 0; c < (1u << f->mantissa_bits); c++)
+        t[c] = lmul_fp8_to_float_bits((uint8_t)c, f) - f->normal_add;
+    return _mm512_load_si512(t);
+}
+
+/* Columns j .. j + 16 (mask mk) of a row of W in format `kind` (a
+ * constant), ready for the product: rounded and recorded in *s when fast.
+ * A float8 element is its float32 bits less normal_add (which is in A's
+ * addend) modulo 2^32, *nz its non-zero lanes, and *s records its code. */
+LMUL_TARGET_AVX512
+static inline __attribute__((always_inline)) __m512i load_w(
+    int kind, const lmul_fp8_format *f, __m512i subnormals, const char *row,
+    int64_t j, __mmask16 mk, seen16 *s, __mmask16 *nz, const lmul_params *p,
+    int fast, int rounding)
+{
+    const __m512i one = _mm512_set1_epi32(ONE_BITS);
+    if (kind == LMUL_WIDEN_F8) {
+        const __m512i v = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mk, row + j));
+        const __m512i code = _mm512_and_si512(v, _mm512_set1_epi32(0x7F));
+        *nz = _mm512_mask_test_epi32_mask(mk, code, code);
+        s->lo = _mm512_mask_min_epu32(s->lo, *nz, s->lo, code);
+        s->hi = _mm512_mask_max_epu32(s->hi, mk, s->hi, code);
+        __m512i w = _mm512_sll_epi32(code, _mm_cvtsi32_si128(f->shift));
+        w = _mm512_mask_permutexvar_epi32(
+            w, _mm512_cmplt_epu32_mask(code, _mm512_set1_epi32(1 << f->mantissa_bits)),
+            code, subnormals);
+        /* added, not or-ed: a subnormal's w wraps below zero */
+        return _mm512_add_epi32(w, _mm512_and_si512(_mm512_slli_epi32(v, 24),
+                                                    _mm512_set1_epi32((int)0x80000000u)));
+    }
+    __m512i v;
+    if (kind == LMUL_WIDEN_BF16) {
+        v = _mm512_slli_epi32(_mm512_cvtepu16_epi32(
+            _mm256_maskz_loadu_epi16(mk, (const uint16_t *)row + j)), 16);
+        v = _mm512_mask_mov_epi32(one, mk, v);
+    } else {
+        v = _mm512_mask_loadu_epi32(one, mk, (const uint32_t *)row + j);
+    }
+    *nz = 0xFFFF;
+    return fast ? prepared(v, p, rounding, s) : v;
+}
+
+/* STEPS rows of W at a time, so that each sum is loaded and stored once
+ * per STEPS products (added in row order). */
+#define STEPS 4
+
+/* Columns j .. j + 16 (mask mk) of rows `rows` (a constant: STEPS or 1). */
+LMUL_TARGET_AVX512
+static inline __attribute__((always_inline)) void stream_cols(
+    int kind, const lmul_fp8_format *f, __m512i subnormals, int rows, int m,
+    const char *const *row, int64_t j, __mmask16 mk, const __m512i (*x)[STEPS],
+    float *acc, int64_t n, seen16 *s, const lmul_gemm_aux *aux, int fast, int rounding)
+{
+    const __m512i addend = _mm512_set1_epi32((int)aux->a_addend);
+    __m512i v[STEPS];
+    __mmask16 nz[STEPS];
+    for (int q = 0; q < rows; q++)
+        v[q] = load_w(kind, f, subnormals, row[q], j, mk, s, &nz[q], aux->p, fast,
+                      rounding);
+    for (int i = 0; i < m; i++) {
+        float *a = acc + i * n + j;
+        __m512 sum = _mm512_maskz_loadu_ps(mk, a);
+        for (int q = 0; q < rows; q++) {
+            /* a float8 zero's product, +0 or -0, leaves the sum as it is */
+            const __m512 prod = kind == LMUL_WIDEN_F8
+                ? _mm512_castsi512_ps(_mm512_maskz_add_epi32(nz[q], x[i][q], v[q]))
+                : product(x[i][q], v[q], addend, aux->p, fast, rounding);
+            sum = _mm512_mask_add_ps(sum, mk, sum, prod);   /* no lane past the end */
+        }
+        _mm512_mask_storeu_ps(a, mk, sum);
+    }
+}
+
+LMUL_TARGET_AVX512
+static inline __attribute__((always_inline)) void stream_rows(
+    int kind, const lmul_fp8_format *f, __m512i subnormals, int rows, int m, int64_t p,
+    int64_t n, const uint32_t *xa, int64_t ldx, const char *w, int64_t rs_w,
+    float *acc, seen16 *s, const lmul_gemm_aux *aux, int fast, int rounding)
+{
+    const uint32_t x_add = kind == LMUL_WIDEN_F8 ? f->normal_add : 0;
+    __m512i x[LMUL_GEMV_STREAM_ROWS][STEPS];
+    const char *row[STEPS];
+    for (int q = 0; q < rows; q++) {
+        row[q] = w + (p + q) * rs_w;
+        for (int i = 0; i < m; i++)
+            x[i][q] = _mm512_set1_epi32((int)(xa[i * ldx + p + q] + x_add));
+    }
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16)
+        stream_cols(kind, f, subnormals, rows, m, row, j, 0xFFFF,
+                    (const __m512i (*)[STEPS])x, acc, n, s, aux, fast, rounding);
+    if (j < n)
+        stream_cols(kind, f, subnormals, rows, m, row, j,
+                    (__mmask16)((1u << (n - j)) - 1), (const __m512i (*)[STEPS])x, acc,
+                    n, s, aux, fast, rounding);
+}
+
+LMUL_TARGET_AVX512
+static inline __attribute__((always_inline)) void stream(
+    int kind, const lmul_fp8_format *f, int m, int64_t kc, int64_t n,
+    const uint32_t *xa, int64_t ldx, const char *w, int64_t rs_w, float *acc,
+    lmul_range *range, const lmul_gemm_aux *aux, int fast, int rounding)
+{
+    const __m512i subnormals = kind == LMUL_WIDEN_F8 ? f8_subnormals(f)
+                                                      : _mm512_setzero_si512();
+    seen16 s = seen16_start();
+    int64_t p = 0;
+    for (; p + STEPS <= kc; p += STEPS)
+        stream_rows(kind, f, subnormals, STEPS, m, p, n, xa, ldx, w, rs_w, acc, &s, aux,
+                    fast, rounding);
+    for (; p < kc; p++)
+        stream_rows(kind, f, subnormals, 1, m, p, n, xa, ldx, w, rs_w, acc, &s, aux,
+                    fast, rounding);
+    if (fast && kind == LMUL_WIDEN_F8)
+        seen16_merge_f8_avx512(s, f, range);
+    else if (fast)
+        seen16_merge_avx512(rounding ? s : (seen16){s.lo_raw, s.lo_raw, s.hi}, range);
+}
+
+/* The loops for m rows, a constant at each call. */
+LMUL_TARGET_AVX512
+static inline __attribute__((always_inline)) void stream_m(
+    int kind, const lmul_fp8_format *f, int64_t m, int64_t kc, int64_t n,
+    const uint32_t *xa, int64_t ldx, const char *w, int64_t rs_w, float *acc,
+    lmul_range *range, const lmul_gemm_aux *aux, int fast, int rounding)
+{
+    switch (m) {
+    case 1: stream(kind, f, 1, kc, n, xa, ldx, w, rs_w, acc, range, aux, fast, rounding); break;
+    case 2: stream(kind, f, 2, kc, n, xa, ldx, w, rs_w, acc, range, aux, fast, rounding); break;
+    case 3: stream(kind, f, 3, kc, n, xa, ldx, w, rs_w, acc, range, aux, fast, rounding); break;
+    default: stream(kind, f, 4, kc, n, xa, ldx, w, rs_w, acc, range, aux, fast, rounding);
+    }
+}
+
+/* Each format's loops: the one-add one, with or without rounding, and the safe one. */
+LMUL_TARGET_AVX512
+static inline __attribute__((always_inline)) void stream_kind(
+    int kind, const lmul_fp8_format *f, int64_t m, int64_t kc, int64_t n,
+    const uint32_t *xa, int64_t ldx, const char *w, int64_t rs_w, float *acc,
+    lmul_range *range, const lmul_gemm_aux *aux, int fast)
+{
+    const int rounding = aux->p->round_shift != 0;
+    if (kind == LMUL_WIDEN_F8)
+        stream_m(kind, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, 1, 0);
+    else if (fast && rounding)
+        stream_m(kind, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, 1, 1);
+    else if (fast)
+        stream_m(kind, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, 1, 0);
+    else
+        stream_m(kind, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, 0, rounding);
+}
+
+LMUL_TARGET_AVX512
+void lmul_sgemv_stream_avx512(int64_t m, int64_t kc, int64_t n, const uint32_t *xa,
+                              int64_t ldx, const char *w, int64_t rs_w,
+                              lmul_widen_kind kind, const lmul_fp8_format *f,
+                              float *acc, lmul_range *range, const lmul_gemm_aux *aux,
+                              int fast)
+{
+    if (kind == LMUL_WIDEN_F8)
+        stream_kind(LMUL_WIDEN_F8, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, fast);
+    else if (kind == LMUL_WIDEN_BF16)
+        stream_kind(LMUL_WIDEN_BF16, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, fast);
+    else
+        stream_kind(LMUL_WIDEN_NONE, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, fast);
+}
+
+/* r[q] = column q of the 16 x 16 block of rows r[0..15]. */
+LMUL_TARGET_AVX512
+static inline void transpose16_avx512(__m512i r[16])
+{
+    __m512i t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    /* u[4g + c]: in each 128-bit block L, rows 4g..4g+3 of column 4L + c */
+    for (int g = 0; g < 4; g++) {
+        const __m512i *q = t + 4 * g;
+        u[4 * g] = _mm512_unpacklo_epi64(q[0], q[2]);
+        u[4 * g + 1] = _mm512_unpackhi_epi64(q[0], q[2]);
+        u[4 * g + 2] = _mm512_unpacklo_epi64(q[1], q[3]);
+        u[4 * g + 3] = _mm512_unpackhi_epi64(q[1], q[3]);
+    }
+    for (int c = 0; c < 4; c++) {
+        const __m512i s0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x44);
+        const __m512i s1 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xEE);
+        const __m512i s2 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x44);
+        const __m512i s3 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xEE);
+        r[c] = _mm512_shuffle_i32x4(s0, s2, 0x88);
+        r[4 + c] = _mm512_shuffle_i32x4(s0, s2, 0xDD);
+        r[8 + c] = _mm512_shuffle_i32x4(s1, s3, 0x88);
+        r[12 + c] = _mm512_shuffle_i32x4(s1, s3, 0xDD);
+    }
+}
+
+/* Steps p0 .. p0 + steps (steps a constant 16, or the tail) of the 16 rows
+ * (row j at row0 + j*rs_w, or at rows[j] when rows is not NULL) into the
+ * m sums, m a constant. */
+LMUL_TARGET_AVX512
+static inline __attribute__((always_inline)) void dots_steps(
+    int m, int steps, const char *row0, int64_t rs_w, const uint32_t *const *rows,
+    int64_t p0, const uint32_t *xa, int64_t kc, __m512 *sum, seen16 *s,
+    const lmul_gemm_aux *aux, int fast, int rounding)
+{
+    const __m512i addend = _mm512_set1_epi32((int)aux->a_addend);
+    const __mmask16 mk = (__mmask16)((1u << steps) - 1);
+    __m512i x[LMUL_GEMV_STREAM_ROWS], t[LMUL_GEMV_STREAM_ROWS][16];
+    for (int i = 0; i < m; i++)
+        x[i] = _mm512_maskz_loadu_epi32(mk, xa + i * kc + p0);
+    const char *r = row0 + p0 * (int64_t)sizeof(uint32_t);
+    for (int j = 0; j < 16; j++, r += rs_w) {
+        const uint32_t *e = rows != NULL ? rows[j] + p0 : (const uint32_t *)r;
+        __m512i v = _mm512_mask_loadu_epi32(_mm512_set1_epi32(ONE_BITS), mk, e);
+        if (fast)
+            v = prepared(v, aux->p, rounding, s);
+        for (int i = 0; i < m; i++)
+            t[i][j] = _mm512_castps_si512(product(x[i], v, addend, aux->p, fast,
+                                                  rounding));
+    }
+    for (int i = 0; i < m; i++) {
+        transpose16_avx512(t[i]);
+        for (int q = 0; q < steps; q++)
+            sum[i] = _mm512_add_ps(sum[i], _mm512_castsi512_ps(t[i][q]));
+    }
+}
+
+LMUL_TARGET_AVX512
+static inline __attribute__((always_inline)) void dots(
+    int m, int64_t kc, int64_t rows, const uint32_t *xa, const char *w,
+    int64_t rs_w, float *acc, lmul_range *range, const lmul_gemm_aux *aux, int fast,
+    int rounding)
+{
+    const uint32_t *row[16];
+    for (int j = 0; j < 16; j++)
+        row[j] = (const uint32_t *)(w + (j < rows ? j : rows - 1) * rs_w);
+    const uint32_t *const *clamped = rows < 16 ? row : NULL;
+    seen16 s = seen16_start();
+    __m512 sum[LMUL_GEMV_STREAM_ROWS];
+    for (int i = 0; i < m; i++)
+        sum[i] = _mm512_setzero_ps();
+    int64_t p0 = 0;
+    if (clamped == NULL)
+        for (; p0 + 16 <= kc; p0 += 16)
+            dots_steps(m, 16, w, rs_w, NULL, p0, xa, kc, sum, &s, aux, fast, rounding);
+    for (; p0 + 16 <= kc; p0 += 16)
+        dots_steps(m, 16, w, rs_w, clamped, p0, xa, kc, sum, &s, aux, fast, rounding);
+    if (p0 < kc)
+        dots_steps(m, (int)(kc - p0), w, rs_w, clamped, p0, xa, kc, sum, &s, aux, fast,
+                   rounding);
+    for (int i = 0; i < m; i++)
+        _mm512_storeu_ps(acc + i * 16, sum[i]);
+    if (fast)
+        seen16_merge_avx512(rounding ? s : (seen16){s.lo_raw, s.lo_raw, s.hi}, range);
+}
+
+LMUL_TARGET_AVX512
+static inline __attribute__((always_inline)) void dots_m(
+    int64_t m, int64_t kc, int64_t rows, const uint32_t *xa, const char *w,
+    int64_t rs_w, float *acc, lmul_range *range, const lmul_gemm_aux *aux, int fast,
+    int rounding)
+{
+    switch (m) {
+    case 1: dots(1, kc, rows, xa, w, rs_w, acc, range, aux, fast, rounding); break;
+    case 2: dots(2, kc, rows, xa, w, rs_w, acc, range, aux, fast, rounding); break;
+    case 3: dots(3, kc, rows, xa, w, rs_w, acc, range, aux, fast, rounding); break;
+    default: dots(4, kc, rows, xa, w, rs_w, acc, range, aux, fast, rounding);
+    }
+}
+
+LMUL_TARGET_AVX512
+void lmul_sgemv_dots_avx512_16(int64_t m, int64_t kc, int64_t rows, const uint32_t *xa,
+                               const char *w, int64_t rs_w, float *acc,
+                               lmul_range *range, const lmul_gemm_aux *aux, int fast)
+{
+    const int rounding = aux->p->round_shift != 0;
+    if (fast && rounding)
+        dots_m(m, kc, rows, xa, w, rs_w, acc, range, aux, 1, 1);
+    else if (fast)
+        dots_m(m, kc, rows, xa, w, rs_w, acc, range, aux, 1, 0);
+    else
+        dots_m(m, kc, rows, xa, w, rs_w, acc, range, aux, 0, rounding);
+}
+
+/* ------------------------------------------------ dots in lanes */
+
+LMUL_TARGET_AVX512
+static inline __attribute__((always_inline)) void sdots_steps(
+    int steps, int64_t p0, const uint32_t *const *xr, const uint32_t *const *yr,
+    __m512 *sum, const lmul_params *p, int rounding, int *zero_run)
+{
+    const __mmask16 mk = (__mmask16)((1u << steps) - 1);
+    __m512i t[16];
+    for (int j = 0; j < 16; j++)
+        t[j] = lmul32(_mm512_maskz_loadu_epi32(mk, xr[j] + p0),
+                      _mm512_maskz_loadu_epi32(mk, yr[j] + p0), p, rounding, zero_run);
+    transpose16_avx512(t);
+    for (int q = 0; q < steps; q++)
+        *sum = _mm512_add_ps(*sum, _mm512_castsi512_ps(t[q]));
+}
+
+LMUL_TARGET_AVX512
+static inline __attribute__((always_inline)) void sdots(
+    int64_t kc, int64_t items, const char *x, int64_t rs_x, const char *y, int64_t rs_y,
+    float *sums, const lmul_params *p, int rounding)
+{
+    const uint32_t *xr[16], *yr[16];
+    for (int64_t j = 0; j < 16; j++) {
+        const int64_t i = j < items ? j : items - 1;
+        xr[j] = (const uint32_t *)(x + i * rs_x);
+        yr[j] = (const uint32_t *)(y + i * rs_y);
+    }
+    __m512 sum = _mm512_setzero_ps();
+    int zero_run = 0;           /* lmul32's run of zero-tolerant vectors */
+    int64_t p0 = 0;
+    for (; p0 + 16 <= kc; p0 += 16)
+        sdots_steps(16, p0, xr, yr, &sum, p, rounding, &zero_run);
+    if (p0 < kc)
+        sdots_steps((int)(kc - p0), p0, xr, yr, &sum, p, rounding, &zero_run);
+    _mm512_mask_storeu_ps(sums, (__mmask16)((1u << items) - 1), sum);
+}
+
+LMUL_TARGET_AVX512
+void lmul_sdots_avx512_16(int64_t kc, int64_t items, const char *x, int64_t rs_x,
+                          const char *y, int64_t rs_y, float *sums, const lmul_params *p)
+{
+    if (p->round_shift)
+        sdots(kc, items, x, rs_x, y, rs_y, sums, p, 1);
+    else
+        sdots(kc, items, x, rs_x, y, rs_y, sums, p, 0);
+}
+
+#endif /* LMUL_X86 */

@@ -1,0 +1,107 @@
+"""vecdot and the C dots sum in the blocked GEMM's order: each dot has the
+bits of the 1 x 1 product x @ y, on every ISA level and thread count, for
+every format, stride and special value."""
+import numpy as np
+import pytest
+
+import lmul_simd
+
+# inf - inf and overflow in the sums raise FP flags, as the contract says (6)
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+RNG = np.random.default_rng(77)
+ISAS = lmul_simd.available_isas()
+LENGTHS = [1, 7, 255, 256, 257, 600, 1300]
+
+
+def same_bits(x, y):
+    """Equal bits, every NaN one class (see test_gemv.same_bits)."""
+    x, y = np.asarray(x), np.asarray(y)
+    np.testing.assert_array_equal(np.isnan(x), np.isnan(y))
+    bits = np.dtype(f"u{x.dtype.itemsize}")
+    np.testing.assert_array_equal(np.where(np.isnan(x), 0, x).view(bits),
+                                  np.where(np.isnan(y), 0, y).view(bits))
+
+
+def operands(batch, n, dtype=np.float32, special=True):
+    x = RNG.standard_normal((batch, n)).astype(dtype)
+    y = RNG.standard_normal((batch, n)).astype(dtype)
+    if special and n > 3:
+        y[0, :4] = np.array([np.nan, 0.0, -np.inf, 1e-40]).astype(dtype)
+        x[-1, 1] = np.inf
+    return x, y
+
+
+def by_matmul(x, y, matmul=lmul_simd.matmul):
+    return np.array([matmul(a, b) for a, b in zip(x, y)])
+
+
+@pytest.mark.parametrize("n", LENGTHS)
+def test_vecdot_is_matmul_of_vectors(n):
+    x, y = operands(21, n)
+    results = []
+    for isa in ISAS:
+        with lmul_simd.use_isa(isa):
+            expected = by_matmul(x, y)
+            for threads in (1, 2, 3, 7):
+                with lmul_simd.num_threads(threads):
+                    got = lmul_simd.vecdot(x, y)
+                    same_bits(got, expected)
+                    results.append(got)
+    for r in results[1:]:
+        same_bits(r, results[0])
+
+
+@pytest.mark.parametrize("n", [300, 5000])
+def test_long_single_dot(n):
+    x, y = operands(1, n, special=False)
+    for isa in ISAS:
+        with lmul_simd.use_isa(isa):
+            same_bits(lmul_simd.vecdot(x[0], y[0]), lmul_simd.matmul(x[0], y[0]))
+            same_bits(lmul_simd.vecdot(x[0, ::-1], y[0, ::-1]),
+                      lmul_simd.matmul(x[0, ::-1], y[0, ::-1]))
+
+
+def test_strides_broadcast_and_out():
+    x, y = operands(40, 300)
+    same_bits(lmul_simd.vecdot(x[:, ::-2], y[::-1, ::2]),
+              by_matmul(x[:, ::-2], y[::-1, ::2]))
+    same_bits(lmul_simd.vecdot(x[0], y), by_matmul(np.broadcast_to(x[0], y.shape), y))
+    out = np.full(80, np.nan, np.float32)[::2]
+    lmul_simd.vecdot(x, y, out=out)
+    same_bits(out, by_matmul(x, y))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float64])
+def test_builtin_formats(dtype):
+    x, y = operands(9, 600, dtype)
+    got = lmul_simd.vecdot(x, y)
+    assert got.dtype == dtype
+    same_bits(got, by_matmul(x, y))
+
+
+def test_narrow_and_mixed_formats():
+    ml_dtypes = pytest.importorskip("ml_dtypes", reason="the narrow formats are ml_dtypes'")
+    x, y = operands(17, 300, special=False)
+    for name in ("bfloat16", "float8_e4m3fn", "float8_e5m2"):
+        w = y.astype(getattr(ml_dtypes, name))
+        same_bits(lmul_simd.vecdot(w, w), by_matmul(w, w))
+        got = lmul_simd.vecdot(x, w)                       # float32 x narrow
+        assert got.dtype == np.float32
+        same_bits(got, lmul_simd.vecdot(x, w.astype(np.float32)))
+        same_bits(lmul_simd.vecdot(w, x), got)
+    vk = lmul_simd.vecdot_k(4)
+    same_bits(vk(x, y), by_matmul(x, y, lmul_simd.matmul_k(4)))
+
+
+def test_bad_input():
+    x, y = operands(3, 10)
+    with pytest.raises(ValueError):
+        lmul_simd.vecdot(x, y[:, :9])
+    with pytest.raises(TypeError):
+        lmul_simd.vecdot(x, y, out=np.empty(3, np.int64))
+    before = x.copy()
+    lmul_simd.vecdot(x, x[::-1])
+    np.testing.assert_array_equal(x, before)
+    assert (lmul_simd.vecdot(np.ones((2, 0), np.float32), np.ones((2, 0), np.float32))
+            == 0).all()

@@ -1,0 +1,128 @@
+"""The few-row (matrix-vector) path: the blocked GEMM's bits exactly, for
+both layouts of the long operand, every ISA level and thread count, with
+zeros, subnormals, infinities and NaN in the weights. A product with more
+than 16 rows and columns takes the blocked path, so slicing its rows (or
+columns) gives the reference bits."""
+import numpy as np
+import pytest
+
+import lmul_simd
+from lmul_simd import reference
+
+# inf - inf and overflow in the sums raise FP flags, as the contract says (6)
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+RNG = np.random.default_rng(1010)
+ROWS = 16                                   # LMUL_GEMV_MAX_ROWS
+ISAS = lmul_simd.available_isas()
+
+
+def weights(kdim, n, special=False, layout="rows"):
+    """K x n, as stored for x @ W (rows) or as nn.Linear's W.T (columns)."""
+    w = RNG.standard_normal((kdim, n)).astype(np.float32)
+    if special:
+        flat = w.reshape(-1)
+        picks = RNG.choice(flat.size, size=40, replace=False)
+        values = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -1e-41, 3e38, 1e-30]
+        flat[picks] = np.resize(np.array(values, np.float32), picks.size)
+    return w if layout == "rows" else np.ascontiguousarray(w.T).T
+
+
+def same_bits(x, y):
+    """Equal bit patterns, every NaN counting as one: when two NaNs (or inf and
+    -inf) meet in a sum, which sign and payload comes out is the compiler's
+    choice of operand order, in every path alike."""
+    x, y = np.asarray(x), np.asarray(y)
+    np.testing.assert_array_equal(np.isnan(x), np.isnan(y))
+    bits = np.dtype(f"u{x.dtype.itemsize}")
+    np.testing.assert_array_equal(np.where(np.isnan(x), 0, x).view(bits),
+                                  np.where(np.isnan(y), 0, y).view(bits))
+
+
+@pytest.mark.parametrize("layout", ["rows", "columns"])
+@pytest.mark.parametrize("kdim", [7, 256, 600])
+@pytest.mark.parametrize("special", [False, True])
+def test_few_rows_equal_blocked(layout, kdim, special):
+    x = RNG.standard_normal((ROWS + 1, kdim)).astype(np.float32)
+    w = weights(kdim, 150, special, layout)
+    results = []
+    for isa in ISAS:
+        with lmul_simd.use_isa(isa):
+            for threads in (1, 2, 3, 7):
+                with lmul_simd.num_threads(threads):
+                    blocked = lmul_simd.matmul(x, w)
+                    for m in (1, 2, 5, ROWS):
+                        same_bits(lmul_simd.matmul(x[:m], w), blocked[:m])
+                    same_bits(lmul_simd.matmul(x[0], w), blocked[0])   # 1-D @ 2-D
+                    results.append(blocked)
+    for r in results[1:]:
+        same_bits(r, results[0])
+
+
+@pytest.mark.parametrize("kdim", [9, 513])
+def test_few_columns_equal_blocked(kdim):
+    """W @ x (the short operand second) and a C with rows contiguous."""
+    w = weights(kdim, 60, True).T.copy()             # 60 x K
+    x = RNG.standard_normal((kdim, ROWS + 1)).astype(np.float32)
+    for isa in ISAS:
+        with lmul_simd.use_isa(isa):
+            blocked = lmul_simd.matmul(w, x)
+            for n in (1, 3, ROWS):
+                same_bits(lmul_simd.matmul(w, x[:, :n]), blocked[:, :n])
+            same_bits(lmul_simd.matmul(w, x[:, 0]), blocked[:, 0])
+
+
+def test_strides_of_any_sign_and_alpha_beta():
+    w = weights(300, 70, True)
+    x = RNG.standard_normal((3, 300)).astype(np.float32)
+    blocked = lmul_simd.matmul(np.vstack([x, np.ones((ROWS, 300), np.float32)]), w)[:3]
+    same_bits(lmul_simd.matmul(x, w), blocked)
+    # the same matrices through negative strides along k
+    w_neg, x_neg = w[::-1].copy()[::-1], x[:, ::-1].copy()[:, ::-1]
+    same_bits(lmul_simd.matmul(x_neg, w_neg), blocked)
+    same_bits(lmul_simd.matmul(x, w.T.copy()[:, ::-1].copy()[:, ::-1].T), blocked)
+    # columns reversed: not contiguous along a positive stride, still right
+    same_bits(lmul_simd.matmul(x, w[:, ::-1]), blocked[:, ::-1])
+    out = np.full((70, 3), np.nan, np.float32).T     # C with rows not contiguous
+    lmul_simd.matmul(x, w, out=out)
+    same_bits(out, blocked)
+
+
+def test_matches_reference_products():
+    """Within SPEC's bound of the exact sum, and NaN/inf where the products say."""
+    w = weights(520, 40, True)
+    x = RNG.standard_normal((2, 520)).astype(np.float32)
+    c = lmul_simd.matmul(x, w).astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        s, magnitude = reference.exact_products_sum(x, w, None)
+    np.testing.assert_array_equal(np.isnan(c), np.isnan(s))
+    finite = np.isfinite(s)
+    np.testing.assert_array_equal(c[~finite & ~np.isnan(s)], s[~finite & ~np.isnan(s)])
+    bound = (520 + 2) * 2.0 ** -24 * magnitude
+    assert (np.abs(c - s)[finite] <= bound[finite]).all()
+
+
+def test_k_rounding_and_half_output():
+    w = weights(400, 33, True)
+    x = RNG.standard_normal((ROWS + 1, 400)).astype(np.float32)
+    mk = lmul_simd.matmul_k(5)
+    same_bits(mk(x[:4], w), mk(x, w)[:4])
+    h, wh = x.astype(np.float16), w.astype(np.float16)
+    np.testing.assert_array_equal(lmul_simd.matmul(h[:3], wh).view(np.uint16),
+                                  lmul_simd.matmul(h, wh)[:3].view(np.uint16))
+
+
+def test_bad_input():
+    w = weights(40, 40)
+    x = RNG.standard_normal((2, 40)).astype(np.float32)
+    with pytest.raises(ValueError):
+        lmul_simd.matmul(x[:, :39], w)                 # inner dimensions
+    with pytest.raises(ValueError):
+        lmul_simd.matmul_k(0)
+    with pytest.raises(TypeError):
+        lmul_simd.matmul(x.astype(np.complex64), w)
+    expected = lmul_simd.matmul(x, w)
+    before = w.copy()
+    lmul_simd.matmul(x, w, out=x)                      # out= aliasing an input
+    same_bits(x, expected)
+    np.testing.assert_array_equal(w, before)

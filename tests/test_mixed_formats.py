@@ -1,0 +1,83 @@
+"""Mixed operand formats (float32 or bfloat16 activations times bfloat16 or
+float8 weights): float32 results equal to the product of the widened
+operands, bit for bit, on the few-row path and the blocked one, every level."""
+import numpy as np
+import pytest
+
+import lmul_simd
+
+ml_dtypes = pytest.importorskip("ml_dtypes", reason="the narrow formats are ml_dtypes'")
+
+RNG = np.random.default_rng(44)
+NARROW = ["bfloat16", "float8_e4m3fn", "float8_e5m2"]
+
+
+def same_bits(x, y):
+    """Equal bits, every NaN one class (see test_gemv.same_bits)."""
+    np.testing.assert_array_equal(np.isnan(x), np.isnan(y))
+    np.testing.assert_array_equal(np.where(np.isnan(x), 0, x).view(np.uint32),
+                                  np.where(np.isnan(y), 0, y).view(np.uint32))
+
+
+def narrow_weights(name, shape, special=True):
+    """Normal samples (so float8 zeros and subnormals too), and with special:
+    NaN, infinities (where the format has them), signed zeros, extremes."""
+    w = RNG.standard_normal(shape).astype(getattr(ml_dtypes, name))
+    if not special:
+        return w
+    flat = w.reshape(-1)
+    flat[:6] = np.array([0.0, -0.0, np.nan, 1e-3, -448.0, 0.015625]).astype(w.dtype)
+    if name == "float8_e5m2" or name == "bfloat16":
+        flat[6:8] = np.array([np.inf, -np.inf]).astype(w.dtype)
+    return w
+
+
+@pytest.mark.parametrize("name", NARROW)
+@pytest.mark.parametrize("rows", [1, 5, 40])                # few-row and blocked
+@pytest.mark.parametrize("layout", ["rows", "columns"])
+@pytest.mark.parametrize("special", [False, True])
+def test_float32_times_narrow(name, rows, layout, special):
+    w = narrow_weights(name, (300, 70), special)
+    if layout == "columns":
+        w = np.ascontiguousarray(w.T).T
+    x = RNG.standard_normal((rows, 300)).astype(np.float32)
+    for isa in lmul_simd.available_isas():
+        with lmul_simd.use_isa(isa):
+            expected = lmul_simd.matmul(x, w.astype(np.float32))
+            got = lmul_simd.matmul(x, w)
+            assert got.dtype == np.float32
+            same_bits(got, expected)
+            same_bits(lmul_simd.matmul(w.T, x.T), expected.T)   # narrow first
+
+
+@pytest.mark.parametrize("name", ["float8_e4m3fn", "float8_e5m2"])
+def test_bfloat16_times_float8(name):
+    w = narrow_weights(name, (260, 33))
+    x = RNG.standard_normal((3, 260)).astype(ml_dtypes.bfloat16)
+    got = lmul_simd.matmul(x, w)
+    assert got.dtype == np.float32
+    same_bits(got, lmul_simd.matmul(x.astype(np.float32), w.astype(np.float32)))
+    same_bits(lmul_simd.matmul(w.T, x.T), got.T)
+
+
+def test_k_and_float16_promotion():
+    w = narrow_weights("bfloat16", (100, 20))
+    x = RNG.standard_normal((2, 100)).astype(np.float32)
+    mk = lmul_simd.matmul_k(6)
+    same_bits(mk(x, w), mk(x, w.astype(np.float32)))
+    h = x.astype(np.float16)                 # float16 x float32: NumPy's promotion
+    got = lmul_simd.matmul(h, w.astype(np.float32))
+    assert got.dtype == np.float32
+    same_bits(got, lmul_simd.matmul(h.astype(np.float32), w.astype(np.float32)))
+
+
+def test_bad_input():
+    w = narrow_weights("bfloat16", (10, 4))
+    with pytest.raises(ValueError):
+        lmul_simd.matmul(np.ones((2, 9), np.float32), w)       # inner dimensions
+    x = np.ones((2, 10), np.float32)
+    with pytest.raises(TypeError):
+        lmul_simd.matmul(x, w, out=np.empty((2, 4), np.int32))
+    out = np.full((2, 4), np.nan, np.float32)
+    lmul_simd.matmul(x[:, ::-1], w[::-1], out=out)               # negative strides
+    same_bits(out, lmul_simd.matmul(x[:, ::-1], w[::-1].astype(np.float32)))
