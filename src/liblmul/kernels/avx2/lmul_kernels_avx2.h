@@ -37,4 +37,5 @@ void lmul_zprep64_avx2(int64_t kc, int nr, const void *pb, void *dst,
                        uint64_t a_addend);
 void lmul_tcopy32_avx2(int64_t width, int64_t kc, const void *src,
                        int64_t src_stride, void *dst);
+int64_t lmul_sgemm_small_avx2(const lmul_small_batch *sb, int64_t lo, int64_t hi);
 #endif

@@ -30,4 +30,5 @@ void lmul_prep32_avx512(int64_t rows, int64_t width, const void *src,
 void lmul_prep64_avx512(int64_t rows, int64_t width, const void *src,
                         int64_t src_stride, void *dst, uint64_t addend,
                         const lmul_params *p, lmul_range *range);
+int64_t lmul_sgemm_small_avx512(const lmul_small_batch *sb, int64_t lo, int64_t hi);
 #endif
