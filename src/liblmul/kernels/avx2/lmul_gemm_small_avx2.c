@@ -93,11 +93,12 @@ static inline uint32_t hmax(__m256i v)
 
 /* Columns j0 .. j0 + cols - 1 of C: nv vectors of A's prepared column per
  * step (pa, nv * LANES apart), B's value b(p, j) at pb[p * bp + j * bj];
- * then (alpha * sum) + (beta * C), the last vector's lanes below `tail`. */
+ * then (alpha * sum) + (beta * C), the last vector's lanes below `tail`
+ * when `partial` (vmaskmovps stores are slow on some CPUs: only then). */
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) void small_columns(
     const lmul_small_batch *sb, const int32_t *pa, const int32_t *pb, int64_t bp,
-    int64_t bj, char *c, int64_t j0, int cols, int nv, __m256i tail)
+    int64_t bj, char *c, int64_t j0, int cols, int nv, int partial, __m256i tail)
 {
     __m256 acc[COLS][4];
     for (int j = 0; j < cols; j++)
@@ -119,7 +120,7 @@ static inline __attribute__((always_inline)) void small_columns(
     for (int j = 0; j < cols; j++) {
         float *cj = (float *)(c + (j0 + j) * sb->cs_c);
         for (int v = 0; v < nv; v++) {
-            const int last = v == nv - 1;
+            const int last = partial && v == nv - 1;
             __m256 r = _mm256_mul_ps(alpha, acc[j][v]);
             if (sb->beta != 0.0f) {
                 const __m256 old = last ? _mm256_maskload_ps(cj + v * LANES, tail)
@@ -136,7 +137,7 @@ static inline __attribute__((always_inline)) void small_columns(
 
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) int64_t small_items(
-    const lmul_small_batch *sb, int64_t lo, int64_t hi, int nv)
+    const lmul_small_batch *sb, int64_t lo, int64_t hi, int nv, int partial)
 {
     enum { PAD = LANES };
     int32_t pa[LMUL_SMALL_MAX_K * LMUL_SMALL_MAX + PAD];
@@ -166,9 +167,9 @@ static inline __attribute__((always_inline)) int64_t small_items(
         char *c = sb->c + i * sb->bs_c;
         int64_t j = 0;
         for (; j + cols <= n; j += cols)
-            small_columns(sb, pa, pb, bp, bj, c, j, cols, nv, tail);
+            small_columns(sb, pa, pb, bp, bj, c, j, cols, nv, partial, tail);
         for (; j < n; j++)
-            small_columns(sb, pa, pb, bp, bj, c, j, 1, nv, tail);
+            small_columns(sb, pa, pb, bp, bj, c, j, 1, nv, partial, tail);
     }
     return hi;
 }
@@ -176,11 +177,12 @@ static inline __attribute__((always_inline)) int64_t small_items(
 LMUL_TARGET_AVX2
 int64_t lmul_sgemm_small_avx2(const lmul_small_batch *sb, int64_t lo, int64_t hi)
 {
-    switch ((sb->m + LANES - 1) / LANES) {   /* a constant vector count for each */
-    case 1: return small_items(sb, lo, hi, 1);
-    case 2: return small_items(sb, lo, hi, 2);
-    case 3: return small_items(sb, lo, hi, 3);
-    default: return small_items(sb, lo, hi, 4);
+    const int partial = sb->m % LANES != 0;
+    switch ((sb->m + LANES - 1) / LANES) {   /* constants for each */
+    case 1: return partial ? small_items(sb, lo, hi, 1, 1) : small_items(sb, lo, hi, 1, 0);
+    case 2: return partial ? small_items(sb, lo, hi, 2, 1) : small_items(sb, lo, hi, 2, 0);
+    case 3: return partial ? small_items(sb, lo, hi, 3, 1) : small_items(sb, lo, hi, 3, 0);
+    default: return partial ? small_items(sb, lo, hi, 4, 1) : small_items(sb, lo, hi, 4, 0);
     }
 }
 
