@@ -32,7 +32,8 @@ static inline __m256i lanes_below(int64_t n)
 
 /* min(left, 8) elements at x, prepared (rounded, plus the addend; only
  * one-add items are kept, so DAZ, infinity and NaN need no care here),
- * stored as a whole vector at out; lanes past `left` hold the addend. */
+ * stored as a whole vector at out. Lanes past `left` repeat x[0]: their
+ * products, computed and dropped, raise no flag the item's own do not. */
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) void prep_vector(
     const int32_t *x, int32_t *out, int64_t left, const prep_consts *k, raw_range *r)
@@ -40,14 +41,13 @@ static inline __attribute__((always_inline)) void prep_vector(
     __m256i v;
     if (left >= LANES) {
         v = _mm256_loadu_si256((const __m256i *)x);
-        r->lo = _mm256_min_epu32(r->lo, _mm256_andnot_si256(k->sign, v));
     } else {
         const __m256i m = lanes_below(left);
-        v = _mm256_maskload_epi32(x, m);
-        r->lo = _mm256_min_epu32(r->lo, _mm256_or_si256(_mm256_andnot_si256(k->sign, v),
-                                                        _mm256_andnot_si256(m, k->sign)));
+        v = _mm256_blendv_epi8(_mm256_set1_epi32(x[0]), _mm256_maskload_epi32(x, m), m);
     }
-    r->hi = _mm256_max_epu32(r->hi, _mm256_andnot_si256(k->sign, v));
+    const __m256i mag = _mm256_andnot_si256(k->sign, v);
+    r->lo = _mm256_min_epu32(r->lo, mag);
+    r->hi = _mm256_max_epu32(r->hi, mag);
     const __m256i lowest_kept = _mm256_and_si256(_mm256_srl_epi32(v, k->shift), k->keep);
     const __m256i sum = _mm256_add_epi32(_mm256_add_epi32(v, k->round_add), lowest_kept);
     _mm256_storeu_si256((__m256i *)out,

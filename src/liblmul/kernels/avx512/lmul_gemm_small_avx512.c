@@ -32,15 +32,17 @@ static inline __mmask16 lanes_below(int64_t n)
 
 /* min(left, 16) elements at x, prepared (rounded, plus the addend; only
  * one-add items are kept, so DAZ, infinity and NaN need no care here),
- * stored as a whole vector at out; lanes past `left` hold the addend. */
+ * stored as a whole vector at out. Lanes past `left` repeat x[0]: their
+ * products, computed and dropped, raise no flag the item's own do not. */
 LMUL_TARGET_AVX512
 static inline __attribute__((always_inline)) void prep_vector(
     const uint32_t *x, uint32_t *out, int64_t left, const prep_consts *k, raw_range *r)
 {
     const __mmask16 m = lanes_below(left);
-    const __m512i v = m == 0xFFFF ? _mm512_loadu_si512(x) : _mm512_maskz_loadu_epi32(m, x);
+    const __m512i v = m == 0xFFFF ? _mm512_loadu_si512(x)
+                                  : _mm512_mask_loadu_epi32(_mm512_set1_epi32((int)x[0]), m, x);
     const __m512i mag = _mm512_andnot_si512(k->sign, v);
-    r->lo = _mm512_mask_min_epu32(r->lo, m, r->lo, mag);
+    r->lo = _mm512_min_epu32(r->lo, mag);
     r->hi = _mm512_max_epu32(r->hi, mag);
     const __m512i lowest_kept = _mm512_and_si512(_mm512_srl_epi32(v, k->shift), k->keep);
     const __m512i sum = _mm512_add_epi32(_mm512_add_epi32(v, k->round_add), lowest_kept);
