@@ -73,21 +73,15 @@ static inline void prep_rows(int64_t rows, int64_t len, const char *src,
     }
 }
 
+/* The smallest (or largest) of the 8 unsigned lanes. */
 LMUL_TARGET_AVX2
-static inline uint32_t hmin(__m256i v)
+static inline __attribute__((always_inline)) uint32_t reduce(__m256i v, int largest)
 {
-    __m128i x = _mm_min_epu32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    x = _mm_min_epu32(x, _mm_shuffle_epi32(x, 0x4E));
-    x = _mm_min_epu32(x, _mm_shuffle_epi32(x, 0xB1));
-    return (uint32_t)_mm_cvtsi128_si32(x);
-}
-
-LMUL_TARGET_AVX2
-static inline uint32_t hmax(__m256i v)
-{
-    __m128i x = _mm_max_epu32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    x = _mm_max_epu32(x, _mm_shuffle_epi32(x, 0x4E));
-    x = _mm_max_epu32(x, _mm_shuffle_epi32(x, 0xB1));
+    __m128i x = _mm256_castsi256_si128(v), y = _mm256_extracti128_si256(v, 1);
+    for (int shuffle = 0; shuffle < 3; shuffle++) {
+        x = largest ? _mm_max_epu32(x, y) : _mm_min_epu32(x, y);
+        y = shuffle == 0 ? _mm_shuffle_epi32(x, 0x4E) : _mm_shuffle_epi32(x, 0xB1);
+    }
     return (uint32_t)_mm_cvtsi128_si32(x);
 }
 
@@ -162,7 +156,8 @@ static inline __attribute__((always_inline)) int64_t small_items(
             prep_rows(n, k, sb->b + i * sb->bs_b, sb->cs_b, pb, k, &pc, &rb);
         else
             prep_rows(k, n, sb->b + i * sb->bs_b, sb->rs_b, pb, n, &pc, &rb);
-        if (!lmul_small_one_add(sb, hmin(ra.lo), hmax(ra.hi), hmin(rb.lo), hmax(rb.hi)))
+        if (!lmul_small_one_add(sb, reduce(ra.lo, 0), reduce(ra.hi, 1), reduce(rb.lo, 0),
+                                reduce(rb.hi, 1)))
             return i;
         char *c = sb->c + i * sb->bs_c;
         int64_t j = 0;
