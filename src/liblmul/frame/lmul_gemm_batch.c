@@ -11,6 +11,9 @@
  * items at once) and sums, for each element of C, the products in k order
  * from +0, then C = alpha * sum + beta * C: the operations of the
  * microkernels on one chunk, so every element has the blocked GEMM's bits.
+ * Where the level has a small kernel (lmul_kernels.sgemm_small) and the
+ * layout suits it, that kernel runs a thread's items instead: the same
+ * preparation and order, each item prepared on the fly.
  */
 #include <fenv.h>
 #include <stdlib.h>
