@@ -282,6 +282,15 @@ def test_small_kernel_same_bits_as_each_item(m, kdim):
                 same_bits_everywhere(lmul_simd.matmul, x, y, want)
 
 
+def with_ties(x):
+    """Every third element a tie of rounding to k = 3 mantissa bits:
+    +-(1 + (2j + 1) / 16) * 2^e (exact at k = 23)."""
+    flat = x.reshape(-1)[::3]
+    j, e = RNG.integers(0, 8, flat.size), RNG.integers(-3, 4, flat.size)
+    flat[:] = np.copysign((1 + (2 * j + 1) / 16) * 2.0 ** e, flat)
+    return x
+
+
 SPECIALS = [0.0, -0.0, 1e-42, -1e-40, np.inf, -np.inf, np.nan, 3e38, 1e-30,
             np.float32(3.4028235e38)]
 
@@ -292,7 +301,7 @@ def test_small_kernel_special_values_fall_back_per_item(m, n, kdim, k):
     # each special value in one item of A or of B, the items around it
     # ordinary: those take the small kernel, that one the blocked loops
     count = 2 * len(SPECIALS) + 3
-    a, b = values((count, m, kdim)), values((count, kdim, n))
+    a, b = with_ties(values((count, m, kdim))), with_ties(values((count, kdim, n)))
     for i, v in enumerate(SPECIALS):
         a[1 + 2 * i, m // 2, kdim - 1] = v
         b[2 + 2 * i, 0, n - 1] = v
