@@ -250,6 +250,88 @@ def test_batch_column_major_c_and_heads():
             assert_same_bits(out[i], want)
 
 
+# ------------------------------------------- the levels' small kernels
+# (lmul_sgemm_small_<arch>: m, n <= 32, k <= 64; A's and C's columns and
+# B's rows or columns contiguous once oriented, else the portable loop)
+
+SMALL_DIMS = [1, 7, 8, 9, 16, 31, 32, 33]
+SMALL_K = [1, 63, 64, 65]
+
+
+def same_bits_everywhere(matmul, a, b, want):
+    """matmul(a, b) at every level and thread count gives want, bit for bit."""
+    for isa, nt in each_isa_and_threads():
+        with lmul_simd.use_isa(isa), lmul_simd.num_threads(nt):
+            assert_same_bits(matmul(a, b), want)
+
+
+@pytest.mark.parametrize("kdim", SMALL_K)
+@pytest.mark.parametrize("m", SMALL_DIMS)
+def test_small_kernel_same_bits_as_each_item(m, kdim):
+    count = 5
+    for n in SMALL_DIMS:
+        a, b = values((count, m, kdim)), values((count, kdim, n))
+        want = np.stack([blocked(a[i], b[i]) for i in range(count)])
+        # B's columns contiguous once oriented (C row-major: C^T = B^T A^T),
+        # B's rows contiguous, and A's columns strided (the portable loop)
+        b_rows = np.ascontiguousarray(b.transpose(0, 2, 1)).transpose(0, 2, 1)
+        a_cols = np.ascontiguousarray(a.transpose(0, 2, 1)).transpose(0, 2, 1)
+        # no overflow or invalid flag from lanes computed and dropped
+        with np.errstate(over="raise", invalid="raise"):
+            for x, y in ((a, b), (a, b_rows), (a_cols, b)):
+                same_bits_everywhere(lmul_simd.matmul, x, y, want)
+
+
+def with_ties(x):
+    """Every third element a tie of rounding to k = 3 mantissa bits:
+    +-(1 + (2j + 1) / 16) * 2^e (exact at k = 23)."""
+    flat = x.reshape(-1)[::3]
+    j, e = RNG.integers(0, 8, flat.size), RNG.integers(-3, 4, flat.size)
+    flat[:] = np.copysign((1 + (2 * j + 1) / 16) * 2.0 ** e, flat)
+    return x
+
+
+SPECIALS = [0.0, -0.0, 1e-42, -1e-40, np.inf, -np.inf, np.nan, 3e38, 1e-30,
+            np.float32(3.4028235e38)]
+
+
+@pytest.mark.parametrize("k", [23, 3])
+@pytest.mark.parametrize("m,n,kdim", [(8, 8, 8), (7, 9, 5), (16, 3, 64), (32, 32, 4)])
+def test_small_kernel_special_values_fall_back_per_item(m, n, kdim, k):
+    # each special value in one item of A or of B, the items around it
+    # ordinary: those take the small kernel, that one the blocked loops
+    count = 2 * len(SPECIALS) + 3
+    a, b = with_ties(values((count, m, kdim))), with_ties(values((count, kdim, n)))
+    for i, v in enumerate(SPECIALS):
+        a[1 + 2 * i, m // 2, kdim - 1] = v
+        b[2 + 2 * i, 0, n - 1] = v
+    a[-1] *= 1e-19                                 # every product underflows
+    matmul = lmul_simd.matmul if k == 23 else lmul_simd.matmul_k(k)
+    with np.errstate(all="ignore"):
+        tall = np.concatenate([a, np.ones((count, 40, kdim), a.dtype)], axis=1)
+        want = matmul(tall, b)[:, :m]
+        same_bits_everywhere(matmul, a, b, want)
+
+
+def test_small_kernel_alpha_beta():
+    # the C API's alpha and beta: (alpha * sum) + (beta * C), two roundings
+    lib = c_library()
+    for m, n, kdim in ((8, 8, 8), (5, 11, 7), (17, 9, 3)):
+        a, b = values((6, m, kdim)), values((6, kdim, n))
+        c0 = values((6, m, n))
+        alpha, beta = np.array([1.5], np.float32), np.array([-0.75], np.float32)
+        sums = np.stack([blocked(a[i], b[i]) for i in range(6)])
+        want = alpha[0] * sums + beta[0] * c0
+        for isa, nt in each_isa_and_threads():
+            c = c0.copy()
+            with lmul_simd.use_isa(isa), lmul_simd.num_threads(nt):
+                assert lib.lmul_gemm_batch_strided(
+                    0, 6, m, n, kdim, alpha.ctypes.data, a.ctypes.data, m * kdim * 4,
+                    kdim * 4, 4, b.ctypes.data, kdim * n * 4, n * 4, 4, beta.ctypes.data,
+                    c.ctypes.data, m * n * 4, n * 4, 4, 23) == 0
+            assert_same_bits(c, want)
+
+
 # ---------------------------------------------------------------- C API
 
 def c_library():

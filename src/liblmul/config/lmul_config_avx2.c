@@ -29,5 +29,6 @@ const lmul_kernels lmul_kernels_avx2 = {
               .safe = lmul_dgemm_safe_avx2_8x6, .prep = lmul_prep64_scalar,
               .zprep_a = lmul_zprep64a_avx2,
               .zprep_b = lmul_zprep64_avx2},
+    .sgemm_small = lmul_sgemm_small_avx2,
 };
 #endif

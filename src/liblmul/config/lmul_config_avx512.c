@@ -27,5 +27,6 @@ const lmul_kernels lmul_kernels_avx512 = {
               .zeros = lmul_dgemm_zeros_avx512_16x12,
               .safe = lmul_dgemm_safe_avx512_16x12, .prep = lmul_prep64_avx512,
               .zprep_b = lmul_zprep64_avx2},
+    .sgemm_small = lmul_sgemm_small_avx512,
 };
 #endif

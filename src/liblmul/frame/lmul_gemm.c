@@ -114,6 +114,7 @@ int lmul_gemm_strided(const lmul_container *ct, size_t elsize, lmul_elem_format 
     pr.alpha = alpha;
     pr.beta = beta;
     pr.packed_a = NULL;
+    pr.small = elsize == 4 ? ks->sgemm_small : NULL;
     lmul_fp_scope fp;
     lmul_fp_enter(&fp);
     if (kdim == 0) {

@@ -12,6 +12,9 @@
  * items at once) and sums, for each element of C, the products in k order
  * from +0, then C = alpha * sum + beta * C: the operations of the
  * microkernels on one chunk, so every element has the blocked GEMM's bits.
+ * Where the level has a small kernel (lmul_kernels.sgemm_small) and the
+ * layout suits it, that kernel runs a thread's items instead: the same
+ * preparation and order, each item prepared on the fly.
  */
 #include <fenv.h>
 #include <stdlib.h>
@@ -40,6 +43,8 @@ typedef struct batch_state {
     lmul_gemm_batch batch;         /* its strides, oriented */
     int nt, direct;
     thread_buffers *buf;
+    int small;                     /* direct items by the level's small kernel */
+    lmul_small_batch sb;
 } batch_state;
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -254,11 +259,51 @@ static void one_item(const batch_state *st, int64_t i, const thread_buffers *buf
         lmul_gemm_run_serial(&item, buf->ws);
 }
 
+/* The level's small kernel takes a direct product whose A and C have
+ * contiguous columns and B contiguous rows or columns (a stride along a
+ * dimension of one element is any: taken as contiguous). */
+static int small_batch(const lmul_gemm_problem *pr, const lmul_gemm_batch *b,
+                       lmul_small_batch *sb)
+{
+    const int64_t es = (int64_t)sizeof(float);
+    const int64_t rs_a = pr->m == 1 ? es : pr->rs_a, rs_c = pr->m == 1 ? es : pr->rs_c;
+    const int64_t rs_b = pr->k == 1 ? es : pr->rs_b, cs_b = pr->n == 1 ? es : pr->cs_b;
+    if (pr->small == NULL || pr->op_a.in != LMUL_ELEM_CONTAINER
+        || pr->op_b.in != LMUL_ELEM_CONTAINER || rs_a != es || rs_c != es
+        || (rs_b != es && cs_b != es) || pr->m > LMUL_SMALL_MAX
+        || pr->n > LMUL_SMALL_MAX || pr->k > LMUL_SMALL_MAX_K)
+        return 0;
+    const lmul_container *ct = pr->container;
+    const uint64_t off = pr->params.offset;
+    *sb = (lmul_small_batch){
+        pr->m, pr->n, pr->k, pr->a, pr->b, pr->c, pr->cs_a, rs_b, cs_b, pr->cs_c,
+        b->bs_a, b->bs_b, b->bs_c, *(const float *)pr->alpha, *(const float *)pr->beta,
+        (uint32_t)lmul_gemm_a_addend(pr),
+        ct->bias + (UINT64_C(1) << ct->P) - off, ct->bias + ct->inf - off, pr->params};
+    return 1;
+}
+
+/* Items lo .. hi - 1 by the small kernel; one that is not wholly one-add
+ * by the blocked loops. */
+static void small_items(const batch_state *st, int64_t lo, int64_t hi,
+                        const thread_buffers *buf)
+{
+    while ((lo = st->pr->small(&st->sb, lo, hi)) < hi) {
+        lmul_gemm_problem item;
+        item_problem(st, lo++, &item);
+        lmul_gemm_run_serial(&item, buf->ws);
+    }
+}
+
 static void batch_task(void *arg, int t)
 {
     const batch_state *st = arg;
     const int64_t count = st->batch.count, per = count / st->nt, extra = count % st->nt;
     const int64_t lo = t * per + min64(t, extra), hi = lo + per + (t < extra);
+    if (st->small) {
+        small_items(st, lo, hi, &st->buf[t]);
+        return;
+    }
     const int64_t run = st->direct && batch_contiguous(st->pr, &st->batch)
         ? run_items(st->pr) : 1;
     for (int64_t i = lo; i < hi;) {
@@ -284,8 +329,9 @@ static int alloc_buffers(const batch_state *st, thread_buffers *buf)
 {
     for (int t = 0; t < st->nt; t++) {
         buf[t].ws = lmul_gemm_workspace_new(st->pr);
-        buf[t].direct = st->direct ? malloc(direct_bytes(st->pr, &st->batch)) : NULL;
-        if (buf[t].ws == NULL || (st->direct && buf[t].direct == NULL)) {
+        const int direct = st->direct && !st->small;
+        buf[t].direct = direct ? malloc(direct_bytes(st->pr, &st->batch)) : NULL;
+        if (buf[t].ws == NULL || (direct && buf[t].direct == NULL)) {
             free_buffers(buf, t + 1);
             return LMUL_ERR_NOMEM;
         }
@@ -293,11 +339,18 @@ static int alloc_buffers(const batch_state *st, thread_buffers *buf)
     return LMUL_OK;
 }
 
-static int batch_threads(const lmul_gemm_problem *pr, int64_t count)
+/* Items on the small kernel cost ~40 ns per 8 x 8 x 8 (one Zen 4 core):
+ * 2^20 of m*n*k per thread is ~80 us, where two threads of the persistent
+ * pool begin to beat one on a loaded 2-core machine (fewer lose to the
+ * wake-up of a worker waiting for a core). */
+#define SMALL_MIN_WORK_PER_THREAD (INT64_C(1) << 20)
+
+static int batch_threads(const lmul_gemm_problem *pr, int64_t count, int small)
 {
     const int64_t work = pr->m * pr->n * pr->k;
     int64_t nt = min64(lmul_get_num_threads(), count);
-    nt = min64(nt, work * count / LMUL_GEMM_MIN_WORK_PER_THREAD);
+    nt = min64(nt, work * count / (small ? SMALL_MIN_WORK_PER_THREAD
+                                         : LMUL_GEMM_MIN_WORK_PER_THREAD));
     return nt < 1 ? 1 : (int)nt;
 }
 
@@ -334,7 +387,7 @@ int lmul_gemm_run_batch(lmul_gemm_problem *pr, const lmul_gemm_batch *batch)
     const int direct = direct_eligible(pr);
     if (!direct && (b.count == 1
                     || work >= LMUL_GEMM_MIN_WORK_PER_THREAD * lmul_get_num_threads())) {
-        batch_state st = {pr, b, 1, 0, NULL};
+        batch_state st = {pr, b, 1, 0, NULL, 0, {0}};
         for (int64_t i = 0; i < b.count; i++) {
             lmul_gemm_problem item;
             item_problem(&st, i, &item);
@@ -344,12 +397,13 @@ int lmul_gemm_run_batch(lmul_gemm_problem *pr, const lmul_gemm_batch *batch)
         return LMUL_OK;
     }
     thread_buffers buf[MAX_THREADS];
-    const int nt = min64(batch_threads(pr, b.count), MAX_THREADS);
-    batch_state st = {pr, b, nt, direct, buf};
+    batch_state st = {pr, b, 1, direct, buf, 0, {0}};
+    st.small = direct && small_batch(pr, &b, &st.sb);
+    st.nt = (int)min64(batch_threads(pr, b.count, st.small), MAX_THREADS);
     if (alloc_buffers(&st, buf) != LMUL_OK)
         return LMUL_ERR_NOMEM;
-    lmul_parallel_run(nt, batch_task, &st);
-    free_buffers(buf, nt);
+    lmul_parallel_run(st.nt, batch_task, &st);
+    free_buffers(buf, st.nt);
     return LMUL_OK;
 }
 

@@ -115,6 +115,7 @@ typedef struct lmul_gemm_problem {
     lmul_params params;             /* rounding to k bits, for the packing */
     const lmul_gemm_prepacked *packed_a;  /* NULL, or A packed already (then
                                        a, rs_a, cs_a are unused) */
+    lmul_sgemm_small_ft small;      /* the level's, for float32; or NULL */
 } lmul_gemm_problem;
 
 /* One thread's packing buffers, sized for a problem (lmul_gemm_driver.c). */

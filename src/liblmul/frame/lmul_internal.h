@@ -239,6 +239,66 @@ typedef struct lmul_gemm_kernels {
                                          as packed */
 } lmul_gemm_kernels;
 
+/*
+ * Tiny float32 products of a batch (lmul_gemm_batch.c's direct items), each
+ * whole, by a level's vector loops (kernels/<arch>/lmul_gemm_small_<arch>.c).
+ * Item i has A, B and C at i * bs_a, i * bs_b, i * bs_c bytes from the
+ * first; strides in bytes; A's and C's columns are contiguous (rs_a = rs_c =
+ * 4), and B's columns (rs_b = 4) or rows (cs_b = 4); m, n at most
+ * LMUL_SMALL_MAX, k at most LMUL_SMALL_MAX_K.
+ */
+#define LMUL_SMALL_MAX 32
+#define LMUL_SMALL_MAX_K 64
+
+typedef struct lmul_small_batch {
+    int64_t m, n, k;
+    const char *a, *b;
+    char *c;
+    int64_t cs_a, rs_b, cs_b, cs_c;
+    int64_t bs_a, bs_b, bs_c;
+    float alpha, beta;              /* beta 0: C is not read */
+    uint32_t a_addend;
+    /* one-add products (lmul_gemm_one_add_valid): with no magnitude zero,
+     * subnormal, infinite or NaN, a + b < max_sum and a + b >= min_sum for
+     * the prepared magnitudes of A and B */
+    uint64_t min_sum, max_sum;
+    lmul_params p;
+} lmul_small_batch;
+
+/* Items lo .. hi - 1 in turn: the item's A and B prepared as the packing
+ * prepares them (DAZ, rounding to k, A plus a_addend); if every product is
+ * a one-add one, C = (alpha * sum) + (beta * C), each element's sum in k
+ * order from +0 (the blocked GEMM's bits). Returns the first item that is
+ * not wholly one-add (its C untouched), hi when there is none. */
+typedef int64_t (*lmul_sgemm_small_ft)(const lmul_small_batch *sb, int64_t lo,
+                                       int64_t hi);
+
+/* Whether an item with these raw (sign-less, unprepared) magnitude extremes
+ * of A and B has only one-add products; prepared magnitudes are the raw
+ * ones rounded, and rounding is monotone, so the extremes round alike. */
+static inline uint32_t lmul_small_round(uint32_t mag, const lmul_params *p)
+{
+    if (p->round_shift == 0)
+        return mag;
+    const uint32_t lowest_kept = (mag >> p->round_shift) & 1;
+    return (mag + (uint32_t)p->round_add + lowest_kept) & (uint32_t)p->round_mask;
+}
+
+static inline int lmul_small_one_add(const lmul_small_batch *sb, uint32_t a_min,
+                                     uint32_t a_max, uint32_t b_min, uint32_t b_max)
+{
+    const uint32_t min_normal = 0x00800000u, inf = 0x7F800000u;
+    if (a_min < min_normal || b_min < min_normal || a_max >= inf || b_max >= inf)
+        return 0;
+    a_max = lmul_small_round(a_max, &sb->p);
+    b_max = lmul_small_round(b_max, &sb->p);
+    if (a_max >= inf || b_max >= inf)
+        return 0;
+    const uint64_t lo = (uint64_t)lmul_small_round(a_min, &sb->p)
+                        + lmul_small_round(b_min, &sb->p);
+    return (uint64_t)a_max + b_max < sb->max_sum && lo >= sb->min_sum;
+}
+
 /* What one instruction-set level provides (registered in config/). */
 typedef struct lmul_kernels {
     lmul_isa isa;
@@ -250,6 +310,7 @@ typedef struct lmul_kernels {
     lmul_widen_ft widen;
     lmul_gemm_kernels sgemm;
     lmul_gemm_kernels dgemm;
+    lmul_sgemm_small_ft sgemm_small;  /* NULL: the frame's portable direct loop */
 } lmul_kernels;
 
 extern const lmul_kernels lmul_kernels_scalar;
