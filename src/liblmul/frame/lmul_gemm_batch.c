@@ -347,10 +347,9 @@ static int alloc_buffers(const batch_state *st, thread_buffers *buf)
 
 static int batch_threads(const lmul_gemm_problem *pr, int64_t count, int small)
 {
-    const int64_t work = pr->m * pr->n * pr->k;
     int64_t nt = min64(lmul_get_num_threads(), count);
-    nt = min64(nt, work * count / (small ? SMALL_MIN_WORK_PER_THREAD
-                                         : LMUL_GEMM_MIN_WORK_PER_THREAD));
+    nt = min64(nt, lmul_mul_sat(lmul_gemm_work(pr), count)
+                   / (small ? SMALL_MIN_WORK_PER_THREAD : LMUL_GEMM_MIN_WORK_PER_THREAD));
     return nt < 1 ? 1 : (int)nt;
 }
 
@@ -359,10 +358,10 @@ static int batch_threads(const lmul_gemm_problem *pr, int64_t count, int small)
  * are not of its class (a matter of shape and strides: alike for all). */
 static int few_rows_items(const lmul_gemm_problem *pr, const lmul_gemm_batch *b)
 {
-    const int64_t work = pr->m * pr->n * pr->k;
-    if (b->count > 1 && work < LMUL_GEMM_MIN_WORK_PER_THREAD * lmul_get_num_threads())
+    const int64_t work = lmul_gemm_work(pr);
+    if (b->count > 1 && work < lmul_mul_sat(LMUL_GEMM_MIN_WORK_PER_THREAD, lmul_get_num_threads()))
         return LMUL_GEMV_NOT_MINE;
-    const batch_state st = {pr, *b, 1, 0, NULL};
+    const batch_state st = {.pr = pr, .batch = *b, .nt = 1};
     int status = LMUL_OK;
     for (int64_t i = 0; i < b->count && status == LMUL_OK; i++) {
         lmul_gemm_problem item;
@@ -383,10 +382,10 @@ int lmul_gemm_run_batch(lmul_gemm_problem *pr, const lmul_gemm_batch *batch)
         b.bs_a = batch->bs_b;
         b.bs_b = batch->bs_a;
     }
-    const int64_t work = pr->m * pr->n * pr->k;
+    const int64_t work = lmul_gemm_work(pr);
     const int direct = direct_eligible(pr);
     if (!direct && (b.count == 1
-                    || work >= LMUL_GEMM_MIN_WORK_PER_THREAD * lmul_get_num_threads())) {
+                    || work >= lmul_mul_sat(LMUL_GEMM_MIN_WORK_PER_THREAD, lmul_get_num_threads()))) {
         batch_state st = {pr, b, 1, 0, NULL, 0, {0}};
         for (int64_t i = 0; i < b.count; i++) {
             lmul_gemm_problem item;

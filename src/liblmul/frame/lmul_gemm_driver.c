@@ -441,14 +441,9 @@ void lmul_gemm_run_serial(const lmul_gemm_problem *pr, lmul_gemm_workspace *ws)
 /* Threads for a problem, from the setting read once per call (nt). */
 static int thread_count(const lmul_gemm_problem *pr, int64_t nt)
 {
-    int64_t work, tiles;                       /* saturating: no signed overflow */
-    if (__builtin_mul_overflow(pr->m, pr->n, &work)
-        || __builtin_mul_overflow(work, pr->k, &work))
-        work = INT64_MAX;
-    if (__builtin_mul_overflow((pr->m + pr->ker->mr - 1) / pr->ker->mr,
-                               (pr->n + pr->ker->nr - 1) / pr->ker->nr, &tiles))
-        tiles = INT64_MAX;
-    nt = min64(nt, work / LMUL_GEMM_MIN_WORK_PER_THREAD);
+    const int64_t tiles = lmul_mul_sat((pr->m + pr->ker->mr - 1) / pr->ker->mr,
+                                       (pr->n + pr->ker->nr - 1) / pr->ker->nr);
+    nt = min64(nt, lmul_gemm_work(pr) / LMUL_GEMM_MIN_WORK_PER_THREAD);
     nt = min64(nt, tiles);
     return nt < 1 ? 1 : (int)nt;
 }

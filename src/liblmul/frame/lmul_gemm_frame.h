@@ -80,6 +80,14 @@ typedef struct lmul_gemm_prepacked lmul_gemm_prepacked;
 /* m*n*k below this: one thread. */
 #define LMUL_GEMM_MIN_WORK_PER_THREAD (INT64_C(1) << 21)
 
+/* a * b, saturating at INT64_MAX: shapes of broadcast views can be huge with
+ * no memory behind them, and signed overflow is undefined. a, b >= 0. */
+static inline int64_t lmul_mul_sat(int64_t a, int64_t b)
+{
+    int64_t r;
+    return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
 /* How one input operand is stored: its format and, for float8, the float32
  * bits of its 256 codes (widened once per call, for the packing), else NULL. */
 typedef struct lmul_operand {
@@ -117,6 +125,12 @@ typedef struct lmul_gemm_problem {
                                        a, rs_a, cs_a are unused) */
     lmul_sgemm_small_ft small;      /* the level's, for float32; or NULL */
 } lmul_gemm_problem;
+
+/* m * n * k of a problem, saturating. */
+static inline int64_t lmul_gemm_work(const lmul_gemm_problem *pr)
+{
+    return lmul_mul_sat(lmul_mul_sat(pr->m, pr->n), pr->k);
+}
 
 /* One thread's packing buffers, sized for a problem (lmul_gemm_driver.c). */
 typedef struct lmul_gemm_workspace lmul_gemm_workspace;

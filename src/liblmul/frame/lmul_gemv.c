@@ -450,7 +450,7 @@ static int ws_alloc(const gemv_job *g, gemv_ws *ws)
 static int thread_count(const lmul_gemm_problem *pr, int64_t unit)
 {
     int64_t nt = lmul_get_num_threads();
-    nt = min64(nt, pr->m * pr->n * pr->k / MIN_WORK_PER_THREAD);
+    nt = min64(nt, lmul_gemm_work(pr) / MIN_WORK_PER_THREAD);
     nt = min64(nt, (pr->n + unit - 1) / unit);
     nt = min64(nt, MAX_THREADS);
     return nt < 1 ? 1 : (int)nt;
