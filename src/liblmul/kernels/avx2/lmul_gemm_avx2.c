@@ -16,6 +16,7 @@
 #include "lmul_lanes_avx2.h"
 
 #define SMR 16
+#define SNR 5       /* 10 accumulators: A's two vectors and their two zero factors fit too */
 #define DMR 8
 #define NR 6
 #define HALF 3      /* the flush and zero kernels run the k loop per half of the columns */
@@ -65,7 +66,7 @@ static inline void sstore(float *c, int64_t ldc, const __m256 *acc0,
     const float beta = *(const float *)aux->beta;
     const __m256 va = _mm256_set1_ps(*(const float *)aux->alpha);
     const __m256 vb = _mm256_set1_ps(beta);
-    for (int j = 0; j < NR; j++, c += ldc) {
+    for (int j = 0; j < SNR; j++, c += ldc) {
         __m256 r0 = _mm256_mul_ps(va, acc0[j]), r1 = _mm256_mul_ps(va, acc1[j]);
         if (beta != 0.0f) {
             r0 = _mm256_add_ps(r0, _mm256_mul_ps(vb, _mm256_loadu_ps(c)));
@@ -78,22 +79,22 @@ static inline void sstore(float *c, int64_t ldc, const __m256 *acc0,
 
 /* The one-add kernel (full = 0) or the lane-by-lane one (full = 1). */
 LMUL_TARGET_AVX2
-static inline void sgemm_avx2_16x6(int64_t kc, const int32_t *a, const int32_t *b,
+static inline void sgemm_avx2_16x5(int64_t kc, const int32_t *a, const int32_t *b,
                               float *c, int64_t ldc, const lmul_gemm_aux *aux,
                               int full)
 {
-    __m256 acc0[NR], acc1[NR];
-    for (int j = 0; j < NR; j++) {
+    __m256 acc0[SNR], acc1[SNR];
+    for (int j = 0; j < SNR; j++) {
         acc0[j] = acc1[j] = _mm256_setzero_ps();
         _mm_prefetch((const char *)(c + j * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(c + j * ldc + 15), _MM_HINT_T0);
     }
     const __m256i addend = _mm256_set1_epi32((int)aux->a_addend);
-    for (int64_t p = 0; p < kc; p++, a += SMR, b += NR) {
+    for (int64_t p = 0; p < kc; p++, a += SMR, b += SNR) {
         const __m256i a0 = _mm256_loadu_si256((const __m256i *)a);
         const __m256i a1 = _mm256_loadu_si256((const __m256i *)(a + 8));
 #pragma GCC unroll 6
-        for (int j = 0; j < NR; j++) {
+        for (int j = 0; j < SNR; j++) {
             const __m256i bj = _mm256_set1_epi32(b[j]);
             acc0[j] = _mm256_add_ps(acc0[j], sprod(a0, bj, addend, aux->p, full));
             acc1[j] = _mm256_add_ps(acc1[j], sprod(a1, bj, addend, aux->p, full));
@@ -102,14 +103,14 @@ static inline void sgemm_avx2_16x6(int64_t kc, const int32_t *a, const int32_t *
     sstore(c, ldc, acc0, acc1, aux);
 }
 
-/* Columns j0 .. j0 + HALF - 1 of the flush kernel over `steps` steps. */
+/* Columns j0 .. j0 + cols - 1 of the flush kernel over `steps` steps. */
 LMUL_TARGET_AVX2
 static inline void sflush_half(int64_t steps, const int32_t *a, const int32_t *b,
                                const int32_t *thr, __m256 *acc0, __m256 *acc1,
-                               __m256i addend, int j0)
+                               __m256i addend, int j0, int cols)
 {
     const __m256i abs_mask = _mm256_set1_epi32(0x7FFFFFFF);
-    for (int64_t p = 0; p < steps; p++, a += SMR, b += NR, thr += NR) {
+    for (int64_t p = 0; p < steps; p++, a += SMR, b += SNR, thr += SNR) {
         const __m256i a0 = _mm256_loadu_si256((const __m256i *)a);
         const __m256i a1 = _mm256_loadu_si256((const __m256i *)(a + 8));
         __m256i m0 = _mm256_and_si256(_mm256_sub_epi32(a0, addend), abs_mask);
@@ -117,7 +118,7 @@ static inline void sflush_half(int64_t steps, const int32_t *a, const int32_t *b
         m0 = _mm256_or_si256(m0, _mm256_cmpeq_epi32(m0, _mm256_setzero_si256()));
         m1 = _mm256_or_si256(m1, _mm256_cmpeq_epi32(m1, _mm256_setzero_si256()));
 #pragma GCC unroll 3
-        for (int j = j0; j < j0 + HALF; j++) {
+        for (int j = j0; j < j0 + cols; j++) {
             const __m256i bj = _mm256_set1_epi32(b[j]), tj = _mm256_set1_epi32(thr[j]);
             const __m256i s0 = _mm256_and_si256(_mm256_cmpgt_epi32(m0, tj),
                                                 _mm256_add_epi32(a0, bj));
@@ -131,22 +132,22 @@ static inline void sflush_half(int64_t steps, const int32_t *a, const int32_t *b
 
 /* Zeros and underflow: a + b masked by the thresholds above. */
 LMUL_TARGET_AVX2
-static void sgemm_avx2_16x6_flush(int64_t kc, const int32_t *a, const int32_t *b,
+static void sgemm_avx2_16x5_flush(int64_t kc, const int32_t *a, const int32_t *b,
                              float *c, int64_t ldc, const lmul_gemm_aux *aux)
 {
-    __m256 acc0[NR], acc1[NR];
-    int32_t thr[KSTEP * NR];
-    for (int j = 0; j < NR; j++)
+    __m256 acc0[SNR], acc1[SNR];
+    int32_t thr[KSTEP * SNR];
+    for (int j = 0; j < SNR; j++)
         acc0[j] = acc1[j] = _mm256_setzero_ps();
     const __m256i addend = _mm256_set1_epi32((int)aux->a_addend);
     const uint32_t normal_from = (uint32_t)(0x00800000u - aux->a_addend);
     for (int64_t k0 = 0; k0 < kc; k0 += KSTEP) {
         const int64_t steps = kc - k0 < KSTEP ? kc - k0 : KSTEP;
-        thresholds32(steps * NR, b, thr, normal_from);
-        sflush_half(steps, a, b, thr, acc0, acc1, addend, 0);
-        sflush_half(steps, a, b, thr, acc0, acc1, addend, HALF);
+        thresholds32(steps * SNR, b, thr, normal_from);
+        sflush_half(steps, a, b, thr, acc0, acc1, addend, 0, HALF);
+        sflush_half(steps, a, b, thr, acc0, acc1, addend, HALF, SNR - HALF);
         a += steps * SMR;
-        b += steps * NR;
+        b += steps * SNR;
     }
     sstore(c, ldc, acc0, acc1, aux);
 }
@@ -154,107 +155,88 @@ static void sgemm_avx2_16x6_flush(int64_t kc, const int32_t *a, const int32_t *b
 /*
  * The zero kernel (no product under- or overflows; zeros present). The
  * frame prepares each panel with zeros once (lmul_zprep32a_avx2 and
- * lmul_zprep32_avx2). A's lanes: a mask per element clears the product of a
- * zero A after the add (one AND per product). B's broadcast values: per step,
- * NR values b' (a zero becomes -a_addend, so that a + b' is A's own finite
- * bits) and NR factors, 1.0 or 0.0 for a zero; an FMA with the factor adds
- * the product exactly (times 1.0, one rounding) or adds +-0 (times 0.0),
- * which leaves the sum's bits as they are. With zeros on one side only the
- * whole tile runs at once, the values that do not fit the 16 registers (A's
- * masks, or A's second vector) read again from L1 as operands of the AND or
- * add (an empty asm keeps the compiler from hoisting them into registers and
- * spilling accumulators instead); with zeros on both sides the k loop runs
- * per half of the columns (szeros_cols: columns j0 .. j0 + cols - 1).
+ * lmul_zprep32_avx2), per step SMR (or SNR) values then as many float32
+ * factors, 1.0 or 0.0 for a zero. A zero A becomes a' = 0, so that a' + b is
+ * B's own finite bits; a zero B becomes b' = -a_addend, so that a + b' is
+ * A's own finite bits. An FMA with the factor adds the product exactly
+ * (times 1.0, one rounding) or adds +-0 (times 0.0), which leaves the sum's
+ * bits as they are: two operations per product with zeros on one side, all
+ * operands in registers. With zeros on both sides A's factor first clears
+ * the sum's bits (vpsignd: a factor 0.0 gives 0, 1.0 keeps them); there is
+ * no register left for A's second factor, which is read again from L1 as
+ * vpsignd's operand (an empty asm keeps the compiler from hoisting it into
+ * a register and spilling an accumulator instead).
  */
 LMUL_TARGET_AVX2
-static inline __attribute__((always_inline)) void szeros_cols(
-    int64_t kc, const int32_t *a, const int32_t *nz, const int32_t *b,
-    __m256 *acc0, __m256 *acc1, int j0, int cols, int a_zeros, int b_zeros)
-{
-    const int64_t b_step = b_zeros ? 2 * NR : NR;
-    for (int64_t p = 0; p < kc; p++, a += SMR, nz += SMR, b += b_step) {
-        const __m256i a0 = _mm256_loadu_si256((const __m256i *)a);
-        const __m256i a1 = _mm256_loadu_si256((const __m256i *)(a + 8));
-        __m256i z0 = _mm256_setzero_si256(), z1 = z0;
-        if (a_zeros && cols != NR) {
-            z0 = _mm256_loadu_si256((const __m256i *)nz);
-            z1 = _mm256_loadu_si256((const __m256i *)(nz + 8));
-        }
-#pragma GCC unroll 6
-        for (int j = j0; j < j0 + cols; j++) {
-            const __m256i bj = _mm256_set1_epi32(b[j]);
-            __m256i s0, s1;
-            if (cols == NR) {   /* the full tile: reread what does not fit */
-                const __m256i *q = (const __m256i *)(a_zeros ? nz : a);
-                __asm__ volatile("" : "+r"(q));
-                if (a_zeros) {
-                    s0 = _mm256_and_si256(_mm256_add_epi32(a0, bj), _mm256_loadu_si256(q));
-                    s1 = _mm256_and_si256(_mm256_add_epi32(a1, bj), _mm256_loadu_si256(q + 1));
-                } else {
-                    s0 = _mm256_add_epi32(a0, bj);
-                    s1 = _mm256_add_epi32(_mm256_loadu_si256(q + 1), bj);
-                }
-            } else {
-                s0 = _mm256_add_epi32(a0, bj);
-                s1 = _mm256_add_epi32(a1, bj);
-                if (a_zeros) {
-                    s0 = _mm256_and_si256(z0, s0);
-                    s1 = _mm256_and_si256(z1, s1);
-                }
-            }
-            if (b_zeros) {
-                const __m256 f = _mm256_castsi256_ps(_mm256_set1_epi32(b[NR + j]));
-                acc0[j] = _mm256_fmadd_ps(_mm256_castsi256_ps(s0), f, acc0[j]);
-                acc1[j] = _mm256_fmadd_ps(_mm256_castsi256_ps(s1), f, acc1[j]);
-            } else {
-                acc0[j] = _mm256_add_ps(acc0[j], _mm256_castsi256_ps(s0));
-                acc1[j] = _mm256_add_ps(acc1[j], _mm256_castsi256_ps(s1));
-            }
-        }
-    }
-}
-
-LMUL_TARGET_AVX2
-static inline __attribute__((always_inline)) void szeros_16x6(
+static inline __attribute__((always_inline)) void szeros_16x5(
     int64_t kc, const int32_t *a, const int32_t *b, float *c, int64_t ldc,
     const lmul_gemm_aux *aux, int a_zeros, int b_zeros)
 {
-    __m256 acc0[NR], acc1[NR];
-    for (int j = 0; j < NR; j++)
+    __m256 acc0[SNR], acc1[SNR];
+    for (int j = 0; j < SNR; j++)
         acc0[j] = acc1[j] = _mm256_setzero_ps();
-    const int32_t *nz = a_zeros ? aux->pa_zero : (const void *)a;
-    if (a_zeros && b_zeros) {
-        szeros_cols(kc, a, nz, b, acc0, acc1, 0, HALF, 1, 1);
-        szeros_cols(kc, a, nz, b, acc0, acc1, HALF, HALF, 1, 1);
-    } else {
-        szeros_cols(kc, a, nz, b, acc0, acc1, 0, NR, a_zeros, b_zeros);
+    const int64_t a_step = a_zeros ? 2 * SMR : SMR, b_step = b_zeros ? 2 * SNR : SNR;
+    for (int64_t p = 0; p < kc; p++, a += a_step, b += b_step) {
+        const __m256i a0 = _mm256_loadu_si256((const __m256i *)a);
+        const __m256i a1 = _mm256_loadu_si256((const __m256i *)(a + 8));
+        __m256i f0 = _mm256_setzero_si256(), f1 = f0;
+        if (a_zeros) {
+            f0 = _mm256_loadu_si256((const __m256i *)(a + SMR));
+            if (!b_zeros)
+                f1 = _mm256_loadu_si256((const __m256i *)(a + SMR + 8));
+        }
+#pragma GCC unroll 5
+        for (int j = 0; j < SNR; j++) {
+            const __m256i bj = _mm256_set1_epi32(b[j]);
+            __m256i s0 = _mm256_add_epi32(a0, bj), s1 = _mm256_add_epi32(a1, bj);
+            __m256 m0 = _mm256_castsi256_ps(f0), m1 = _mm256_castsi256_ps(f1);
+            if (b_zeros) {
+                if (a_zeros) {
+                    const int32_t *q = a + SMR + 8;
+                    __asm__ volatile("" : "+r"(q));
+                    s0 = _mm256_sign_epi32(s0, f0);
+                    s1 = _mm256_sign_epi32(s1, _mm256_loadu_si256((const __m256i *)q));
+                }
+                m0 = m1 = _mm256_castsi256_ps(_mm256_set1_epi32(b[SNR + j]));
+            }
+            acc0[j] = _mm256_fmadd_ps(_mm256_castsi256_ps(s0), m0, acc0[j]);
+            acc1[j] = _mm256_fmadd_ps(_mm256_castsi256_ps(s1), m1, acc1[j]);
+        }
     }
     sstore(c, ldc, acc0, acc1, aux);
 }
 
 LMUL_TARGET_AVX2
-void lmul_sgemm_zeros_avx2_16x6(int64_t kc, const void *pa, const void *pb,
+void lmul_sgemm_zeros_avx2_16x5(int64_t kc, const void *pa, const void *pb,
                                 void *c, int64_t ldc, const lmul_gemm_aux *aux)
 {
     if (aux->pb_zero == NULL)
-        szeros_16x6(kc, pa, pb, c, ldc, aux, 1, 0);
+        szeros_16x5(kc, aux->pa_zero, pb, c, ldc, aux, 1, 0);
     else if (aux->pa_zero != NULL)
-        szeros_16x6(kc, pa, aux->pb_zero, c, ldc, aux, 1, 1);
+        szeros_16x5(kc, aux->pa_zero, aux->pb_zero, c, ldc, aux, 1, 1);
     else
-        szeros_16x6(kc, pa, aux->pb_zero, c, ldc, aux, 0, 1);
+        szeros_16x5(kc, pa, aux->pb_zero, c, ldc, aux, 0, 1);
 }
 
-/* A's panel for the zero kernel (lmul_zprep_ft): per step, `width` masks,
- * all ones for a non-zero A, 0 for a zero (its bits less a_addend are +-0). */
+/* A's panel for the float32 zero kernel (lmul_zprep_ft): per step, `width`
+ * values a' then `width` factors, as described above (a zero A's bits less
+ * a_addend are +-0). */
 void lmul_zprep32a_avx2(int64_t kc, int width, const void *pa, void *dst,
                         uint64_t a_addend)
 {
     const uint32_t *a = pa;
     uint32_t *out = dst;
-    for (int64_t i = 0; i < kc * width; i++)
-        out[i] = ((a[i] - (uint32_t)a_addend) & 0x7FFFFFFFu) == 0 ? 0 : UINT32_MAX;
+    const float one = 1.0f, zero = 0.0f;
+    for (int64_t p = 0; p < kc; p++, a += width, out += 2 * width)
+        for (int i = 0; i < width; i++) {
+            const int is_zero = ((a[i] - (uint32_t)a_addend) & 0x7FFFFFFFu) == 0;
+            out[i] = is_zero ? 0 : a[i];
+            memcpy(&out[width + i], is_zero ? &zero : &one, sizeof(float));
+        }
 }
 
+/* A's panel for the float64 zero kernel: per step, `width` masks, all ones
+ * for a non-zero A, 0 for a zero (the mask clears the product after the add). */
 void lmul_zprep64a_avx2(int64_t kc, int width, const void *pa, void *dst,
                         uint64_t a_addend)
 {
@@ -264,8 +246,8 @@ void lmul_zprep64a_avx2(int64_t kc, int width, const void *pa, void *dst,
         out[i] = ((a[i] - a_addend) & UINT64_C(0x7FFFFFFFFFFFFFFF)) == 0 ? 0 : UINT64_MAX;
 }
 
-/* B's panel for the zero kernel (lmul_zprep_ft): per step, NR values b'
- * and NR float32 factors, as described above. */
+/* B's panel for the zero kernel (lmul_zprep_ft): per step, SNR values b'
+ * and SNR float32 factors, as described above. */
 void lmul_zprep32_avx2(int64_t kc, int nr, const void *pb, void *dst,
                        uint64_t a_addend)
 {
@@ -281,20 +263,20 @@ void lmul_zprep32_avx2(int64_t kc, int nr, const void *pb, void *dst,
 }
 
 LMUL_TARGET_AVX2
-void lmul_sgemm_fast_avx2_16x6(int64_t kc, const void *pa, const void *pb,
+void lmul_sgemm_fast_avx2_16x5(int64_t kc, const void *pa, const void *pb,
                                void *c, int64_t ldc, const lmul_gemm_aux *aux)
 {
-    sgemm_avx2_16x6(kc, pa, pb, c, ldc, aux, 0);
+    sgemm_avx2_16x5(kc, pa, pb, c, ldc, aux, 0);
 }
 
 LMUL_TARGET_AVX2
-void lmul_sgemm_safe_avx2_16x6(int64_t kc, const void *pa, const void *pb,
+void lmul_sgemm_safe_avx2_16x5(int64_t kc, const void *pa, const void *pb,
                                void *c, int64_t ldc, const lmul_gemm_aux *aux)
 {
     if (aux->safe_case == LMUL_SAFE_FULL)
-        sgemm_avx2_16x6(kc, pa, pb, c, ldc, aux, 1);
+        sgemm_avx2_16x5(kc, pa, pb, c, ldc, aux, 1);
     else
-        sgemm_avx2_16x6_flush(kc, pa, pb, c, ldc, aux);
+        sgemm_avx2_16x5_flush(kc, pa, pb, c, ldc, aux);
 }
 
 /* ---------------------------------------------------------------- float64 */
@@ -395,7 +377,7 @@ static void dgemm_avx2_8x6_flush(int64_t kc, const int64_t *a, const int64_t *b,
     dstore(c, ldc, acc0, acc1, aux);
 }
 
-/* The zero kernel of float64, as szeros_16x6. */
+/* The zero kernel of float64, as szeros_16x5. */
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) void dzeros_cols(
     int64_t kc, const int64_t *a, const int64_t *nz, const int64_t *b,
