@@ -161,11 +161,11 @@ static void sgemm_avx2_16x5_flush(int64_t kc, const int32_t *a, const int32_t *b
  * A's own finite bits. An FMA with the factor adds the product exactly
  * (times 1.0, one rounding) or adds +-0 (times 0.0), which leaves the sum's
  * bits as they are: two operations per product with zeros on one side, all
- * operands in registers. With zeros on both sides A's factor first clears
- * the sum's bits (vpsignd: a factor 0.0 gives 0, 1.0 keeps them); there is
- * no register left for A's second factor, which is read again from L1 as
- * vpsignd's operand (an empty asm keeps the compiler from hoisting it into
- * a register and spilling an accumulator instead).
+ * operands in registers. With zeros on both sides A's factors become masks
+ * once per step (factor > 0) that clear the sum's bits first (vpand; vpsignd
+ * runs at half its rate); there is no register left for A's second vector,
+ * which is read again from L1 as vpaddd's operand (an empty asm keeps the
+ * compiler from hoisting it into a register and spilling an accumulator).
  */
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) void szeros_16x5(
@@ -182,23 +182,28 @@ static inline __attribute__((always_inline)) void szeros_16x5(
         __m256i f0 = _mm256_setzero_si256(), f1 = f0;
         if (a_zeros) {
             f0 = _mm256_loadu_si256((const __m256i *)(a + SMR));
-            if (!b_zeros)
-                f1 = _mm256_loadu_si256((const __m256i *)(a + SMR + 8));
+            f1 = _mm256_loadu_si256((const __m256i *)(a + SMR + 8));
+        }
+        if (a_zeros && b_zeros) {   /* A's factors as masks */
+            f0 = _mm256_cmpgt_epi32(f0, _mm256_setzero_si256());
+            f1 = _mm256_cmpgt_epi32(f1, _mm256_setzero_si256());
         }
 #pragma GCC unroll 5
         for (int j = 0; j < SNR; j++) {
             const __m256i bj = _mm256_set1_epi32(b[j]);
-            __m256i s0 = _mm256_add_epi32(a0, bj), s1 = _mm256_add_epi32(a1, bj);
+            __m256i s0 = _mm256_add_epi32(a0, bj), s1;
             __m256 m0 = _mm256_castsi256_ps(f0), m1 = _mm256_castsi256_ps(f1);
-            if (b_zeros) {
-                if (a_zeros) {
-                    const int32_t *q = a + SMR + 8;
-                    __asm__ volatile("" : "+r"(q));
-                    s0 = _mm256_sign_epi32(s0, f0);
-                    s1 = _mm256_sign_epi32(s1, _mm256_loadu_si256((const __m256i *)q));
-                }
-                m0 = m1 = _mm256_castsi256_ps(_mm256_set1_epi32(b[SNR + j]));
+            if (a_zeros && b_zeros) {
+                const int32_t *q = a + 8;
+                __asm__ volatile("" : "+r"(q));
+                s1 = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)q), bj);
+                s0 = _mm256_and_si256(s0, f0);
+                s1 = _mm256_and_si256(s1, f1);
+            } else {
+                s1 = _mm256_add_epi32(a1, bj);
             }
+            if (b_zeros)
+                m0 = m1 = _mm256_castsi256_ps(_mm256_set1_epi32(b[SNR + j]));
             acc0[j] = _mm256_fmadd_ps(_mm256_castsi256_ps(s0), m0, acc0[j]);
             acc1[j] = _mm256_fmadd_ps(_mm256_castsi256_ps(s1), m1, acc1[j]);
         }
