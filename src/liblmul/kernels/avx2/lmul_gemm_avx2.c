@@ -505,25 +505,34 @@ void lmul_prep32_avx2(int64_t rows, int64_t width, const void *src,
     const __m256i below_normal = _mm256_set1_epi32(0x007FFFFF);
     const __m256i add = _mm256_set1_epi32((int)addend);
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i all = _mm256_set1_epi32(-1);
     __m256i lo = _mm256_set1_epi32(-1), hi = _mm256_setzero_si256();
     __m256i zeros = _mm256_setzero_si256();
     for (int64_t row = 0; row < rows; row++, out += width) {
         const int32_t *x = (const int32_t *)((const char *)src + row * src_stride);
         for (int64_t i = 0; i < width; i += 8) {
+            /* masked loads and stores only at the tail: vpmaskmovd stores
+             * are microcoded on AMD cores */
             const int left = width - i < 8 ? (int)(width - i) : 8;
-            const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(left), lane);
-            const __m256i v = _mm256_maskload_epi32(x + i, m);
+            const __m256i m = left == 8 ? all
+                              : _mm256_cmpgt_epi32(_mm256_set1_epi32(left), lane);
+            const __m256i v = left == 8 ? _mm256_loadu_si256((const __m256i *)(x + i))
+                                        : _mm256_maskload_epi32(x + i, m);
             __m256i mag = _mm256_andnot_si256(sign, v);
             mag = _mm256_and_si256(mag, _mm256_cmpgt_epi32(mag, below_normal));
             if (p->round_shift)
                 mag = _mm256_blendv_epi8(round32(mag, p), mag, _mm256_cmpgt_epi32(mag, inf));
-            const __m256i nonzero = _mm256_andnot_si256(
-                _mm256_cmpeq_epi32(mag, _mm256_setzero_si256()), m);
-            lo = _mm256_blendv_epi8(lo, _mm256_min_epu32(lo, mag), nonzero);
-            hi = _mm256_blendv_epi8(hi, _mm256_max_epu32(hi, mag), m);
-            zeros = _mm256_or_si256(zeros, _mm256_andnot_si256(nonzero, m));
+            /* lanes past the tail load as 0: they count as zeros, masked
+             * out of `zeros` and ignored by the min (all ones) and max */
+            const __m256i zero = _mm256_cmpeq_epi32(mag, _mm256_setzero_si256());
+            lo = _mm256_min_epu32(lo, _mm256_or_si256(mag, zero));
+            hi = _mm256_max_epu32(hi, mag);
+            zeros = _mm256_or_si256(zeros, _mm256_and_si256(zero, m));
             const __m256i r = _mm256_or_si256(_mm256_and_si256(v, sign), mag);
-            _mm256_maskstore_epi32(out + i, m, _mm256_add_epi32(r, add));
+            if (left == 8)
+                _mm256_storeu_si256((__m256i *)(out + i), _mm256_add_epi32(r, add));
+            else
+                _mm256_maskstore_epi32(out + i, m, _mm256_add_epi32(r, add));
         }
     }
     _Alignas(32) uint32_t l[8], h[8];
