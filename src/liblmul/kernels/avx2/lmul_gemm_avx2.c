@@ -223,20 +223,29 @@ void lmul_sgemm_zeros_avx2_16x5(int64_t kc, const void *pa, const void *pb,
         szeros_16x5(kc, pa, aux->pb_zero, c, ldc, aux, 0, 1);
 }
 
+#define ONE32 0x3F800000u   /* 1.0f */
+
+/* All ones when the float32 bits x are not +-0, else 0 (no branch: zeros
+ * are as unpredictable as the data). */
+static inline uint32_t nonzero32(uint32_t x)
+{
+    return -(uint32_t)((x & 0x7FFFFFFFu) != 0);
+}
+
 /* A's panel for the float32 zero kernel (lmul_zprep_ft): per step, `width`
  * values a' then `width` factors, as described above (a zero A's bits less
  * a_addend are +-0). */
+LMUL_TARGET_AVX2
 void lmul_zprep32a_avx2(int64_t kc, int width, const void *pa, void *dst,
                         uint64_t a_addend)
 {
     const uint32_t *a = pa;
     uint32_t *out = dst;
-    const float one = 1.0f, zero = 0.0f;
     for (int64_t p = 0; p < kc; p++, a += width, out += 2 * width)
         for (int i = 0; i < width; i++) {
-            const int is_zero = ((a[i] - (uint32_t)a_addend) & 0x7FFFFFFFu) == 0;
-            out[i] = is_zero ? 0 : a[i];
-            memcpy(&out[width + i], is_zero ? &zero : &one, sizeof(float));
+            const uint32_t keep = nonzero32(a[i] - (uint32_t)a_addend);
+            out[i] = a[i] & keep;
+            out[width + i] = ONE32 & keep;
         }
 }
 
@@ -253,17 +262,17 @@ void lmul_zprep64a_avx2(int64_t kc, int width, const void *pa, void *dst,
 
 /* B's panel for the zero kernel (lmul_zprep_ft): per step, SNR values b'
  * and SNR float32 factors, as described above. */
+LMUL_TARGET_AVX2
 void lmul_zprep32_avx2(int64_t kc, int nr, const void *pb, void *dst,
                        uint64_t a_addend)
 {
     const uint32_t *b = pb;
     uint32_t *out = dst;
-    const float one = 1.0f, zero = 0.0f;
     for (int64_t p = 0; p < kc; p++, b += nr, out += 2 * nr)
         for (int j = 0; j < nr; j++) {
-            const int is_zero = (b[j] & 0x7FFFFFFFu) == 0;
-            out[j] = is_zero ? (uint32_t)-a_addend : b[j];
-            memcpy(&out[nr + j], is_zero ? &zero : &one, sizeof(float));
+            const uint32_t keep = nonzero32(b[j]);
+            out[j] = (b[j] & keep) | ((uint32_t)-a_addend & ~keep);
+            out[nr + j] = ONE32 & keep;
         }
 }
 
