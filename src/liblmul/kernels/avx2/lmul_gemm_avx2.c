@@ -1,7 +1,8 @@
 /*
- * GEMM microkernels for AVX2: float32 tiles of 16 x 6 (two vectors of A by
- * six broadcasts of B, 12 accumulators of the 16 registers) and float64
- * tiles of 8 x 6. The one-add kernel's product is vpaddd/vpaddq of the
+ * GEMM microkernels for AVX2: float32 tiles of 16 x 5 (two vectors of A by
+ * five broadcasts of B, 10 accumulators of the 16 registers, which leaves
+ * room for A's zero factors) and float64 tiles of 8 x 6 (12 accumulators).
+ * The one-add kernel's product is vpaddd/vpaddq of the
  * packed bits. The safe kernel masks out, by per-B thresholds, every
  * product that is zero or underflows, or (infinity, NaN or a possible
  * overflow) restores A's bits and runs the full lane logic.
@@ -19,7 +20,8 @@
 #define SNR 5       /* 10 accumulators: A's two vectors and their two zero factors fit too */
 #define DMR 8
 #define NR 6
-#define HALF 3      /* the flush and zero kernels run the k loop per half of the columns */
+#define HALF 3      /* the flush kernels (and float64's zero kernel) run the k loop
+                       over columns 0 .. HALF - 1, then over the rest */
 #define KSTEP 256   /* inner steps per chunk of flush thresholds */
 
 /*
