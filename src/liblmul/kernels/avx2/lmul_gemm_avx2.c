@@ -1,7 +1,8 @@
 /*
- * GEMM microkernels for AVX2: float32 tiles of 16 x 6 (two vectors of A by
- * six broadcasts of B, 12 accumulators of the 16 registers) and float64
- * tiles of 8 x 6. The one-add kernel's product is vpaddd/vpaddq of the
+ * GEMM microkernels for AVX2: float32 tiles of 16 x 5 (two vectors of A by
+ * five broadcasts of B, 10 accumulators of the 16 registers, which leaves
+ * room for A's zero factors) and float64 tiles of 8 x 6 (12 accumulators).
+ * The one-add kernel's product is vpaddd/vpaddq of the
  * packed bits. The safe kernel masks out, by per-B thresholds, every
  * product that is zero or underflows, or (infinity, NaN or a possible
  * overflow) restores A's bits and runs the full lane logic.
@@ -16,9 +17,11 @@
 #include "lmul_lanes_avx2.h"
 
 #define SMR 16
+#define SNR 5       /* 10 accumulators: A's two vectors and their two zero factors fit too */
 #define DMR 8
 #define NR 6
-#define HALF 3      /* the flush and zero kernels run the k loop per half of the columns */
+#define HALF 3      /* the flush kernels (and float64's zero kernel) run the k loop
+                       over columns 0 .. HALF - 1, then over the rest */
 #define KSTEP 256   /* inner steps per chunk of flush thresholds */
 
 /*
@@ -65,7 +68,7 @@ static inline void sstore(float *c, int64_t ldc, const __m256 *acc0,
     const float beta = *(const float *)aux->beta;
     const __m256 va = _mm256_set1_ps(*(const float *)aux->alpha);
     const __m256 vb = _mm256_set1_ps(beta);
-    for (int j = 0; j < NR; j++, c += ldc) {
+    for (int j = 0; j < SNR; j++, c += ldc) {
         __m256 r0 = _mm256_mul_ps(va, acc0[j]), r1 = _mm256_mul_ps(va, acc1[j]);
         if (beta != 0.0f) {
             r0 = _mm256_add_ps(r0, _mm256_mul_ps(vb, _mm256_loadu_ps(c)));
@@ -78,22 +81,22 @@ static inline void sstore(float *c, int64_t ldc, const __m256 *acc0,
 
 /* The one-add kernel (full = 0) or the lane-by-lane one (full = 1). */
 LMUL_TARGET_AVX2
-static inline void sgemm_avx2_16x6(int64_t kc, const int32_t *a, const int32_t *b,
+static inline void sgemm_avx2_16x5(int64_t kc, const int32_t *a, const int32_t *b,
                               float *c, int64_t ldc, const lmul_gemm_aux *aux,
                               int full)
 {
-    __m256 acc0[NR], acc1[NR];
-    for (int j = 0; j < NR; j++) {
+    __m256 acc0[SNR], acc1[SNR];
+    for (int j = 0; j < SNR; j++) {
         acc0[j] = acc1[j] = _mm256_setzero_ps();
         _mm_prefetch((const char *)(c + j * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(c + j * ldc + 15), _MM_HINT_T0);
     }
     const __m256i addend = _mm256_set1_epi32((int)aux->a_addend);
-    for (int64_t p = 0; p < kc; p++, a += SMR, b += NR) {
+    for (int64_t p = 0; p < kc; p++, a += SMR, b += SNR) {
         const __m256i a0 = _mm256_loadu_si256((const __m256i *)a);
         const __m256i a1 = _mm256_loadu_si256((const __m256i *)(a + 8));
 #pragma GCC unroll 6
-        for (int j = 0; j < NR; j++) {
+        for (int j = 0; j < SNR; j++) {
             const __m256i bj = _mm256_set1_epi32(b[j]);
             acc0[j] = _mm256_add_ps(acc0[j], sprod(a0, bj, addend, aux->p, full));
             acc1[j] = _mm256_add_ps(acc1[j], sprod(a1, bj, addend, aux->p, full));
@@ -102,14 +105,14 @@ static inline void sgemm_avx2_16x6(int64_t kc, const int32_t *a, const int32_t *
     sstore(c, ldc, acc0, acc1, aux);
 }
 
-/* Columns j0 .. j0 + HALF - 1 of the flush kernel over `steps` steps. */
+/* Columns j0 .. j0 + cols - 1 of the flush kernel over `steps` steps. */
 LMUL_TARGET_AVX2
 static inline void sflush_half(int64_t steps, const int32_t *a, const int32_t *b,
                                const int32_t *thr, __m256 *acc0, __m256 *acc1,
-                               __m256i addend, int j0)
+                               __m256i addend, int j0, int cols)
 {
     const __m256i abs_mask = _mm256_set1_epi32(0x7FFFFFFF);
-    for (int64_t p = 0; p < steps; p++, a += SMR, b += NR, thr += NR) {
+    for (int64_t p = 0; p < steps; p++, a += SMR, b += SNR, thr += SNR) {
         const __m256i a0 = _mm256_loadu_si256((const __m256i *)a);
         const __m256i a1 = _mm256_loadu_si256((const __m256i *)(a + 8));
         __m256i m0 = _mm256_and_si256(_mm256_sub_epi32(a0, addend), abs_mask);
@@ -117,7 +120,7 @@ static inline void sflush_half(int64_t steps, const int32_t *a, const int32_t *b
         m0 = _mm256_or_si256(m0, _mm256_cmpeq_epi32(m0, _mm256_setzero_si256()));
         m1 = _mm256_or_si256(m1, _mm256_cmpeq_epi32(m1, _mm256_setzero_si256()));
 #pragma GCC unroll 3
-        for (int j = j0; j < j0 + HALF; j++) {
+        for (int j = j0; j < j0 + cols; j++) {
             const __m256i bj = _mm256_set1_epi32(b[j]), tj = _mm256_set1_epi32(thr[j]);
             const __m256i s0 = _mm256_and_si256(_mm256_cmpgt_epi32(m0, tj),
                                                 _mm256_add_epi32(a0, bj));
@@ -131,22 +134,22 @@ static inline void sflush_half(int64_t steps, const int32_t *a, const int32_t *b
 
 /* Zeros and underflow: a + b masked by the thresholds above. */
 LMUL_TARGET_AVX2
-static void sgemm_avx2_16x6_flush(int64_t kc, const int32_t *a, const int32_t *b,
+static void sgemm_avx2_16x5_flush(int64_t kc, const int32_t *a, const int32_t *b,
                              float *c, int64_t ldc, const lmul_gemm_aux *aux)
 {
-    __m256 acc0[NR], acc1[NR];
-    int32_t thr[KSTEP * NR];
-    for (int j = 0; j < NR; j++)
+    __m256 acc0[SNR], acc1[SNR];
+    int32_t thr[KSTEP * SNR];
+    for (int j = 0; j < SNR; j++)
         acc0[j] = acc1[j] = _mm256_setzero_ps();
     const __m256i addend = _mm256_set1_epi32((int)aux->a_addend);
     const uint32_t normal_from = (uint32_t)(0x00800000u - aux->a_addend);
     for (int64_t k0 = 0; k0 < kc; k0 += KSTEP) {
         const int64_t steps = kc - k0 < KSTEP ? kc - k0 : KSTEP;
-        thresholds32(steps * NR, b, thr, normal_from);
-        sflush_half(steps, a, b, thr, acc0, acc1, addend, 0);
-        sflush_half(steps, a, b, thr, acc0, acc1, addend, HALF);
+        thresholds32(steps * SNR, b, thr, normal_from);
+        sflush_half(steps, a, b, thr, acc0, acc1, addend, 0, HALF);
+        sflush_half(steps, a, b, thr, acc0, acc1, addend, HALF, SNR - HALF);
         a += steps * SMR;
-        b += steps * NR;
+        b += steps * SNR;
     }
     sstore(c, ldc, acc0, acc1, aux);
 }
@@ -154,107 +157,102 @@ static void sgemm_avx2_16x6_flush(int64_t kc, const int32_t *a, const int32_t *b
 /*
  * The zero kernel (no product under- or overflows; zeros present). The
  * frame prepares each panel with zeros once (lmul_zprep32a_avx2 and
- * lmul_zprep32_avx2). A's lanes: a mask per element clears the product of a
- * zero A after the add (one AND per product). B's broadcast values: per step,
- * NR values b' (a zero becomes -a_addend, so that a + b' is A's own finite
- * bits) and NR factors, 1.0 or 0.0 for a zero; an FMA with the factor adds
- * the product exactly (times 1.0, one rounding) or adds +-0 (times 0.0),
- * which leaves the sum's bits as they are. With zeros on one side only the
- * whole tile runs at once, the values that do not fit the 16 registers (A's
- * masks, or A's second vector) read again from L1 as operands of the AND or
- * add (an empty asm keeps the compiler from hoisting them into registers and
- * spilling accumulators instead); with zeros on both sides the k loop runs
- * per half of the columns (szeros_cols: columns j0 .. j0 + cols - 1).
+ * lmul_zprep32_avx2), per step SMR (or SNR) values then as many float32
+ * factors, 1.0 or 0.0 for a zero. A zero A becomes a' = 0, so that a' + b is
+ * B's own finite bits; a zero B becomes b' = -a_addend, so that a + b' is
+ * A's own finite bits. An FMA with the factor adds the product exactly
+ * (times 1.0, one rounding) or adds +-0 (times 0.0), which leaves the sum's
+ * bits as they are: two operations per product with zeros on one side, all
+ * operands in registers. With zeros on both sides A's factors become masks
+ * once per step (factor > 0) that clear the sum's bits first (vpand; vpsignd
+ * runs at half its rate); there is no register left for A's second vector,
+ * which is read again from L1 as vpaddd's operand (an empty asm keeps the
+ * compiler from hoisting it into a register and spilling an accumulator).
  */
 LMUL_TARGET_AVX2
-static inline __attribute__((always_inline)) void szeros_cols(
-    int64_t kc, const int32_t *a, const int32_t *nz, const int32_t *b,
-    __m256 *acc0, __m256 *acc1, int j0, int cols, int a_zeros, int b_zeros)
-{
-    const int64_t b_step = b_zeros ? 2 * NR : NR;
-    for (int64_t p = 0; p < kc; p++, a += SMR, nz += SMR, b += b_step) {
-        const __m256i a0 = _mm256_loadu_si256((const __m256i *)a);
-        const __m256i a1 = _mm256_loadu_si256((const __m256i *)(a + 8));
-        __m256i z0 = _mm256_setzero_si256(), z1 = z0;
-        if (a_zeros && cols != NR) {
-            z0 = _mm256_loadu_si256((const __m256i *)nz);
-            z1 = _mm256_loadu_si256((const __m256i *)(nz + 8));
-        }
-#pragma GCC unroll 6
-        for (int j = j0; j < j0 + cols; j++) {
-            const __m256i bj = _mm256_set1_epi32(b[j]);
-            __m256i s0, s1;
-            if (cols == NR) {   /* the full tile: reread what does not fit */
-                const __m256i *q = (const __m256i *)(a_zeros ? nz : a);
-                __asm__ volatile("" : "+r"(q));
-                if (a_zeros) {
-                    s0 = _mm256_and_si256(_mm256_add_epi32(a0, bj), _mm256_loadu_si256(q));
-                    s1 = _mm256_and_si256(_mm256_add_epi32(a1, bj), _mm256_loadu_si256(q + 1));
-                } else {
-                    s0 = _mm256_add_epi32(a0, bj);
-                    s1 = _mm256_add_epi32(_mm256_loadu_si256(q + 1), bj);
-                }
-            } else {
-                s0 = _mm256_add_epi32(a0, bj);
-                s1 = _mm256_add_epi32(a1, bj);
-                if (a_zeros) {
-                    s0 = _mm256_and_si256(z0, s0);
-                    s1 = _mm256_and_si256(z1, s1);
-                }
-            }
-            if (b_zeros) {
-                const __m256 f = _mm256_castsi256_ps(_mm256_set1_epi32(b[NR + j]));
-                acc0[j] = _mm256_fmadd_ps(_mm256_castsi256_ps(s0), f, acc0[j]);
-                acc1[j] = _mm256_fmadd_ps(_mm256_castsi256_ps(s1), f, acc1[j]);
-            } else {
-                acc0[j] = _mm256_add_ps(acc0[j], _mm256_castsi256_ps(s0));
-                acc1[j] = _mm256_add_ps(acc1[j], _mm256_castsi256_ps(s1));
-            }
-        }
-    }
-}
-
-LMUL_TARGET_AVX2
-static inline __attribute__((always_inline)) void szeros_16x6(
+static inline __attribute__((always_inline)) void szeros_16x5(
     int64_t kc, const int32_t *a, const int32_t *b, float *c, int64_t ldc,
     const lmul_gemm_aux *aux, int a_zeros, int b_zeros)
 {
-    __m256 acc0[NR], acc1[NR];
-    for (int j = 0; j < NR; j++)
+    __m256 acc0[SNR], acc1[SNR];
+    for (int j = 0; j < SNR; j++)
         acc0[j] = acc1[j] = _mm256_setzero_ps();
-    const int32_t *nz = a_zeros ? aux->pa_zero : (const void *)a;
-    if (a_zeros && b_zeros) {
-        szeros_cols(kc, a, nz, b, acc0, acc1, 0, HALF, 1, 1);
-        szeros_cols(kc, a, nz, b, acc0, acc1, HALF, HALF, 1, 1);
-    } else {
-        szeros_cols(kc, a, nz, b, acc0, acc1, 0, NR, a_zeros, b_zeros);
+    const int64_t a_step = a_zeros ? 2 * SMR : SMR, b_step = b_zeros ? 2 * SNR : SNR;
+    for (int64_t p = 0; p < kc; p++, a += a_step, b += b_step) {
+        const __m256i a0 = _mm256_loadu_si256((const __m256i *)a);
+        const __m256i a1 = _mm256_loadu_si256((const __m256i *)(a + 8));
+        __m256i f0 = _mm256_setzero_si256(), f1 = f0;
+        if (a_zeros) {
+            f0 = _mm256_loadu_si256((const __m256i *)(a + SMR));
+            f1 = _mm256_loadu_si256((const __m256i *)(a + SMR + 8));
+        }
+        if (a_zeros && b_zeros) {   /* A's factors as masks */
+            f0 = _mm256_cmpgt_epi32(f0, _mm256_setzero_si256());
+            f1 = _mm256_cmpgt_epi32(f1, _mm256_setzero_si256());
+        }
+#pragma GCC unroll 5
+        for (int j = 0; j < SNR; j++) {
+            const __m256i bj = _mm256_set1_epi32(b[j]);
+            __m256i s0 = _mm256_add_epi32(a0, bj), s1;
+            __m256 m0 = _mm256_castsi256_ps(f0), m1 = _mm256_castsi256_ps(f1);
+            if (a_zeros && b_zeros) {
+                const int32_t *q = a + 8;
+                __asm__ volatile("" : "+r"(q));
+                s1 = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)q), bj);
+                s0 = _mm256_and_si256(s0, f0);
+                s1 = _mm256_and_si256(s1, f1);
+            } else {
+                s1 = _mm256_add_epi32(a1, bj);
+            }
+            if (b_zeros)
+                m0 = m1 = _mm256_castsi256_ps(_mm256_set1_epi32(b[SNR + j]));
+            acc0[j] = _mm256_fmadd_ps(_mm256_castsi256_ps(s0), m0, acc0[j]);
+            acc1[j] = _mm256_fmadd_ps(_mm256_castsi256_ps(s1), m1, acc1[j]);
+        }
     }
     sstore(c, ldc, acc0, acc1, aux);
 }
 
 LMUL_TARGET_AVX2
-void lmul_sgemm_zeros_avx2_16x6(int64_t kc, const void *pa, const void *pb,
+void lmul_sgemm_zeros_avx2_16x5(int64_t kc, const void *pa, const void *pb,
                                 void *c, int64_t ldc, const lmul_gemm_aux *aux)
 {
     if (aux->pb_zero == NULL)
-        szeros_16x6(kc, pa, pb, c, ldc, aux, 1, 0);
+        szeros_16x5(kc, aux->pa_zero, pb, c, ldc, aux, 1, 0);
     else if (aux->pa_zero != NULL)
-        szeros_16x6(kc, pa, aux->pb_zero, c, ldc, aux, 1, 1);
+        szeros_16x5(kc, aux->pa_zero, aux->pb_zero, c, ldc, aux, 1, 1);
     else
-        szeros_16x6(kc, pa, aux->pb_zero, c, ldc, aux, 0, 1);
+        szeros_16x5(kc, pa, aux->pb_zero, c, ldc, aux, 0, 1);
 }
 
-/* A's panel for the zero kernel (lmul_zprep_ft): per step, `width` masks,
- * all ones for a non-zero A, 0 for a zero (its bits less a_addend are +-0). */
+#define ONE32 0x3F800000u   /* 1.0f */
+
+/* All ones when the float32 bits x are not +-0, else 0 (no branch: zeros
+ * are as unpredictable as the data). */
+static inline uint32_t nonzero32(uint32_t x)
+{
+    return -(uint32_t)((x & 0x7FFFFFFFu) != 0);
+}
+
+/* A's panel for the float32 zero kernel (lmul_zprep_ft): per step, `width`
+ * values a' then `width` factors, as described above (a zero A's bits less
+ * a_addend are +-0). */
+LMUL_TARGET_AVX2
 void lmul_zprep32a_avx2(int64_t kc, int width, const void *pa, void *dst,
                         uint64_t a_addend)
 {
     const uint32_t *a = pa;
     uint32_t *out = dst;
-    for (int64_t i = 0; i < kc * width; i++)
-        out[i] = ((a[i] - (uint32_t)a_addend) & 0x7FFFFFFFu) == 0 ? 0 : UINT32_MAX;
+    for (int64_t p = 0; p < kc; p++, a += width, out += 2 * width)
+        for (int i = 0; i < width; i++) {
+            const uint32_t keep = nonzero32(a[i] - (uint32_t)a_addend);
+            out[i] = a[i] & keep;
+            out[width + i] = ONE32 & keep;
+        }
 }
 
+/* A's panel for the float64 zero kernel: per step, `width` masks, all ones
+ * for a non-zero A, 0 for a zero (the mask clears the product after the add). */
 void lmul_zprep64a_avx2(int64_t kc, int width, const void *pa, void *dst,
                         uint64_t a_addend)
 {
@@ -264,37 +262,37 @@ void lmul_zprep64a_avx2(int64_t kc, int width, const void *pa, void *dst,
         out[i] = ((a[i] - a_addend) & UINT64_C(0x7FFFFFFFFFFFFFFF)) == 0 ? 0 : UINT64_MAX;
 }
 
-/* B's panel for the zero kernel (lmul_zprep_ft): per step, NR values b'
- * and NR float32 factors, as described above. */
+/* B's panel for the zero kernel (lmul_zprep_ft): per step, SNR values b'
+ * and SNR float32 factors, as described above. */
+LMUL_TARGET_AVX2
 void lmul_zprep32_avx2(int64_t kc, int nr, const void *pb, void *dst,
                        uint64_t a_addend)
 {
     const uint32_t *b = pb;
     uint32_t *out = dst;
-    const float one = 1.0f, zero = 0.0f;
     for (int64_t p = 0; p < kc; p++, b += nr, out += 2 * nr)
         for (int j = 0; j < nr; j++) {
-            const int is_zero = (b[j] & 0x7FFFFFFFu) == 0;
-            out[j] = is_zero ? (uint32_t)-a_addend : b[j];
-            memcpy(&out[nr + j], is_zero ? &zero : &one, sizeof(float));
+            const uint32_t keep = nonzero32(b[j]);
+            out[j] = (b[j] & keep) | ((uint32_t)-a_addend & ~keep);
+            out[nr + j] = ONE32 & keep;
         }
 }
 
 LMUL_TARGET_AVX2
-void lmul_sgemm_fast_avx2_16x6(int64_t kc, const void *pa, const void *pb,
+void lmul_sgemm_fast_avx2_16x5(int64_t kc, const void *pa, const void *pb,
                                void *c, int64_t ldc, const lmul_gemm_aux *aux)
 {
-    sgemm_avx2_16x6(kc, pa, pb, c, ldc, aux, 0);
+    sgemm_avx2_16x5(kc, pa, pb, c, ldc, aux, 0);
 }
 
 LMUL_TARGET_AVX2
-void lmul_sgemm_safe_avx2_16x6(int64_t kc, const void *pa, const void *pb,
+void lmul_sgemm_safe_avx2_16x5(int64_t kc, const void *pa, const void *pb,
                                void *c, int64_t ldc, const lmul_gemm_aux *aux)
 {
     if (aux->safe_case == LMUL_SAFE_FULL)
-        sgemm_avx2_16x6(kc, pa, pb, c, ldc, aux, 1);
+        sgemm_avx2_16x5(kc, pa, pb, c, ldc, aux, 1);
     else
-        sgemm_avx2_16x6_flush(kc, pa, pb, c, ldc, aux);
+        sgemm_avx2_16x5_flush(kc, pa, pb, c, ldc, aux);
 }
 
 /* ---------------------------------------------------------------- float64 */
@@ -395,7 +393,7 @@ static void dgemm_avx2_8x6_flush(int64_t kc, const int64_t *a, const int64_t *b,
     dstore(c, ldc, acc0, acc1, aux);
 }
 
-/* The zero kernel of float64, as szeros_16x6. */
+/* The zero kernel of float64, as szeros_16x5. */
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) void dzeros_cols(
     int64_t kc, const int64_t *a, const int64_t *nz, const int64_t *b,
@@ -518,25 +516,34 @@ void lmul_prep32_avx2(int64_t rows, int64_t width, const void *src,
     const __m256i below_normal = _mm256_set1_epi32(0x007FFFFF);
     const __m256i add = _mm256_set1_epi32((int)addend);
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i all = _mm256_set1_epi32(-1);
     __m256i lo = _mm256_set1_epi32(-1), hi = _mm256_setzero_si256();
     __m256i zeros = _mm256_setzero_si256();
     for (int64_t row = 0; row < rows; row++, out += width) {
         const int32_t *x = (const int32_t *)((const char *)src + row * src_stride);
         for (int64_t i = 0; i < width; i += 8) {
+            /* masked loads and stores only at the tail: vpmaskmovd stores
+             * are microcoded on AMD cores */
             const int left = width - i < 8 ? (int)(width - i) : 8;
-            const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(left), lane);
-            const __m256i v = _mm256_maskload_epi32(x + i, m);
+            const __m256i m = left == 8 ? all
+                              : _mm256_cmpgt_epi32(_mm256_set1_epi32(left), lane);
+            const __m256i v = left == 8 ? _mm256_loadu_si256((const __m256i *)(x + i))
+                                        : _mm256_maskload_epi32(x + i, m);
             __m256i mag = _mm256_andnot_si256(sign, v);
             mag = _mm256_and_si256(mag, _mm256_cmpgt_epi32(mag, below_normal));
             if (p->round_shift)
                 mag = _mm256_blendv_epi8(round32(mag, p), mag, _mm256_cmpgt_epi32(mag, inf));
-            const __m256i nonzero = _mm256_andnot_si256(
-                _mm256_cmpeq_epi32(mag, _mm256_setzero_si256()), m);
-            lo = _mm256_blendv_epi8(lo, _mm256_min_epu32(lo, mag), nonzero);
-            hi = _mm256_blendv_epi8(hi, _mm256_max_epu32(hi, mag), m);
-            zeros = _mm256_or_si256(zeros, _mm256_andnot_si256(nonzero, m));
+            /* lanes past the tail load as 0: they count as zeros, masked
+             * out of `zeros` and ignored by the min (all ones) and max */
+            const __m256i zero = _mm256_cmpeq_epi32(mag, _mm256_setzero_si256());
+            lo = _mm256_min_epu32(lo, _mm256_or_si256(mag, zero));
+            hi = _mm256_max_epu32(hi, mag);
+            zeros = _mm256_or_si256(zeros, _mm256_and_si256(zero, m));
             const __m256i r = _mm256_or_si256(_mm256_and_si256(v, sign), mag);
-            _mm256_maskstore_epi32(out + i, m, _mm256_add_epi32(r, add));
+            if (left == 8)
+                _mm256_storeu_si256((__m256i *)(out + i), _mm256_add_epi32(r, add));
+            else
+                _mm256_maskstore_epi32(out + i, m, _mm256_add_epi32(r, add));
         }
     }
     _Alignas(32) uint32_t l[8], h[8];
