@@ -234,3 +234,34 @@ def test_zero_kernel_is_chosen(isa, dtype):
     with np.errstate(over="ignore"):
         used = stats_of(isa, a, b)
     assert used["safe"] > 0 and used["zeros"] == 0
+
+
+CANONICAL_NAN = {np.float32: 0x7FC00000, np.float64: 0x7FF8000000000000,
+                 np.float16: 0x7E00, ml_dtypes.bfloat16: 0x7FC0}
+
+
+@pytest.mark.parametrize("dtype", list(CANONICAL_NAN), ids=fmt_id)
+def test_nan_results_are_canonical_on_every_path_and_level(dtype):
+    """inf - inf in a sum is a negative NaN on x86, and which NaN an addition
+    of two NaNs returns depends on its operand order: every NaN a GEMM or
+    dot returns is the canonical quiet NaN, on every path and level."""
+    a = np.ones((40, 40), dtype)
+    a[:, 0], a[:, 1], a[::2, 2] = np.inf, -np.inf, np.nan   # inf - inf, then NaN
+    b = np.ones((40, 40), dtype)
+    uint = np.dtype(f"u{np.dtype(dtype).itemsize}")
+    expected = CANONICAL_NAN[dtype]
+    calls = {"blocked": lambda: lmul_simd.matmul(a, b),
+             "few rows": lambda: lmul_simd.matmul(a[:3], b),
+             "1-D": lambda: lmul_simd.matmul(a[0], b),
+             "batch of small": lambda: lmul_simd.matmul(a.reshape(10, 4, 40)[:, :, :8],
+                                                        b[:8, :8]),
+             "vecdot": lambda: lmul_simd.vecdot(a, b),
+             "packed": lambda: a @ lmul_simd.pack(b)}
+    for isa in ISAS:
+        for threads in (1, 3):
+            with lmul_simd.use_isa(isa), lmul_simd.num_threads(threads), \
+                    np.errstate(invalid="ignore"):
+                for path, call in calls.items():
+                    out = np.asarray(call())
+                    assert out.dtype == np.dtype(dtype), path
+                    assert set(out.view(uint).ravel().tolist()) == {expected}, (isa, path)

@@ -125,6 +125,10 @@ int lmul_gemm_strided(const lmul_container *ct, size_t elsize, lmul_elem_format 
         static const lmul_gemm_batch one = {1, 0, 0, 0};
         status = lmul_gemm_run_batch(&pr, batch != NULL ? batch : &one);
     }
+    if (status == LMUL_OK && lmul_sums_may_hold_odd_nans(elsize, beta))
+        for (int64_t i = 0; i < count; i++)
+            lmul_canonical_nans(elsize, out, (char *)c + i * (batch != NULL ? batch->bs_c : 0),
+                                m, n, rs_c, cs_c);
     lmul_fp_leave(&fp);
     return status;
 }
@@ -319,8 +323,10 @@ int lmul_ddot(int64_t n, const double *x, int64_t x_stride, const double *y,
             s += buf[i];
         r = start == 0 ? one * s : one * s + one * r;
     }
-    lmul_fp_leave(&fp);
     *result = r;
+    if (lmul_sums_may_hold_odd_nans(sizeof(double), NULL))
+        lmul_canonical_nans(sizeof(double), LMUL_ELEM_CONTAINER, (char *)result, 1, 1, 0, 0);
+    lmul_fp_leave(&fp);
     return LMUL_OK;
 }
 
@@ -355,6 +361,8 @@ static int dots_f32(lmul_elem_format fx, lmul_elem_format fy, lmul_elem_format o
     lmul_fp_scope fp;
     lmul_fp_enter(&fp);
     const int status = lmul_dot_run(&d);
+    if (status == LMUL_OK && lmul_sums_may_hold_odd_nans(sizeof(float), NULL))
+        lmul_canonical_nans(sizeof(float), out, r, batch, 1, bs_r, 0);
     lmul_fp_leave(&fp);
     return status;
 }

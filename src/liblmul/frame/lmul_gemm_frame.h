@@ -126,6 +126,13 @@ typedef struct lmul_gemm_problem {
     lmul_sgemm_small_ft small;      /* the level's, for float32; or NULL */
 } lmul_gemm_problem;
 
+/* lmul_nan.c: whether the sums of the call in progress may hold a NaN that
+ * is not canonical (the invalid flag raised, or beta != 0: an old C met them;
+ * beta NULL: none), and the step that makes every NaN of C canonical. */
+int lmul_sums_may_hold_odd_nans(size_t elsize, const void *beta);
+void lmul_canonical_nans(size_t elsize, lmul_elem_format out, char *c, int64_t m,
+                         int64_t n, int64_t rs_c, int64_t cs_c);
+
 /* m * n * k of a problem, saturating. */
 static inline int64_t lmul_gemm_work(const lmul_gemm_problem *pr)
 {

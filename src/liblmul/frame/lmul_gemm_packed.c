@@ -212,6 +212,8 @@ int lmul_gemm_compute(int64_t m, const void *alpha, lmul_format a_fmt,
     lmul_fp_scope fp;
     lmul_fp_enter(&fp);
     const int status = lmul_gemm_run(&pr);
+    if (status == LMUL_OK && lmul_sums_may_hold_odd_nans(pr.elsize, beta))
+        lmul_canonical_nans(pr.elsize, out, c, pr.m, pr.n, pr.rs_c, pr.cs_c);
     lmul_fp_leave(&fp);
     return status;
 }
