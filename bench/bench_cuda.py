@@ -130,7 +130,7 @@ def check_gemm(fw, a, b, c, rows=8, cols=64):
     S, magnitudes = reference.exact_products_sum(a_h, b_h)
     u = 2.0**-24 if a_h.dtype == np.float32 else 2.0**-53
     ok = np.abs(c_h - S) <= (a_h.shape[1] + 2) * u * magnitudes
-    assert ok.all(), "GEMM result outside SPEC.md section 5's bound"
+    assert ok.all(), "GEMM result outside docs/contract.md section 4's bound"
 
 
 def bench_elementwise(fw):

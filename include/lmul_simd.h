@@ -3,7 +3,7 @@
  * Luo & Sun, "Addition is All You Need for Energy-efficient Language Models"
  * (2024), with hand-written AVX2 / AVX-512 kernels chosen at run time.
  *
- * The numerical contract is SPEC.md: every function gives the same bits on
+ * The numerical contract is docs/contract.md: every function gives the same bits on
  * every instruction set. C99, usable from C++.
  */
 #ifndef LMUL_SIMD_H
@@ -84,7 +84,7 @@ LMUL_API int lmul_isa_env_status(void);
  * not a multiple of the element size; pointers need no alignment. z may be
  * x or y (same pointer and stride); other overlaps are undefined.
  * k: 1..52 for double, 1..23 for float and for float16 (float16 is computed
- * in the float32 container, SPEC.md section 2).
+ * in the float32 container, docs/contract.md section 2).
  * Returns LMUL_OK, LMUL_ERR_K or LMUL_ERR_ARG (n < 0, or NULL with n > 0).
  */
 LMUL_API int lmul_dmul(int64_t n, const double *x, int64_t x_stride,
@@ -103,7 +103,7 @@ LMUL_API int lmul_hmul(int64_t n, const uint16_t *x, int64_t x_stride,
 LMUL_API int lmul_bmul(int64_t n, const uint16_t *x, int64_t x_stride,
                        const uint16_t *y, int64_t y_stride,
                        uint16_t *z, int64_t z_stride, int k);
-/* float8 e4m3fn / e5m2 as raw bytes, float32 results (SPEC.md section 4):
+/* float8 e4m3fn / e5m2 as raw bytes, float32 results (docs/contract.md section 3, the result's format):
  * the product of two float8 numbers is rarely a float8 number. k 1..23. */
 LMUL_API int lmul_e4m3mul(int64_t n, const uint8_t *x, int64_t x_stride,
                           const uint8_t *y, int64_t y_stride,
@@ -113,7 +113,7 @@ LMUL_API int lmul_e5m2mul(int64_t n, const uint8_t *x, int64_t x_stride,
                           float *z, int64_t z_stride, int k);
 
 /*
- * GEMM with L-Mul products (SPEC.md section 5):
+ * GEMM with L-Mul products (docs/contract.md section 4):
  *     C = alpha * sum_p lmul(A[i,p], B[p,j]; k) + beta * C
  * products exact, accumulated in the container (float32 for float, float16,
  * bfloat16 and float8, float64 for double). beta = 0 ignores C's old contents (NaNs
@@ -185,7 +185,7 @@ LMUL_API int lmul_bgemm_strided(int64_t m, int64_t n, int64_t kdim, float alpha,
                                 const uint16_t *b, int64_t rs_b, int64_t cs_b,
                                 float beta, uint16_t *c, int64_t rs_c,
                                 int64_t cs_c, int k);
-/* float8 e4m3fn / e5m2 (raw bytes) in, float32 C (SPEC.md section 4): A and
+/* float8 e4m3fn / e5m2 (raw bytes) in, float32 C (docs/contract.md section 3, the result's format): A and
  * B widen exactly to float32 as they are packed, C is computed as by
  * lmul_sgemm_strided. k 1..23 (3 and 2 are the formats' own). */
 LMUL_API int lmul_e4m3gemm_strided(int64_t m, int64_t n, int64_t kdim,

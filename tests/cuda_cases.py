@@ -62,7 +62,7 @@ def test_float16_broadcast_and_scalar():
 def test_narrow_ml_formats_on_host(name):
     """Patterns of the format (all 256 of a float8; 1024 random ones of
     bfloat16, for the simulator's sake) against a sample of 12: the float32
-    container, and SPEC.md section 4's result format."""
+    container, and docs/contract.md section 3's result format."""
     ml_dtypes = pytest.importorskip("ml_dtypes", reason="ml_dtypes is not installed")
     dtype = np.dtype(getattr(ml_dtypes, name))
     uint = np.dtype(f"u{dtype.itemsize}")
@@ -153,7 +153,7 @@ def test_bad_inputs():
 # --- GEMM ------------------------------------------------------------------------
 
 def assert_within_bound(got, a, b, k=None):
-    """SPEC.md section 5: |C - S| <= (K + 2) u sum |p| where S is finite; the
+    """docs/contract.md section 4: |C - S| <= (K + 2) u sum |p| where S is finite; the
     non-finite entries of S (inf, NaN) exactly."""
     a, b = np.asarray(a), np.asarray(b)
     S, magnitudes = reference.exact_products_sum(a, b, k)
@@ -204,7 +204,7 @@ def test_gemm_tame_operands(dtype, k, M, K, N):
     assert_within_bound(got, a, b, k)
 
 
-# inf - inf in the accumulation is NaN, as SPEC.md says; the simulator warns
+# inf - inf in the accumulation is NaN, as docs/contract.md says; the simulator warns
 INF_MINUS_INF = pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
 
 

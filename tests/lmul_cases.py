@@ -6,7 +6,7 @@ from lmul_simd.reference import FLOAT32, FLOAT64
 
 
 def special_bits(c):
-    """Magnitudes that exercise every rule of SPEC.md section 3, both signs:
+    """Magnitudes that exercise every rule of docs/contract.md section 3, both signs:
     zeros, subnormals, the normal range's ends, 1, infinities, NaNs, values
     whose rounding to k bits carries into the exponent or to infinity, and
     values whose products sit at the underflow and overflow thresholds."""

@@ -88,7 +88,7 @@ def test_grouped_query_attention_equals_repeated_heads(length_q):
     want = composed(q, k3, v3, mask, lmul_simd.matmul_k(4))
     assert got.shape == want.shape
     # the grouped rows may take another GEMM shape class than the repeated
-    # heads (SPEC.md section 5): the same products, summed in another order
+    # heads (docs/contract.md section 4): the same products, summed in another order
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 

@@ -1,5 +1,5 @@
 """The L-Mul GEMM (matmul, vecdot and the C API) against the reference's
-exact products: within the accumulation bound of SPEC.md section 5."""
+exact products: within the accumulation bound of docs/contract.md section 4."""
 import ctypes
 import os
 import subprocess

@@ -1,5 +1,5 @@
 """matmul and vecdot on every implementation that has them, held to the
-accumulation bound of SPEC.md section 5 against reference.exact_products_sum."""
+accumulation bound of docs/contract.md section 4 against reference.exact_products_sum."""
 import numpy as np
 import pytest
 

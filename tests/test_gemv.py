@@ -89,7 +89,7 @@ def test_strides_of_any_sign_and_alpha_beta():
 
 
 def test_matches_reference_products():
-    """Within SPEC's bound of the exact sum, and NaN/inf where the products say."""
+    """Within the contract's bound (docs/contract.md section 4) of the exact sum, and NaN/inf where the products say."""
     w = weights(520, 40, True)
     x = RNG.standard_normal((2, 520)).astype(np.float32)
     c = lmul_simd.matmul(x, w).astype(np.float64)

@@ -21,7 +21,7 @@ def all_pairs_float8(dtype):
 def test_float8_all_pairs_default_k(impl, dtype):
     x, y = all_pairs_float8(dtype)
     got = impl.multiply(x, y)
-    assert got.dtype == np.float32     # SPEC.md section 4
+    assert got.dtype == np.float32     # docs/contract.md section 3, the result's format
     assert_same_bits(got, reference.lmul(x, y))
 
 

@@ -1,6 +1,6 @@
 """matmul and vecdot on bfloat16, float8_e4m3fn and float8_e5m2 (ml_dtypes):
 float32 accumulation, bfloat16 -> bfloat16 and float8 -> float32 results,
-within the bound of SPEC.md section 5; products of one term bit-exact."""
+within the bound of docs/contract.md section 4; products of one term bit-exact."""
 import importlib.util
 
 import ml_dtypes
@@ -12,7 +12,7 @@ from test_elementwise_exact import assert_same_bits
 
 BF16 = ml_dtypes.bfloat16
 FORMATS = [BF16, ml_dtypes.float8_e4m3fn, ml_dtypes.float8_e5m2]
-U = 2.0 ** -24               # float32 accumulation (SPEC.md section 5)
+U = 2.0 ** -24               # float32 accumulation (docs/contract.md section 4)
 BF16_HALF_ULP = 2.0 ** -8    # relative: the one final rounding to bfloat16
 BF16_HALF_SUBNORMAL = 2.0 ** -134
 
@@ -33,7 +33,7 @@ def fmt_id(dtype):
 
 
 def assert_within_bound(got, a, b, k=None):
-    """|C - S| <= (K + 2) u sum |p| (SPEC.md section 5); a bfloat16 result is
+    """|C - S| <= (K + 2) u sum |p| (docs/contract.md section 4); a bfloat16 result is
     the float32 sum rounded once more, so half an ulp of bfloat16 of it (or
     of the smallest subnormal, below the normal range) is allowed on top."""
     S, magnitudes = reference.exact_products_sum(a, b, k)
@@ -48,7 +48,7 @@ def assert_within_bound(got, a, b, k=None):
 
 def assert_same_bits_but_zero_signs(got, expected):
     """Bit-exact, but for the sign of zeros: a sum starts from +0, so a
-    product -0 may sum to +0 (SPEC.md section 5 bounds values, not bits)."""
+    product -0 may sum to +0 (docs/contract.md section 4 bounds values, not bits)."""
     zero = np.zeros((), got.dtype)
     assert_same_bits(got + zero, expected + zero)
 

@@ -1,7 +1,7 @@
 """The C backend's matmul and vecdot (and their every-k forms) on bfloat16,
 float8_e4m3fn and float8_e5m2 (ml_dtypes), and their C API: products exact in
 the float32 container, summed in float32, bfloat16 -> bfloat16 (one rounding
-at the end) and float8 -> float32, within the bound of SPEC.md section 5,
+at the end) and float8 -> float32, within the bound of docs/contract.md section 4,
 on every ISA level."""
 import ctypes
 import os
@@ -16,7 +16,7 @@ from lmul_simd import reference
 BF16, E4M3, E5M2 = ml_dtypes.bfloat16, ml_dtypes.float8_e4m3fn, ml_dtypes.float8_e5m2
 FORMATS = [BF16, E4M3, E5M2]
 OWN_K = {np.dtype(BF16): 7, np.dtype(E4M3): 3, np.dtype(E5M2): 2}
-U = 2.0 ** -24                   # float32 accumulation (SPEC.md section 5)
+U = 2.0 ** -24                   # float32 accumulation (docs/contract.md section 4)
 BF16_HALF_ULP = 2.0 ** -8        # relative: the one final rounding to bfloat16
 BF16_HALF_SUBNORMAL = 2.0 ** -134
 # around the register tiles (MR 4..32, NR 4..12), KC (256..512) and MC (128..384):

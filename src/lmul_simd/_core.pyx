@@ -432,7 +432,7 @@ Matrix product with L-Mul products, as numpy.matmul: signature
 (n?,k),(k,m?)->(n?,m?), batch broadcasting, 1-D operands, out=, axes=.
 Products are exact L-Mul products (k = the format's mantissa width), summed
 in float32 (float16, bfloat16, float8, float32 inputs) or float64: within
-(K+2)*u*sum|p| of the exact sum (SPEC.md section 5). float16 and bfloat16
+(K+2)*u*sum|p| of the exact sum (docs/contract.md section 4). float16 and bfloat16
 results are rounded once from float32; float8 inputs (ml_dtypes float8_e4m3fn,
 float8_e5m2) give float32. Narrow inputs widen exactly as they are packed.
 Computed by a blocked, threaded GEMM (see lmul_simd.set_num_threads), or for

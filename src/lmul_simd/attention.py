@@ -44,7 +44,7 @@ def attention(q: ArrayLike, k: ArrayLike, v: ArrayLike, mask: ArrayLike | None =
     (ml_dtypes) give their own format: Q K^T is summed in float32 and left
     unrounded for the softmax, P is rounded to the input format for P V, whose
     float32 sum is rounded once at the end. float8 (e4m3fn, e5m2) likewise, but
-    the result is float32, as L-Mul's float8 products are (SPEC.md section 4);
+    the result is float32, as L-Mul's float8 products are (docs/contract.md section 3, the result's format);
     note that P rounded to float8 keeps 2-3 mantissa bits of each probability.
     """
     q, k, v = (np.asarray(x) for x in (q, k, v))

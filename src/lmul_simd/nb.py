@@ -10,7 +10,7 @@
 
 lmul32(x, y, k=23) computes in the float32 container (k = 1..23), lmul64(x, y,
 k=52) in the float64 container (k = 1..52); the bits are those of
-lmul_simd.multiply_k(k) (SPEC.md section 3). A k out of range is a ValueError.
+lmul_simd.multiply_k(k) (docs/contract.md section 3). A k out of range is a ValueError.
 """
 from numba import njit
 

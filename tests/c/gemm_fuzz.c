@@ -8,7 +8,7 @@
  * canonical, so their sign and payload too), the same FP flags,
  * keep the caller's flags, and write nothing but C's elements; finite
  * float32/float64 products are checked against sums of the elementwise
- * L-Mul products within (K+2) u sum|p| (SPEC.md section 5). Bad calls must
+ * L-Mul products within (K+2) u sum|p| (docs/contract.md section 4). Bad calls must
  * return their status and write nothing.
  *
  *     gemm_fuzz [iterations [seed]]     (or LMUL_FUZZ_ITERS, LMUL_FUZZ_SEED)

@@ -19,7 +19,7 @@
 #  define LMUL_X86 0
 #endif
 
-/* The IEEE container an L-Mul is computed in (SPEC.md section 2). */
+/* The IEEE container an L-Mul is computed in (docs/contract.md section 2). */
 typedef struct lmul_container {
     int P;                  /* mantissa bits */
     uint64_t bias;          /* bit pattern of 1.0 */
@@ -122,7 +122,7 @@ typedef void (*lmul_prep_ft)(int64_t rows, int64_t width, const void *src,
 /* What the safe microkernel must handle in a tile, from the two ranges. */
 typedef enum lmul_safe_case {
     LMUL_SAFE_FLUSH,            /* zeros and underflow; no infinity, NaN, overflow */
-    LMUL_SAFE_FULL              /* anything: every case of SPEC.md lane by lane */
+    LMUL_SAFE_FULL              /* anything: every case of docs/contract.md lane by lane */
 } lmul_safe_case;
 
 /* What a GEMM microkernel needs besides its two micro-panels. */
@@ -148,7 +148,7 @@ typedef struct lmul_gemm_aux {
  * the normal range). The zero kernel is valid when, besides, zeros (after
  * DAZ) are present: a product with a zero operand is added as +0 or not at
  * all, which leaves the sum's bits as they are (it starts at +0 and never
- * becomes -0). The safe kernel handles every case of SPEC.md.
+ * becomes -0). The safe kernel handles every case of docs/contract.md.
  */
 typedef void (*lmul_gemm_ukr_ft)(int64_t kc, const void *pa, const void *pb,
                                  void *c, int64_t ldc, const lmul_gemm_aux *aux);
@@ -208,7 +208,7 @@ typedef void (*lmul_gemv_ukr_ft)(int64_t m, int64_t kc, const uint32_t *xa,
 /* Dots in lanes: sums[j] = the sum from +0, in p order, of lmul(x_j[p],
  * y_j[p]) for p < kc, j < items <= the kernel's dot_lanes; x_j at
  * x + j*rs_x (bytes), y_j alike, float32 elements contiguous. Every case of
- * SPEC.md (p rounds both operands). */
+ * docs/contract.md (p rounds both operands). */
 typedef void (*lmul_sdots_ft)(int64_t kc, int64_t items, const char *x, int64_t rs_x,
                               const char *y, int64_t rs_y, float *sums,
                               const lmul_params *p);

@@ -1,6 +1,6 @@
 """The Numba backend: the whole public API compiled by Numba, for machines
 where the C extension cannot be built or loaded. Bit-identical to the C
-backend elementwise (SPEC.md sections 3 and 4); GEMM within SPEC.md section 5.
+backend elementwise (docs/contract.md section 3); GEMM within docs/contract.md section 4.
 
 multiply and multiply_k(k) are real np.ufuncs (see _ufuncs); matmul and
 vecdot are Python functions over a parallel Numba kernel (see _linalg).

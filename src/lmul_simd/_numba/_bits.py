@@ -1,4 +1,4 @@
-"""L-Mul on bit patterns (SPEC.md section 3) as scalar @njit functions.
+"""L-Mul on bit patterns (docs/contract.md section 3) as scalar @njit functions.
 
 One source serves both containers: `make_container_ops(container)` closes over
 the container's constants, so Numba sees them as compile-time constants. All
@@ -53,7 +53,7 @@ def make_container_ops(c):
 
     @njit(cache=True, inline="always")
     def round_magnitude(mag, k):
-        """Step 1 of SPEC.md section 3 on a magnitude: DAZ, then rounding of
+        """Step 1 of docs/contract.md section 3 on a magnitude: DAZ, then rounding of
         finite values (NaN and infinity stay as they are)."""
         rounded = round_to_k(mag, k)
         rounded = mag if mag >= INF else rounded
@@ -169,7 +169,7 @@ def lmul_bfloat16_bits(x, y, k):
 @njit(cache=True, inline="always")
 def lmul_float8(x, y, k, fmt):
     """L-Mul of two float8 bit patterns (fmt FLOAT8_E4M3FN or FLOAT8_E5M2):
-    the float32 product (SPEC.md section 4)."""
+    the float32 product (docs/contract.md section 3, the result's format)."""
     return _U32(lmul_narrow_bits(x, y, k, fmt)).view(np.float32)
 
 

@@ -1,4 +1,4 @@
-"""L-Mul GEMM in Numba: C = sum_k lmul(A[i,k], B[k,j]) (SPEC.md section 5).
+"""L-Mul GEMM in Numba: C = sum_k lmul(A[i,k], B[k,j]) (docs/contract.md section 4).
 
 The operands are packed once, in parallel: narrow formats (float16, bfloat16,
 float8) widened to container bits, DAZ and rounding to k bits, A cut into

@@ -6,7 +6,7 @@ promotes 1-D operands, broadcasts the batch dimensions (a batch of one is
 broadcast inside the kernel, without copies) and hands (batch, M, K) and
 (batch, K, N) arrays to the compiled kernel: container values, or the bit
 patterns of float16, bfloat16 and float8, which the kernel widens as it packs.
-Accumulation follows SPEC.md section 5: float32 for float32 and narrower
+Accumulation follows docs/contract.md section 4: float32 for float32 and narrower
 inputs, float64 for float64; float16 and bfloat16 results are rounded once,
 at the end; float8 results are float32.
 """

@@ -8,7 +8,7 @@ numba.np.ufunc.ufuncbuilder) and the ufunc is made by NumPy's own C API,
 PyUFunc_FromFuncAndData, through ctypes, exactly as the C backend's Cython
 glue makes its ufuncs. The float16 and bfloat16 loops are compiled on uint16
 bit patterns, the float8 loops on uint8 bit patterns with float32 results
-(SPEC.md section 4); the ml_dtypes formats' loops are added to the same ufuncs
+(docs/contract.md section 3, the result's format); the ml_dtypes formats' loops are added to the same ufuncs
 with PyUFunc_RegisterLoopForType, as the C backend adds its own.
 """
 import ctypes
@@ -39,7 +39,7 @@ NARROW_MANTISSA = {_BF16: 7, _E4M3FN: 3, _E5M2: 2}
 @functools.lru_cache(maxsize=None)
 def _compiled_loop(kernel, dtype):
     """(type numbers, loop pointer, keep-alive) of `kernel` for two inputs of
-    `dtype` and its result format (SPEC.md section 4)."""
+    `dtype` and its result format (docs/contract.md section 3, the result's format)."""
     nb_func = UFuncBuilder(kernel, cache=True).nb_func
     dtype, result = np.dtype(dtype), result_dtype(dtype)
     t, r = _NUMBA_TYPE[dtype], _NUMBA_TYPE[result]

@@ -64,7 +64,7 @@ def _implementation():
 
 
 def multiply(x, y, k=None, out=None):
-    """Elementwise L-Mul of x and y with k mantissa bits, bit-exact to SPEC.md.
+    """Elementwise L-Mul of x and y with k mantissa bits, bit-exact to docs/contract.md.
 
     float32 and float64 anywhere; float16 (computed in the float32 container)
     for host arrays. Host inputs broadcast; device inputs must have one shape
@@ -75,7 +75,7 @@ def multiply(x, y, k=None, out=None):
 
 def matmul(a, b, k=None):
     """sum_k lmul(a[..., i, k], b[..., k, j]) accumulated in the container
-    (float32, or float64 for float64 inputs), within SPEC.md section 5's bound.
+    (float32, or float64 for float64 inputs), within docs/contract.md section 4's bound.
 
     a is (M, K) or (batch, M, K), b is (K, N) or (batch, K, N).
     """

@@ -27,7 +27,7 @@ def as_device_array(x):
 
 
 def resolve_k(k, fmt):
-    """k as SPEC.md section 3 says: the format's mantissa width by default,
+    """k as docs/contract.md section 3 says: the format's mantissa width by default,
     else 1..P of its container (TypeError / ValueError otherwise)."""
     c = reference.container_for(fmt)
     return reference.default_k(fmt) if k is None else reference.check_k(k, c)
@@ -55,7 +55,7 @@ def device_operands(*arrays):
 
 
 def from_container(result, fmt):
-    """A host container result in the format SPEC.md section 4 gives."""
+    """A host container result in the format docs/contract.md section 3, the result's format gives."""
     with np.errstate(over="ignore"):  # float16 results beyond range become inf
         return result.astype(reference.result_dtype(fmt), copy=False)
 

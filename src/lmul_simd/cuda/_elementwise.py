@@ -1,6 +1,6 @@
 """Elementwise L-Mul kernels on container bit patterns (integer-only).
 
-One device function per container follows SPEC.md section 3 without branches
+One device function per container follows docs/contract.md section 3 without branches
 that depend on the data, the same steps as the AVX-512 kernels: DAZ and NaN
 are classified on the raw magnitudes, finite magnitudes are rounded to k bits,
 and R = |X| + |Y| + offset - bias is clamped to [0, inf] on the unsigned sum

@@ -1,4 +1,4 @@
-/* L-Mul of whole vectors of AVX2 lanes (SPEC.md section 3), shared by
+/* L-Mul of whole vectors of AVX2 lanes (docs/contract.md section 3), shared by
  * the elementwise and the GEMM microkernels. Include inside #if LMUL_X86.
  * lmul32/lmul64 take the two-add fast path when every lane allows it;
  * lmul32_full/lmul64_full handle every case lane by lane. */

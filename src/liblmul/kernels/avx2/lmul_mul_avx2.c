@@ -1,7 +1,7 @@
 /*
  * Elementwise L-Mul microkernels for AVX2 (+F16C): 8 float32, 4 float64 or
  * 8 float16 lanes per step; the tail goes through a zero-padded block.
- * Each lane follows SPEC.md section 3 with all-ones lane masks for the cases.
+ * Each lane follows docs/contract.md section 3 with all-ones lane masks for the cases.
  */
 #include "../../frame/lmul_internal.h"
 

@@ -1,7 +1,7 @@
 /*
  * Elementwise L-Mul microkernels for AVX-512 (F/BW/VL/DQ): 16 float32,
  * 8 float64 or 16 float16 lanes per step, tails by masked loads and stores.
- * Each lane follows SPEC.md section 3 with mask registers for the cases.
+ * Each lane follows docs/contract.md section 3 with mask registers for the cases.
  */
 #include "../../frame/lmul_internal.h"
 

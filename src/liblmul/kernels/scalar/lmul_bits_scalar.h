@@ -1,5 +1,5 @@
 /*
- * L-Mul of one pair of container bit patterns, SPEC.md section 3, in
+ * L-Mul of one pair of container bit patterns, docs/contract.md section 3, in
  * portable C. Used by the scalar kernels (and as the edge case of nothing
  * else: the SIMD kernels implement the same steps lane-wise).
  */

@@ -64,7 +64,7 @@ void lmul_prep64_scalar(int64_t rows, int64_t width, const void *src,
 
 /* How a kernel gets each product: the one-add, the one-add with products of
  * a zero operand made +0 (valid in the tiles the zero kernel gets), or
- * every rule of SPEC.md. */
+ * every rule of docs/contract.md. */
 enum { ONE_ADD, ZEROS, SAFE };
 
 /* a + b, or 0 where A's bits (less a_addend) or B's are a zero of either sign. */
