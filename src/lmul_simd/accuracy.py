@@ -34,7 +34,7 @@ Methodology (the same for every method, so the figures compare like with like):
 * Dot products and GEMM: the float8/bfloat16-emulated versions quantize the
   operands and accumulate the exact products in float32 (no rounding of
   products to the format); L-Mul accumulates its products in float32 (docs/contract.md
-  section 5). Their error is |C - C64| / (|A| @ |B|) elementwise, the error
+  section 4). Their error is |C - C64| / (|A| @ |B|) elementwise, the error
   relative to the size of the terms summed (a plain relative error is
   unbounded where the exact sum cancels to near zero).
 
