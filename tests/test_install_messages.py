@@ -50,7 +50,11 @@ def test_no_extension_and_no_numba_says_what_to_install(tmp_path):
     assert_clean_import_error(done)
     assert "the compiled extension lmul_simd._core was not built" in done.stderr
     assert "Numba is not installed" in done.stderr
-    assert 'pip install "lmul_simd[numba]"' in done.stderr     # not from a checkout
+    # not a checkout: the release form, or the folder pip installed this
+    # environment's lmul_simd from (as CI's `pip install .` does)
+    source = _install._local_source_of_distribution()
+    target = "lmul_simd" if source is None else str(source)
+    assert f'pip install "{target}[numba]"' in done.stderr
 
 
 def test_hint_from_a_checkout_names_the_checkout(tmp_path):

@@ -16,7 +16,9 @@ import lmul_simd
 pytestmark = pytest.mark.skipif(lmul_simd.backend != "c",
                                 reason="the C backend's error paths and settings")
 
-SRC = os.path.join(os.path.dirname(__file__), os.pardir, "src")
+# the directory this lmul_simd is imported from (src/ of a checkout with an
+# in-place build, or site-packages), so that fresh interpreters import the same
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(lmul_simd.__file__)))
 
 
 def run_python(code, timeout=120, **env):
