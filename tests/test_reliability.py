@@ -60,12 +60,20 @@ def test_allocation_failure_is_a_memory_error_and_writes_nothing():
         except MemoryError as error:
             print("MemoryError", error)
         print("untouched", bool((out == 7).all()))
-        print("vecdot", lmul_simd.vecdot(a, a)[0])   # needs no workspace
+        for name, call in [("few rows", lambda: lmul_simd.matmul(a[:1], b)),
+                           ("batch", lambda: lmul_simd.matmul(a.reshape(10, 4, 30), b)),
+                           ("vecdot", lambda: lmul_simd.vecdot(a, a))]:
+            try:                                     # every path's workspace
+                call()
+                print(name, "computed")
+            except MemoryError:
+                print(name, "MemoryError")
         """, LMUL_SIMD_TEST_FAIL_ALLOC="1")
     assert result.returncode == 0, result.stderr
     assert "MemoryError" in result.stdout and "out of memory" in result.stdout
     assert "untouched True" in result.stdout
-    assert "vecdot " in result.stdout
+    for name in ("few rows", "batch", "vecdot"):
+        assert f"{name} MemoryError" in result.stdout, result.stdout
 
 
 # ---------------------------------------------------------------- 3. FP flags

@@ -12,11 +12,9 @@
 
 #include "lmul_gemm_frame.h"
 
-#define ALIGN 64
 #define MIN_WORK_PER_THREAD (INT64_C(1) << 15)   /* batch*n below this: one thread */
 #define MAX_THREADS 256
 
-static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 typedef struct dot_job {
     const lmul_dot_problem *d;
@@ -82,7 +80,7 @@ static void dots_block(const lmul_dot_problem *d, float *buf, int64_t b, int64_t
     for (int64_t j = 0; j < items; j++)
         r[j] = 0.0f;
     for (int64_t pc = 0; pc < d->n; pc += LMUL_GEMM_KC) {
-        const int64_t kc = min64(LMUL_GEMM_KC, d->n - pc);
+        const int64_t kc = lmul_min64(LMUL_GEMM_KC, d->n - pc);
         int64_t rsx, rsy;
         const char *x = rows_of(&d->op_x, d->x, d->bs_x, d->s_x, b, items, pc, kc, xb, &rsx);
         const char *y = rows_of(&d->op_y, d->y, d->bs_y, d->s_y, b, items, pc, kc, yb, &rsy);
@@ -102,7 +100,7 @@ static void long_dot(const lmul_dot_problem *d, float *buf)
     const int64_t step = kc * (int64_t)sizeof(float);
     float *sums = buf + 2 * lanes * kc, r = 0.0f;
     for (int64_t c = 0; c < whole; c += lanes) {
-        const int64_t items = min64(lanes, whole - c);
+        const int64_t items = lmul_min64(lanes, whole - c);
         ker->sdots(kc, items, d->x + c * step, step, d->y + c * step, step, sums,
                    &d->params);
         for (int64_t j = 0; j < items; j++)
@@ -133,10 +131,10 @@ static void dot_task(void *arg, int t)
     }
     const int64_t units = (d->batch + lanes - 1) / lanes;
     const int64_t per = units / job->nt, extra = units % job->nt;
-    const int64_t u0 = t * per + min64(t, extra), u1 = u0 + per + (t < extra);
-    const int64_t b1 = min64(u1 * lanes, d->batch);
+    const int64_t u0 = t * per + lmul_min64(t, extra), u1 = u0 + per + (t < extra);
+    const int64_t b1 = lmul_min64(u1 * lanes, d->batch);
     for (int64_t b = u0 * lanes; b < b1; b += lanes)
-        dots_block(d, job->bufs[t], b, min64(lanes, b1 - b));
+        dots_block(d, job->bufs[t], b, lmul_min64(lanes, b1 - b));
 }
 
 int lmul_dot_run(const lmul_dot_problem *d)
@@ -144,13 +142,13 @@ int lmul_dot_run(const lmul_dot_problem *d)
     dot_job job = {d, 1, {NULL}};
     const int64_t lanes = d->ker->gemv_lanes;
     int64_t nt = lmul_get_num_threads();
-    nt = min64(nt, d->batch * d->n / MIN_WORK_PER_THREAD);
-    nt = min64(nt, (d->batch + lanes - 1) / lanes);
-    job.nt = nt < 1 ? 1 : (int)min64(nt, MAX_THREADS);
+    nt = lmul_min64(nt, d->batch * d->n / MIN_WORK_PER_THREAD);
+    nt = lmul_min64(nt, (d->batch + lanes - 1) / lanes);
+    job.nt = nt < 1 ? 1 : (int)lmul_min64(nt, MAX_THREADS);
     const size_t bytes = (size_t)((2 * LMUL_GEMM_KC + 1) * lanes) * sizeof(float);
     int status = LMUL_OK;
     for (int t = 0; t < job.nt && status == LMUL_OK; t++) {
-        job.bufs[t] = aligned_alloc(ALIGN, (bytes + ALIGN - 1) / ALIGN * ALIGN);
+        job.bufs[t] = lmul_workspace_alloc(bytes);
         status = job.bufs[t] != NULL ? LMUL_OK : LMUL_ERR_NOMEM;
     }
     if (status == LMUL_OK)

@@ -47,7 +47,6 @@ typedef struct batch_state {
     lmul_small_batch sb;
 } batch_state;
 
-static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 static int direct_eligible(const lmul_gemm_problem *pr)
 {
@@ -299,7 +298,7 @@ static void batch_task(void *arg, int t)
 {
     const batch_state *st = arg;
     const int64_t count = st->batch.count, per = count / st->nt, extra = count % st->nt;
-    const int64_t lo = t * per + min64(t, extra), hi = lo + per + (t < extra);
+    const int64_t lo = t * per + lmul_min64(t, extra), hi = lo + per + (t < extra);
     if (st->small) {
         small_items(st, lo, hi, &st->buf[t]);
         return;
@@ -307,7 +306,7 @@ static void batch_task(void *arg, int t)
     const int64_t run = st->direct && batch_contiguous(st->pr, &st->batch)
         ? run_items(st->pr) : 1;
     for (int64_t i = lo; i < hi;) {
-        const int64_t end = min64(i + run, hi);
+        const int64_t end = lmul_min64(i + run, hi);
         if (run > 1 && direct_run(st, i, end, st->buf[t].direct)) {
             i = end;
             continue;
@@ -330,7 +329,7 @@ static int alloc_buffers(const batch_state *st, thread_buffers *buf)
     for (int t = 0; t < st->nt; t++) {
         buf[t].ws = lmul_gemm_workspace_new(st->pr);
         const int direct = st->direct && !st->small;
-        buf[t].direct = direct ? malloc(direct_bytes(st->pr, &st->batch)) : NULL;
+        buf[t].direct = direct ? lmul_workspace_alloc(direct_bytes(st->pr, &st->batch)) : NULL;
         if (buf[t].ws == NULL || (direct && buf[t].direct == NULL)) {
             free_buffers(buf, t + 1);
             return LMUL_ERR_NOMEM;
@@ -347,8 +346,8 @@ static int alloc_buffers(const batch_state *st, thread_buffers *buf)
 
 static int batch_threads(const lmul_gemm_problem *pr, int64_t count, int small)
 {
-    int64_t nt = min64(lmul_get_num_threads(), count);
-    nt = min64(nt, lmul_mul_sat(lmul_gemm_work(pr), count)
+    int64_t nt = lmul_min64(lmul_get_num_threads(), count);
+    nt = lmul_min64(nt, lmul_mul_sat(lmul_gemm_work(pr), count)
                    / (small ? SMALL_MIN_WORK_PER_THREAD : LMUL_GEMM_MIN_WORK_PER_THREAD));
     return nt < 1 ? 1 : (int)nt;
 }
@@ -398,7 +397,7 @@ int lmul_gemm_run_batch(lmul_gemm_problem *pr, const lmul_gemm_batch *batch)
     thread_buffers buf[MAX_THREADS];
     batch_state st = {pr, b, 1, direct, buf, 0, {0}};
     st.small = direct && small_batch(pr, &b, &st.sb);
-    st.nt = (int)min64(batch_threads(pr, b.count, st.small), MAX_THREADS);
+    st.nt = (int)lmul_min64(batch_threads(pr, b.count, st.small), MAX_THREADS);
     if (alloc_buffers(&st, buf) != LMUL_OK)
         return LMUL_ERR_NOMEM;
     lmul_parallel_run(st.nt, batch_task, &st);

@@ -20,7 +20,6 @@
 
 #include "lmul_gemm_frame.h"
 
-#define ALIGN 64
 #define LINE 64                                   /* cache line bytes */
 #define LMUL_MAX_TILE 64                          /* largest mr or nr */
 #define PACK_STEPS 32                             /* steps per direct prep */
@@ -56,9 +55,7 @@ typedef struct run_state {
     workspace *ws;
 } run_state;
 
-static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
-static size_t aligned(size_t bytes) { return (bytes + ALIGN - 1) / ALIGN * ALIGN; }
 
 /* ---------------------------------------------------------------- packing */
 
@@ -142,8 +139,8 @@ void lmul_gemm_pack_block(const lmul_gemm_problem *pr, lmul_operand op, char *ds
     for (int64_t r = 0; r < direct; r += width)
         ranges[r / width] = (lmul_range){UINT64_MAX, 0, 0};
     for (int64_t p0 = 0; p0 < kc && direct > 0; p0 += PACK_STEPS) {
-        const int64_t steps = min64(PACK_STEPS, kc - p0);
-        for (int64_t p = p0 + PACK_STEPS; p < min64(p0 + 2 * PACK_STEPS, kc); p++)
+        const int64_t steps = lmul_min64(PACK_STEPS, kc - p0);
+        for (int64_t p = p0 + PACK_STEPS; p < lmul_min64(p0 + 2 * PACK_STEPS, kc); p++)
             for (int64_t b = 0; b < direct * (int64_t)es; b += LINE)
                 PREFETCH(src + p * s_k + b);     /* the next steps' rows */
         for (int64_t r = 0; r < direct; r += width) {
@@ -154,7 +151,7 @@ void lmul_gemm_pack_block(const lmul_gemm_problem *pr, lmul_operand op, char *ds
         }
     }
     for (int64_t r = direct; r < len; r += width)
-        pack_panel(pr, op, dst + r * kc * es, src + r * s_idx, min64(width, len - r),
+        pack_panel(pr, op, dst + r * kc * es, src + r * s_idx, lmul_min64(width, len - r),
                    width, kc, s_idx, s_k, addend, &ranges[r / width]);
 }
 
@@ -321,8 +318,8 @@ static void macro_kernel(const lmul_gemm_problem *pr, const workspace *ws,
             tile(pr, ws, ws->a + ir * kc * es, ws->b + jr * kc * es,
                  ws->az + 2 * ir * kc * es, ws->bz + 2 * jr * kc * es,
                  ws->ra[ir / mr], ws->rb[jr / nr], kc,
-                 c + ir * pr->rs_c + jr * pr->cs_c, min64(mr, mc - ir),
-                 min64(nr, nc - jr), beta, counts);
+                 c + ir * pr->rs_c + jr * pr->cs_c, lmul_min64(mr, mc - ir),
+                 lmul_min64(nr, nc - jr), beta, counts);
 }
 
 /* ---------------------------------------------------------------- loops */
@@ -339,12 +336,12 @@ static void gemm_region(const lmul_gemm_problem *pr, region r, workspace *ws)
     const void *one = pr->elsize == 4 ? (const void *)&one_f32 : (const void *)&one_f64;
     uint64_t counts[KER_COUNT] = {0};
     for (int64_t jc = r.n0; jc < r.n1; jc += ker->nc) {
-        const int64_t nc = min64(ker->nc, r.n1 - jc);
+        const int64_t nc = lmul_min64(ker->nc, r.n1 - jc);
         for (int64_t pc = 0; pc < pr->k; pc += LMUL_GEMM_KC) {
-            const int64_t kc = min64(LMUL_GEMM_KC, pr->k - pc);
+            const int64_t kc = lmul_min64(LMUL_GEMM_KC, pr->k - pc);
             pack_b(pr, ws, pc, kc, jc, nc);
             for (int64_t ic = r.m0; ic < r.m1; ic += ker->mc) {
-                const int64_t mc = min64(ker->mc, r.m1 - ic);
+                const int64_t mc = lmul_min64(ker->mc, r.m1 - ic);
                 pack_a(pr, ws, ic, mc, pc, kc);
                 macro_kernel(pr, ws, mc, nc, kc,
                              pr->c + ic * pr->rs_c + jc * pr->cs_c,
@@ -394,16 +391,16 @@ static void gemm_region_narrow(const lmul_gemm_problem *pr, region r,
     block.cs_c = ker->mc * (int64_t)sizeof(float);
     block.beta = &one_f32;
     for (int64_t jc = r.n0; jc < r.n1; jc += ker->nc) {
-        const int64_t nc = min64(ker->nc, r.n1 - jc);
+        const int64_t nc = lmul_min64(ker->nc, r.n1 - jc);
         for (int64_t ic = r.m0; ic < r.m1; ic += ker->mc) {
-            const int64_t mc = min64(ker->mc, r.m1 - ic);
+            const int64_t mc = lmul_min64(ker->mc, r.m1 - ic);
             const lmul_narrow_block nb = {pr->out, pr->c + ic * pr->rs_c + jc * pr->cs_c,
                                      pr->rs_c, pr->cs_c, mc, nc, (float *)ws->cbuf,
                                      ker->mc};
             if (beta != 0.0f)
                 lmul_narrow_block_load(nb, beta);
             for (int64_t pc = 0; pc < pr->k; pc += LMUL_GEMM_KC) {
-                const int64_t kc = min64(LMUL_GEMM_KC, pr->k - pc);
+                const int64_t kc = lmul_min64(LMUL_GEMM_KC, pr->k - pc);
                 pack_b(pr, ws, pc, kc, jc, nc);
                 pack_a(pr, ws, ic, mc, pc, kc);
                 macro_kernel(&block, ws, mc, nc, kc, ws->cbuf,
@@ -443,8 +440,8 @@ static int thread_count(const lmul_gemm_problem *pr, int64_t nt)
 {
     const int64_t tiles = lmul_mul_sat((pr->m + pr->ker->mr - 1) / pr->ker->mr,
                                        (pr->n + pr->ker->nr - 1) / pr->ker->nr);
-    nt = min64(nt, lmul_gemm_work(pr) / LMUL_GEMM_MIN_WORK_PER_THREAD);
-    nt = min64(nt, tiles);
+    nt = lmul_min64(nt, lmul_gemm_work(pr) / LMUL_GEMM_MIN_WORK_PER_THREAD);
+    nt = lmul_min64(nt, tiles);
     return nt < 1 ? 1 : (int)nt;
 }
 
@@ -454,10 +451,10 @@ static void split(int64_t len, int64_t unit, int parts, int idx, int64_t *lo,
 {
     const int64_t units = (len + unit - 1) / unit;
     const int64_t per = units / parts, extra = units % parts;
-    const int64_t u0 = idx * per + min64(idx, extra);
+    const int64_t u0 = idx * per + lmul_min64(idx, extra);
     const int64_t u1 = u0 + per + (idx < extra);
-    *lo = min64(u0 * unit, len);
-    *hi = min64(u1 * unit, len);
+    *lo = lmul_min64(u0 * unit, len);
+    *hi = lmul_min64(u1 * unit, len);
 }
 
 /* A tm x tn grid of threads whose largest rectangle is smallest; ties split N. */
@@ -487,18 +484,18 @@ static void make_regions(const lmul_gemm_problem *pr, int nt, region *regions)
 static int workspace_alloc(const lmul_gemm_problem *pr, workspace *ws)
 {
     const lmul_gemm_kernels *ker = pr->ker;
-    const int64_t mc = min64(ker->mc, round_up(pr->m, ker->mr));
-    const int64_t nc = min64(ker->nc, round_up(pr->n, ker->nr));
-    const int64_t kc = min64(LMUL_GEMM_KC, pr->k);
-    const size_t a = aligned((size_t)(mc * kc) * pr->elsize);
-    const size_t b = aligned((size_t)(kc * nc) * pr->elsize);
+    const int64_t mc = lmul_min64(ker->mc, round_up(pr->m, ker->mr));
+    const int64_t nc = lmul_min64(ker->nc, round_up(pr->n, ker->nr));
+    const int64_t kc = lmul_min64(LMUL_GEMM_KC, pr->k);
+    const size_t a = lmul_align_up((size_t)(mc * kc) * pr->elsize);
+    const size_t b = lmul_align_up((size_t)(kc * nc) * pr->elsize);
     const size_t az = ker->zprep_a != NULL ? 2 * a : 0;
     const size_t bz = ker->zprep_b != NULL ? 2 * b : 0;
-    const size_t t = aligned((size_t)(ker->mr * ker->nr) * pr->elsize);
-    const size_t ra = aligned((size_t)(mc / ker->mr) * sizeof(lmul_range));
-    const size_t rb = aligned((size_t)(nc / ker->nr) * sizeof(lmul_range));
+    const size_t t = lmul_align_up((size_t)(ker->mr * ker->nr) * pr->elsize);
+    const size_t ra = lmul_align_up((size_t)(mc / ker->mr) * sizeof(lmul_range));
+    const size_t rb = lmul_align_up((size_t)(nc / ker->nr) * sizeof(lmul_range));
     const size_t cb = pr->out != LMUL_ELEM_CONTAINER
-        ? aligned((size_t)(ker->mc * nc) * sizeof(float)) : 0;
+        ? lmul_align_up((size_t)(ker->mc * nc) * sizeof(float)) : 0;
     char *mem = lmul_workspace_alloc(a + b + t + ra + rb + cb + az + bz);
     if (mem == NULL)
         return LMUL_ERR_NOMEM;
@@ -561,7 +558,7 @@ int lmul_gemm_run(lmul_gemm_problem *pr)
     region regions[MAX_THREADS];
     workspace ws[MAX_THREADS];
     lmul_gemm_orient(pr);
-    const int nt = thread_count(pr, min64(lmul_get_num_threads(), MAX_THREADS));
+    const int nt = thread_count(pr, lmul_min64(lmul_get_num_threads(), MAX_THREADS));
     for (int t = 0; t < nt; t++) {
         if (workspace_alloc(pr, &ws[t]) != LMUL_OK) {
             while (t-- > 0)

@@ -80,6 +80,16 @@ typedef struct lmul_gemm_prepacked lmul_gemm_prepacked;
 /* m*n*k below this: one thread. */
 #define LMUL_GEMM_MIN_WORK_PER_THREAD (INT64_C(1) << 21)
 
+static inline int64_t lmul_min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t lmul_max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+/* bytes rounded up to the workspace alignment, so that blocks carved from one
+ * lmul_workspace_alloc stay aligned */
+static inline size_t lmul_align_up(size_t bytes)
+{
+    return (bytes + LMUL_WORKSPACE_ALIGN - 1) / LMUL_WORKSPACE_ALIGN * LMUL_WORKSPACE_ALIGN;
+}
+
 /* a * b, saturating at INT64_MAX: shapes of broadcast views can be huge with
  * no memory behind them, and signed overflow is undefined. a, b >= 0. */
 static inline int64_t lmul_mul_sat(int64_t a, int64_t b)

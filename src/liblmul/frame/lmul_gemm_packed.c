@@ -16,7 +16,6 @@
 
 #include "lmul_gemm_frame.h"
 
-#define ALIGN 64
 
 struct lmul_gemm_prepacked {
     const lmul_kernels *level;       /* whose mr and kc laid it out */
@@ -110,8 +109,7 @@ int lmul_gemm_pack(lmul_format fmt, int64_t kdim, int64_t n, const void *b,
     const lmul_gemm_kernels *ker = gemm_kernels(level, elsize);
     const int64_t panels = (n + ker->mr - 1) / ker->mr;
     const int64_t chunks = (kdim + LMUL_GEMM_KC - 1) / LMUL_GEMM_KC;
-    const size_t data = ((size_t)(panels * ker->mr * kdim) * elsize + ALIGN - 1)
-                        / ALIGN * ALIGN;
+    const size_t data = lmul_align_up((size_t)(panels * ker->mr * kdim) * elsize);
     lmul_packed *pk = malloc(sizeof *pk);
     const size_t ranges = (size_t)(chunks * panels) * sizeof(lmul_range);
     char *mem = lmul_workspace_alloc(data + ranges);

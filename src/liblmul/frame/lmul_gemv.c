@@ -28,7 +28,6 @@
 #  define PREFETCH(p) ((void)(p))
 #endif
 
-#define ALIGN 64
 #define TILE 64                 /* B's columns per tile: a multiple of every gemv_nb */
 #define STRIP 4096              /* columns of C per pass of the stream path */
 #define WIDEN_ROWS 4            /* narrow rows of B widened at a time by the stream path */
@@ -37,9 +36,6 @@
 #define MIN_WORK_PER_THREAD (INT64_C(1) << 20)  /* m*n*k below this: one thread */
 #define MAX_THREADS 256
 
-static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
-static size_t aligned(size_t bytes) { return (bytes + ALIGN - 1) / ALIGN * ALIGN; }
 
 typedef enum gemv_path { PATH_STREAM, PATH_DOTS, PATH_TILES } gemv_path;
 
@@ -100,7 +96,7 @@ static void prepare_a(const lmul_gemm_problem *pr, uint32_t *xa, lmul_range *xr)
 {
     const int64_t kc_max = LMUL_GEMM_KC;
     for (int64_t pc = 0, c = 0; pc < pr->k; pc += kc_max, c++) {
-        const int64_t kc = min64(kc_max, pr->k - pc);
+        const int64_t kc = lmul_min64(kc_max, pr->k - pc);
         uint32_t *chunk = xa + pc * pr->m;
         for (int64_t i = 0; i < pr->m; i++)
             widen_strided(&pr->op_a, kc, pr->a + i * pr->rs_a + pc * pr->cs_a,
@@ -198,7 +194,7 @@ static lmul_range stream_chunk(const gemv_job *g, const gemv_ws *ws, cblock b,
         return r;
     }
     for (int64_t p0 = 0; p0 < kc; p0 += WIDEN_ROWS) {
-        const int64_t rows = min64(WIDEN_ROWS, kc - p0);
+        const int64_t rows = lmul_min64(WIDEN_ROWS, kc - p0);
         for (int64_t p = 0; p < rows; p++)
             widen_row(&pr->op_b, b.width, src + (p0 + p) * pr->rs_b,
                       ws->tmp + p * b.width);
@@ -237,7 +233,7 @@ static void streamed_block(const gemv_job *g, const gemv_ws *ws, cblock b)
     const int dots = g->path == PATH_DOTS;
     block_begin(g, ws, b);
     for (int64_t pc = 0, chunk = 0; pc < pr->k; pc += LMUL_GEMM_KC, chunk++) {
-        const int64_t kc = min64(LMUL_GEMM_KC, pr->k - pc);
+        const int64_t kc = lmul_min64(LMUL_GEMM_KC, pr->k - pc);
         fexcept_t flags;        /* a discarded one-add try leaves no flags */
         fegetexceptflag(&flags, FE_ALL_EXCEPT);
         const lmul_range seen = dots ? dots_chunk(g, ws, b.j0, b.width, pc, kc, 1)
@@ -305,8 +301,8 @@ static lmul_range prepare_rows(const gemv_job *g, const gemv_ws *ws, int64_t pc,
     lmul_range r = {UINT64_MAX, 0, 0};
     const int64_t ldw = rows_ldw(g, real);
     for (int64_t p0 = 0; p0 < kc; p0 += GROUP) {
-        const int64_t steps = min64(GROUP, kc - p0);
-        const int64_t ahead = min64(steps, pr->k - pc - p0 - AHEAD);
+        const int64_t steps = lmul_min64(GROUP, kc - p0);
+        const int64_t ahead = lmul_min64(steps, pr->k - pc - p0 - AHEAD);
         if (ahead > 0)
             prefetch_lines(src + (p0 + AHEAD) * pr->rs_b, ahead, pr->rs_b, real * es);
         if (ldw != real) {
@@ -342,7 +338,7 @@ static lmul_range prepare_columns(const gemv_job *g, const gemv_ws *ws, int64_t 
         && pr->ker->tcopy != NULL;
     const int64_t line = 64 / es;
     for (int64_t p0 = 0; p0 < kc; p0 += line) {
-        const int64_t steps = min64(line, kc - p0);
+        const int64_t steps = lmul_min64(line, kc - p0);
         if (pc + p0 + 4 * line < pr->k)
             prefetch_lines(src + (p0 + 4 * line) * es, real, pr->cs_b, 1);
         if (direct) {
@@ -350,7 +346,7 @@ static lmul_range prepare_columns(const gemv_job *g, const gemv_ws *ws, int64_t 
             continue;
         }
         for (int64_t j = 0; j < TILE; j++)
-            widen_row(&pr->op_b, steps, src + min64(j, real - 1) * pr->cs_b + p0 * es,
+            widen_row(&pr->op_b, steps, src + lmul_min64(j, real - 1) * pr->cs_b + p0 * es,
                       ws->tmp + j * steps);
         if (pr->ker->tcopy != NULL)
             pr->ker->tcopy(TILE, steps, ws->tmp, steps * (int64_t)sizeof(float),
@@ -376,7 +372,7 @@ static void tiled_block(const gemv_job *g, const gemv_ws *ws, cblock b)
     kernel_params.round_shift = 0;
     block_begin(g, ws, b);
     for (int64_t pc = 0, chunk = 0; pc < pr->k; pc += LMUL_GEMM_KC, chunk++) {
-        const int64_t kc = min64(LMUL_GEMM_KC, pr->k - pc);
+        const int64_t kc = lmul_min64(LMUL_GEMM_KC, pr->k - pc);
         const int64_t ldw = columns ? TILE : rows_ldw(g, b.width);
         const lmul_range wr = columns ? prepare_columns(g, ws, pc, kc, b.j0, b.width)
                                       : prepare_rows(g, ws, pc, kc, b.j0, b.width);
@@ -388,7 +384,7 @@ static void tiled_block(const gemv_job *g, const gemv_ws *ws, cblock b)
         for (int64_t s = 0; s < b.width; s += ker->gemv_nb) {
             ukr(pr->m, kc, g->xa + pc * pr->m, ws->w + s, ldw, ws->acc, &aux);
             block_merge(g, ws, b, pc == 0, ws->acc, ker->gemv_nb, s,
-                        min64(ker->gemv_nb, b.width - s));
+                        lmul_min64(ker->gemv_nb, b.width - s));
         }
     }
     block_end(g, ws, b);
@@ -406,10 +402,10 @@ static void gemv_task(void *arg, int t)
     const gemv_job *g = arg;
     const int64_t units = (g->pr->n + g->unit - 1) / g->unit;
     const int64_t per = units / g->nt, extra = units % g->nt;
-    const int64_t u0 = t * per + min64(t, extra), u1 = u0 + per + (t < extra);
-    const int64_t n1 = min64(u1 * g->unit, g->pr->n), width = block_width(g);
+    const int64_t u0 = t * per + lmul_min64(t, extra), u1 = u0 + per + (t < extra);
+    const int64_t n1 = lmul_min64(u1 * g->unit, g->pr->n), width = block_width(g);
     for (int64_t j0 = u0 * g->unit; j0 < n1; j0 += width) {
-        const cblock b = {j0, min64(width, n1 - j0)};
+        const cblock b = {j0, lmul_min64(width, n1 - j0)};
         if (g->path == PATH_TILES)
             tiled_block(g, &g->ws[t], b);
         else
@@ -437,9 +433,9 @@ static int ws_alloc(const gemv_job *g, gemv_ws *ws)
         tmp = widening && pr->op_b.in != LMUL_ELEM_BFLOAT16 ? WIDEN_ROWS * STRIP : 0;
     }
     const int64_t cbuf = pr->out != LMUL_ELEM_CONTAINER ? m * width : 0;
-    const size_t sw = aligned((size_t)w * 4), sa = aligned((size_t)acc * 4);
-    const size_t sc = aligned((size_t)cbuf * 4), st = aligned((size_t)tmp * 4);
-    char *mem = aligned_alloc(ALIGN, sw + sa + sc + st);
+    const size_t sw = lmul_align_up((size_t)w * 4), sa = lmul_align_up((size_t)acc * 4);
+    const size_t sc = lmul_align_up((size_t)cbuf * 4), st = lmul_align_up((size_t)tmp * 4);
+    char *mem = lmul_workspace_alloc(sw + sa + sc + st);
     if (mem == NULL)
         return LMUL_ERR_NOMEM;
     *ws = (gemv_ws){mem, (uint32_t *)mem, (uint32_t *)(mem + sw + sa + sc),
@@ -450,9 +446,9 @@ static int ws_alloc(const gemv_job *g, gemv_ws *ws)
 static int thread_count(const lmul_gemm_problem *pr, int64_t unit)
 {
     int64_t nt = lmul_get_num_threads();
-    nt = min64(nt, lmul_gemm_work(pr) / MIN_WORK_PER_THREAD);
-    nt = min64(nt, (pr->n + unit - 1) / unit);
-    nt = min64(nt, MAX_THREADS);
+    nt = lmul_min64(nt, lmul_gemm_work(pr) / MIN_WORK_PER_THREAD);
+    nt = lmul_min64(nt, (pr->n + unit - 1) / unit);
+    nt = lmul_min64(nt, MAX_THREADS);
     return nt < 1 ? 1 : (int)nt;
 }
 
@@ -478,7 +474,7 @@ static void choose_path(gemv_job *g)
         g->path = rows ? PATH_STREAM : PATH_DOTS;
     g->unit = g->path == PATH_DOTS ? pr->ker->gemv_lanes
             : g->path == PATH_TILES ? pr->ker->gemv_nb : 16;
-    g->nt = thread_count(pr, max64(g->unit, 16));
+    g->nt = thread_count(pr, lmul_max64(g->unit, 16));
 }
 
 int lmul_gemv_run(const lmul_gemm_problem *problem)
@@ -490,8 +486,8 @@ int lmul_gemv_run(const lmul_gemm_problem *problem)
     gemv_job g = {&pr, PATH_TILES, NULL, NULL, 0, 1, ws};
     choose_path(&g);
     const int64_t chunks = (pr.k + LMUL_GEMM_KC - 1) / LMUL_GEMM_KC;
-    uint32_t *xa = malloc((size_t)(pr.m * pr.k) * sizeof *xa);
-    lmul_range *xr = malloc((size_t)chunks * sizeof *xr);
+    uint32_t *xa = lmul_workspace_alloc((size_t)(pr.m * pr.k) * sizeof *xa);
+    lmul_range *xr = lmul_workspace_alloc((size_t)chunks * sizeof *xr);
     int t = 0, status = xa != NULL && xr != NULL ? LMUL_OK : LMUL_ERR_NOMEM;
     for (; t < g.nt && status == LMUL_OK; t++)
         status = ws_alloc(&g, &ws[t]);
