@@ -142,7 +142,7 @@ int lmul_dot_run(const lmul_dot_problem *d)
     dot_job job = {d, 1, {NULL}};
     const int64_t lanes = d->ker->gemv_lanes;
     int64_t nt = lmul_get_num_threads();
-    nt = lmul_min64(nt, d->batch * d->n / MIN_WORK_PER_THREAD);
+    nt = lmul_min64(nt, lmul_mul_sat(d->batch, d->n) / MIN_WORK_PER_THREAD);
     nt = lmul_min64(nt, (d->batch + lanes - 1) / lanes);
     job.nt = nt < 1 ? 1 : (int)lmul_min64(nt, MAX_THREADS);
     const size_t bytes = (size_t)((2 * LMUL_GEMM_KC + 1) * lanes) * sizeof(float);
