@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lmul_internal.h"
 
@@ -136,49 +137,120 @@ __attribute__((constructor)) static void lmul_threads_init(void)
 /* ---------------------------------------------------------------- pool */
 
 #if LMUL_PTHREADS
+/*
+ * Waiting: a worker first polls for the next run (and the caller for the
+ * end of its run) for LMUL_SIMD_SPIN_US microseconds (default SPIN_US),
+ * yielding the CPU as it polls, and only then sleeps on a condition
+ * variable. Waking a sleeping thread costs tens of microseconds on a
+ * virtual machine, more than a whole small product: back-to-back calls
+ * find the workers awake.
+ */
+#define SPIN_US 200
+#define SPIN_CHECK 64           /* polls between clock reads */
+
 static struct pool {
     pthread_mutex_t busy;       /* held by the run using the pool */
-    pthread_mutex_t lock;       /* guards the fields below */
+    pthread_mutex_t lock;       /* guards sleeping, waking and the fields below */
     pthread_cond_t wake, done;
-    unsigned long generation;   /* one more per run */
+    /* (run number << 16) | tasks of the run, published last: a worker that
+     * takes no task never reads fn or arg, which the next run may be setting */
+    _Atomic uint64_t ticket;
+    _Atomic int quit;
+    _Atomic int pending;        /* worker tasks of this run not done */
+    _Atomic int fp_raised;      /* LMUL_FP_REPORTED flags the workers raised */
+    int sleepers;               /* workers asleep on wake */
     int workers;                /* started; worker w takes task w (w >= 1) */
-    int quit;
-    lmul_task_ft fn;
+    lmul_task_ft fn;            /* this run's, set before the ticket moves */
     void *arg;
-    int nt, pending;            /* tasks of this run; worker tasks not done */
-    int fp_raised;              /* LMUL_FP_REPORTED flags the workers raised */
     fenv_t env;                 /* the caller's rounding mode (and FTZ/DAZ) */
     pthread_t ids[MAX_THREADS];
-    unsigned long born[MAX_THREADS];   /* the generation a worker starts after */
+    uint64_t born[MAX_THREADS];   /* the ticket a worker starts after */
 } pool = {.busy = PTHREAD_MUTEX_INITIALIZER, .lock = PTHREAD_MUTEX_INITIALIZER,
           .wake = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
+
+static int64_t spin_ns = (int64_t)SPIN_US * 1000;
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if LMUL_X86 && defined(__GNUC__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Polls until done(arg) or the spin time is over; whether it was done. */
+static int spin_until(int (*done)(const void *), const void *arg)
+{
+    if (spin_ns <= 0)
+        return done(arg);
+    const int64_t end = now_ns() + spin_ns;
+    for (;;) {
+        for (int i = 0; i < SPIN_CHECK; i++) {
+            if (done(arg))
+                return 1;
+            cpu_relax();
+        }
+        if (now_ns() >= end)
+            return done(arg);
+        sched_yield();          /* a runnable thread (another pool's) gets the core */
+    }
+}
+
+static int run_posted(const void *seen)
+{
+    return atomic_load_explicit(&pool.ticket, memory_order_acquire)
+               != *(const uint64_t *)seen
+        || atomic_load_explicit(&pool.quit, memory_order_acquire);
+}
+
+static int run_finished(const void *unused)
+{
+    (void)unused;
+    return atomic_load_explicit(&pool.pending, memory_order_acquire) == 0;
+}
+
+/* The next run after `seen` (or quit), polled for first. */
+static void wait_for_run(uint64_t seen)
+{
+    if (spin_until(run_posted, &seen))
+        return;
+    pthread_mutex_lock(&pool.lock);
+    pool.sleepers++;
+    while (!run_posted(&seen))
+        pthread_cond_wait(&pool.wake, &pool.lock);
+    pool.sleepers--;
+    pthread_mutex_unlock(&pool.lock);
+}
 
 static void *worker_main(void *p)
 {
     const int w = (int)(intptr_t)p;
     pthread_mutex_lock(&pool.lock);
-    unsigned long seen = pool.born[w];
-    for (;;) {
-        while (pool.generation == seen && !pool.quit)
-            pthread_cond_wait(&pool.wake, &pool.lock);
-        if (pool.quit)
-            break;
-        seen = pool.generation;
-        if (w >= pool.nt)
-            continue;
-        const lmul_task_ft fn = pool.fn;
-        void *arg = pool.arg;
-        fesetenv(&pool.env);                  /* computes as the caller would */
-        pthread_mutex_unlock(&pool.lock);
-        feclearexcept(FE_ALL_EXCEPT);
-        fn(arg, w);
-        const int raised = fetestexcept(LMUL_FP_REPORTED);
-        pthread_mutex_lock(&pool.lock);
-        pool.fp_raised |= raised;
-        if (--pool.pending == 0)
-            pthread_cond_signal(&pool.done);
-    }
+    uint64_t seen = pool.born[w];
     pthread_mutex_unlock(&pool.lock);
+    for (;;) {
+        wait_for_run(seen);
+        if (atomic_load(&pool.quit))
+            break;
+        seen = atomic_load_explicit(&pool.ticket, memory_order_acquire);
+        if (w >= (int)(seen & 0xFFFF))
+            continue;
+        fesetenv(&pool.env);                  /* computes as the caller would */
+        feclearexcept(FE_ALL_EXCEPT);
+        pool.fn(pool.arg, w);
+        atomic_fetch_or(&pool.fp_raised, fetestexcept(LMUL_FP_REPORTED));
+        if (atomic_fetch_sub_explicit(&pool.pending, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&pool.lock);   /* the caller may be asleep */
+            pthread_cond_signal(&pool.done);
+            pthread_mutex_unlock(&pool.lock);
+        }
+    }
     return NULL;
 }
 
@@ -191,7 +263,7 @@ static void grow(int want)
     pthread_sigmask(SIG_SETMASK, &all, &old);
     while (pool.workers < want) {
         const int w = pool.workers + 1;
-        pool.born[w] = pool.generation;
+        pool.born[w] = atomic_load(&pool.ticket);
         if (pthread_create(&pool.ids[w], NULL, worker_main, (void *)(intptr_t)w) != 0)
             break;
         pool.workers = w;
@@ -217,22 +289,26 @@ void lmul_parallel_run(int nt, lmul_task_ft fn, void *arg)
     const int helped = pool.workers < nt - 1 ? pool.workers : nt - 1;
     pool.fn = fn;
     pool.arg = arg;
-    pool.nt = helped + 1;
-    pool.pending = helped;
-    pool.fp_raised = 0;
+    atomic_store(&pool.pending, helped);
+    atomic_store(&pool.fp_raised, 0);
     fegetenv(&pool.env);
-    pool.generation++;
-    pthread_cond_broadcast(&pool.wake);
+    const uint64_t run = (atomic_load(&pool.ticket) >> 16) + 1;
+    atomic_store_explicit(&pool.ticket, run << 16 | (uint64_t)(helped + 1),
+                          memory_order_release);
+    if (pool.sleepers > 0)
+        pthread_cond_broadcast(&pool.wake);
     pthread_mutex_unlock(&pool.lock);
 
     fn(arg, 0);
     run_serial(helped + 1, nt, fn, arg);   /* tasks no worker could take */
 
-    pthread_mutex_lock(&pool.lock);
-    while (pool.pending > 0)
-        pthread_cond_wait(&pool.done, &pool.lock);
-    const int raised = pool.fp_raised;
-    pthread_mutex_unlock(&pool.lock);
+    if (!spin_until(run_finished, NULL)) {
+        pthread_mutex_lock(&pool.lock);
+        while (!run_finished(NULL))
+            pthread_cond_wait(&pool.done, &pool.lock);
+        pthread_mutex_unlock(&pool.lock);
+    }
+    const int raised = atomic_load(&pool.fp_raised);
     pthread_mutex_unlock(&pool.busy);
     if (raised)
         feraiseexcept(raised);
@@ -247,12 +323,18 @@ static void pool_after_fork_child(void)
     pthread_cond_init(&pool.wake, NULL);
     pthread_cond_init(&pool.done, NULL);
     pool.workers = 0;
-    pool.quit = 0;
-    pool.pending = 0;
+    pool.sleepers = 0;
+    atomic_store(&pool.quit, 0);
+    atomic_store(&pool.pending, 0);
 }
 
 __attribute__((constructor)) static void lmul_pool_init(void)
 {
+    const char *env = getenv("LMUL_SIMD_SPIN_US");
+    char *end = NULL;
+    const long long us = env ? strtoll(env, &end, 10) : -1;
+    if (env != NULL && end != env && *end == '\0' && us >= 0 && us <= 1000000)
+        spin_ns = us * 1000;
     pthread_atfork(NULL, NULL, pool_after_fork_child);
 }
 
@@ -264,7 +346,7 @@ __attribute__((destructor)) static void lmul_pool_release(void)
     if (pthread_mutex_trylock(&pool.busy) != 0)
         return;
     pthread_mutex_lock(&pool.lock);
-    pool.quit = 1;
+    atomic_store(&pool.quit, 1);
     const int workers = pool.workers;
     pthread_cond_broadcast(&pool.wake);
     pthread_mutex_unlock(&pool.lock);
@@ -272,7 +354,7 @@ __attribute__((destructor)) static void lmul_pool_release(void)
         pthread_join(pool.ids[w], NULL);
     pthread_mutex_lock(&pool.lock);
     pool.workers = 0;
-    pool.quit = 0;
+    atomic_store(&pool.quit, 0);
     pthread_mutex_unlock(&pool.lock);
     pthread_mutex_unlock(&pool.busy);
 }
