@@ -11,8 +11,8 @@ one of 256.
     python -m pytest bench/bench_encoder.py --benchmark-only \\
         --benchmark-columns=median --benchmark-json=bench/results/encoder.json
 
-extra_info holds ratio_vs_numpy, numpy's median time over lmul_simd's (calls
-interleaved); the issue's goal is lmul_simd within 1.25x of NumPy, a ratio
+extra_info holds ratio_vs_numpy, numpy's median time over lmul_simd's (measured in
+blocks, bench/ratios.py); the issue's goal is lmul_simd within 1.25x of NumPy, a ratio
 >= 0.8. It also holds how far the L-Mul output is from the exact one
 (relative Frobenius norm). No timing is asserted.
 """
@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 
 import lmul_simd
-from bench_packed import LEVELS, THREADS, median_ratio, threads
+from bench_packed import LEVELS, THREADS, threads
+from ratios import compare
 
 LAYERS, HIDDEN, HEADS, FFN = 12, 384, 12, 1536
 HEAD = HIDDEN // HEADS
@@ -95,13 +96,13 @@ def test_encoder_forward(benchmark, weights, isa, tokens, n_threads):
     with lmul_simd.use_isa(isa), threads(n_threads):
         lmul_layers = packed(weights)
         lmul_out = forward(x, lmul_layers, lmul_simd.matmul)
-        rounds = 9 if tokens <= 16 else 3
-        ratio = median_ratio(lambda: forward(x, weights, np.matmul),
-                             lambda: forward(x, lmul_layers, lmul_simd.matmul), rounds)
+        comparison = compare(lambda: forward(x, weights, np.matmul),
+                             lambda: forward(x, lmul_layers, lmul_simd.matmul),
+                             rounds=5, calls=9 if tokens <= 16 else 3)
         benchmark.pedantic(forward, (x, lmul_layers, lmul_simd.matmul), rounds=3)
     exact = forward(x, weights, np.matmul)
     benchmark.extra_info.update(
         isa=isa, native=lmul_simd.best_isa(), tokens=tokens,
         model="MiniLM-L12-H384 sized, random weights",
-        threads=n_threads, ratio_vs_numpy=round(ratio, 3), goal=0.8,
+        threads=n_threads, **comparison.info(), goal=0.8,
         relative_difference=float(np.linalg.norm(lmul_out - exact) / np.linalg.norm(exact)))

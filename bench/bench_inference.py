@@ -4,9 +4,9 @@ vecdot and mixed operand formats, against NumPy in the same run, all threads.
     python -m pytest bench/bench_inference.py --benchmark-only
     python bench/bench_inference.py            # the table of ratios only
 
-Each case records `ratio` in extra_info: the median time of the NumPy
-reference over the median time of lmul_simd, the two called alternately
-(so >= 1 means lmul_simd is faster). The NumPy reference is numpy.matmul on
+Each case records `ratio_vs_numpy` in extra_info: the NumPy reference's
+median time over lmul_simd's, measured in blocks in the same run
+(bench/ratios.py: >= 1 means lmul_simd is faster). The NumPy reference is numpy.matmul on
 float32 operands (for the narrow-weight cases too: the float32 GEMV the
 narrow weights replace) or numpy.vecdot. Each case runs on the native level
 and on AVX2 forced. The issue's goals (issue 10): 1x4096 @ 4096x4096
@@ -14,19 +14,17 @@ and on AVX2 forced. The issue's goals (issue 10): 1x4096 @ 4096x4096
 bfloat16 weights >= 1.5x and float8 e4m3fn weights >= 2.0x NumPy's float32
 GEMV. No timing is asserted.
 """
-import time
-
 import numpy as np
 import pytest
 
 import lmul_simd
+from ratios import compare
 
 try:
     import ml_dtypes
 except ImportError:          # the narrow-weight cases are skipped
     ml_dtypes = None
 
-ROUNDS = 31
 ISAS = [i for i in ("avx512", "avx2") if i in lmul_simd.available_isas()]
 
 
@@ -59,20 +57,12 @@ CASES = ["gemv_x@W", "gemv_x@W.T", "16x384@384x1536", "1x384@384x1536",
          "vecdot_1000x256", "gemv_bf16", "gemv_e4m3fn"]
 
 
-def ratio(case, isa, rounds=ROUNDS):
-    """Median NumPy time / median lmul_simd time, called alternately."""
+def ratio(case, isa):
+    """The comparison of lmul_simd with the NumPy reference on `case`."""
     ref, ra, rb, la, lb = _operands(case)
     ours = lmul_simd.vecdot if ref is np.vecdot else lmul_simd.matmul
-    times = {"numpy": [], "lmul": []}
     with lmul_simd.use_isa(isa):
-        ours(la, lb)
-        ref(ra, rb)
-        for _ in range(rounds):
-            for name, fn, args in (("numpy", ref, (ra, rb)), ("lmul", ours, (la, lb))):
-                start = time.perf_counter()
-                fn(*args)
-                times[name].append(time.perf_counter() - start)
-    return np.median(times["numpy"]) / np.median(times["lmul"]), times
+        return compare(lambda: ref(ra, rb), lambda: ours(la, lb))
 
 
 @pytest.mark.parametrize("isa", ISAS)
@@ -80,16 +70,13 @@ def ratio(case, isa, rounds=ROUNDS):
 def test_inference_shape(benchmark, case, isa):
     if case.startswith("gemv_") and case[5:] in ("bf16", "e4m3fn") and ml_dtypes is None:
         pytest.skip("the narrow formats need ml_dtypes")
-    r, times = ratio(case, isa)
+    comparison = ratio(case, isa)
     _, _, _, la, lb = _operands(case)
     ours = lmul_simd.vecdot if case.startswith("vecdot") else lmul_simd.matmul
     with lmul_simd.use_isa(isa):
         benchmark.pedantic(ours, (la, lb), rounds=5, warmup_rounds=1)
-    benchmark.extra_info.update(
-        ratio=round(float(r), 3), isa=isa, native=lmul_simd.best_isa(),
-        threads=lmul_simd.get_num_threads(),
-        numpy_median_us=round(float(np.median(times["numpy"])) * 1e6, 1),
-        lmul_median_us=round(float(np.median(times["lmul"])) * 1e6, 1))
+    benchmark.extra_info.update(isa=isa, native=lmul_simd.best_isa(),
+                                threads=lmul_simd.get_num_threads(), **comparison.info())
 
 
 if __name__ == "__main__":
@@ -99,7 +86,6 @@ if __name__ == "__main__":
         if case in ("gemv_bf16", "gemv_e4m3fn") and ml_dtypes is None:
             continue
         for isa in ISAS:
-            r, times = ratio(case, isa)
-            print(f"{case:18s} {isa:7s} ratio {r:5.2f}  numpy "
-                  f"{np.median(times['numpy']) * 1e6:8.1f} us  lmul "
-                  f"{np.median(times['lmul']) * 1e6:8.1f} us")
+            c = ratio(case, isa)
+            print(f"{case:18s} {isa:7s} ratio {c.ratio:5.2f}  numpy "
+                  f"{c.numpy_s * 1e6:8.1f} us  lmul {c.lmul_s * 1e6:8.1f} us", flush=True)

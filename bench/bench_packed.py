@@ -4,14 +4,12 @@ numpy.matmul, all threads, float32, measured in the same run.
     python -m pytest bench/bench_packed.py --benchmark-only \\
         --benchmark-columns=median --benchmark-json=bench/results/packed.json
 
-Each case records in extra_info the ratio numpy time / lmul_simd time (the
-medians of interleaved calls, so the machine's load hits both alike) at the
+Each case records in extra_info the ratio numpy time / lmul_simd time
+(medians measured in blocks in the same run, bench/ratios.py) at the
 native level and with AVX2 forced, with all threads and with one. The issue's goals: one 8x8 product >=
 0.5x, a batch of 10000 8x8 products >= 0.5x, 64x384 @ pack(384x1536) called
 repeatedly >= 1.0x. No timing is asserted.
 """
-import time
-
 import contextlib
 
 import numpy as np
@@ -19,6 +17,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 import lmul_simd
+from ratios import compare
 
 LEVELS = [i for i in ("avx512", "avx2") if i in lmul_simd.available_isas()]
 # all threads (the goals), and one thread on both sides: on a shared, loaded
@@ -36,26 +35,12 @@ def threads(n):
         yield
 
 
-def median_ratio(numpy_call, lmul_call, rounds, inner=1):
-    """numpy's median time over lmul_simd's, calls interleaved."""
-    times = {numpy_call: [], lmul_call: []}
-    for _ in range(rounds):
-        for call in times:
-            start = time.perf_counter()
-            for _ in range(inner):
-                call()
-            times[call].append(time.perf_counter() - start)
-    return float(np.median(times[numpy_call]) / np.median(times[lmul_call]))
-
-
 def run_case(benchmark, isa, n_threads, numpy_call, lmul_call, rounds, inner=1, **info):
     with lmul_simd.use_isa(isa), threads(n_threads):
-        lmul_call()                                        # first-use costs
-        ratio = median_ratio(numpy_call, lmul_call, rounds, inner)
+        comparison = compare(numpy_call, lmul_call, calls=rounds, inner=inner)
         benchmark.pedantic(lmul_call, rounds=rounds, iterations=inner)
-    benchmark.extra_info.update(isa=isa, native=lmul_simd.best_isa(),
-                                ratio_vs_numpy=round(ratio, 3),
-                                threads=n_threads, **info)
+    benchmark.extra_info.update(isa=isa, native=lmul_simd.best_isa(), threads=n_threads,
+                                **comparison.info(), **info)
 
 
 def normal(shape, seed=0):
@@ -92,7 +77,7 @@ def test_packed_64x384x1536(benchmark, isa, n_threads):
     a, b = normal((64, 384)), normal((384, 1536), 1)
     with lmul_simd.use_isa(isa), threads(n_threads):
         packed = lmul_simd.pack(b)
-        unpacked = median_ratio(lambda: np.matmul(a, b), lambda: lmul_simd.matmul(a, b), 15)
+        unpacked = compare(lambda: np.matmul(a, b), lambda: lmul_simd.matmul(a, b)).ratio
     run_case(benchmark, isa, n_threads, lambda: np.matmul(a, b), lambda: lmul_simd.matmul(a, packed),
              rounds=30, shape="64x384 @ pack(384x1536)", goal=1.0,
              unpacked_ratio=round(unpacked, 3))
