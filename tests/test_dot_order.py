@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import lmul_simd
+from test_gemm_levels import blocked_order
 
 # inf - inf and overflow in the sums raise FP flags, as the contract says (6)
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -92,6 +93,44 @@ def test_narrow_and_mixed_formats():
         same_bits(lmul_simd.vecdot(w, x), got)
     vk = lmul_simd.vecdot_k(4)
     same_bits(vk(x, y), by_matmul(x, y, lmul_simd.matmul_k(4)))
+
+
+def one_add_breakers(batch, n):
+    """Normal data but for a few items whose one-add products are wrong: a
+    zero, a subnormal, an infinity, and a pair whose exact products underflow
+    to zero while their one-add sums are near -2^127 (two of them overflow a
+    float32 sum: a fast try must leave no flag)."""
+    x, y = operands(batch, n, special=False)
+    x[batch // 2, n - 1] = 0.0
+    y[batch - 1, n // 2] = 1e-40
+    x[min(3, batch - 1), 0] = np.inf
+    x[0, :] = np.float32(2.0 ** -65)
+    y[0, :] = np.float32(2.0 ** -64)
+    return x, y
+
+
+@pytest.mark.parametrize("batch", [1, 15, 16, 17, 24, 25, 33, 48, 100])
+@pytest.mark.parametrize("n", [256, 300])
+@pytest.mark.parametrize("breakers", [False, True])
+def test_vecdot_follows_the_order_around_the_call_widths(batch, n, breakers):
+    """Dots in groups of 8 to 32 per kernel call, the one-add kernel where the
+    operands' ranges allow it, the every-case kernel for a whole call where
+    not: each dot has the bits of the contract's order."""
+    x, y = one_add_breakers(batch, n) if breakers else operands(batch, n, special=False)
+    want = np.array([blocked_order(a[None], b[:, None])[0, 0] for a, b in zip(x, y)])
+    for isa in ISAS:
+        for threads in (1, 2, 3):
+            with lmul_simd.use_isa(isa), lmul_simd.num_threads(threads):
+                same_bits(lmul_simd.vecdot(x, y), want)
+
+
+def test_a_discarded_one_add_try_leaves_no_flags():
+    x, y = one_add_breakers(40, 256)
+    x[3, 0] = 1.0                   # no infinity: the exact dots raise nothing
+    for isa in ISAS:
+        with lmul_simd.use_isa(isa), np.errstate(all="raise"):
+            got = lmul_simd.vecdot(x, y)
+        assert got[0] == 0.0
 
 
 def test_bad_input():

@@ -7,6 +7,7 @@
  * threads split the batch. A single long dot puts its chunks in the lanes
  * (each chunk's sum is independent) and meets them in order.
  */
+#include <fenv.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@
 
 #define MIN_WORK_PER_THREAD (INT64_C(1) << 15)   /* batch*n below this: one thread */
 #define MAX_THREADS 256
+#define LMUL_MAX_DOTS_PER_CALL 64
 
 
 typedef struct dot_job {
@@ -53,6 +55,33 @@ static const char *rows_of(const lmul_operand *op, const char *base, int64_t bs,
     return (const char *)buf;
 }
 
+/* Dots per call of chunk_sums. */
+static int64_t dots_per_call(const lmul_gemm_kernels *ker)
+{
+    return ker->sdots_fast != NULL ? ker->sdots_items : ker->gemv_lanes;
+}
+
+/* A chunk's sums of `items` dots (at most dots_per_call): by the one-add
+ * kernel when the level has one and the operands' ranges allow it (its
+ * flags discarded when not), else by the every-case kernel, lanes at a time. */
+static void chunk_sums(const lmul_dot_problem *d, int64_t kc, int64_t items, const char *x,
+                       int64_t rs_x, const char *y, int64_t rs_y, float *sums)
+{
+    const lmul_gemm_kernels *ker = d->ker;
+    if (ker->sdots_fast != NULL && d->params.round_shift == 0) {
+        fexcept_t flags;
+        fegetexceptflag(&flags, FE_ALL_EXCEPT);
+        lmul_range rx, ry;
+        ker->sdots_fast(kc, items, x, rs_x, y, rs_y, sums, &d->params, &rx, &ry);
+        if (lmul_ranges_one_add(&lmul_container_f32, &d->params, rx, ry))
+            return;
+        fesetexceptflag(&flags, FE_ALL_EXCEPT);
+    }
+    for (int64_t j = 0; j < items; j += ker->gemv_lanes)
+        ker->sdots(kc, lmul_min64(ker->gemv_lanes, items - j), x + j * rs_x, rs_x,
+                   y + j * rs_y, rs_y, sums + j, &d->params);
+}
+
 /* r = 1*s (the first chunk) or 1*s + 1*r, as the GEMM's merge. */
 static float meet(float r, float s, int first)
 {
@@ -70,13 +99,12 @@ static void store(const lmul_dot_problem *d, int64_t b, float r)
         memcpy(e, &r, sizeof r);
 }
 
-/* Dots b .. b + items, lanes at a time. */
+/* Dots b .. b + items (at most dots_per_call). */
 static void dots_block(const lmul_dot_problem *d, float *buf, int64_t b, int64_t items)
 {
-    const lmul_gemm_kernels *ker = d->ker;
-    const int64_t lanes = ker->gemv_lanes;
-    uint32_t *xb = (uint32_t *)buf, *yb = xb + lanes * LMUL_GEMM_KC;
-    float *sums = buf + 2 * lanes * LMUL_GEMM_KC, r[64];
+    const int64_t per = dots_per_call(d->ker);
+    uint32_t *xb = (uint32_t *)buf, *yb = xb + per * LMUL_GEMM_KC;
+    float *sums = buf + 2 * per * LMUL_GEMM_KC, r[LMUL_MAX_DOTS_PER_CALL];
     for (int64_t j = 0; j < items; j++)
         r[j] = 0.0f;
     for (int64_t pc = 0; pc < d->n; pc += LMUL_GEMM_KC) {
@@ -84,7 +112,7 @@ static void dots_block(const lmul_dot_problem *d, float *buf, int64_t b, int64_t
         int64_t rsx, rsy;
         const char *x = rows_of(&d->op_x, d->x, d->bs_x, d->s_x, b, items, pc, kc, xb, &rsx);
         const char *y = rows_of(&d->op_y, d->y, d->bs_y, d->s_y, b, items, pc, kc, yb, &rsy);
-        ker->sdots(kc, items, x, rsx, y, rsy, sums, &d->params);
+        chunk_sums(d, kc, items, x, rsx, y, rsy, sums);
         for (int64_t j = 0; j < items; j++)
             r[j] = meet(r[j], sums[j], pc == 0);
     }
@@ -95,20 +123,18 @@ static void dots_block(const lmul_dot_problem *d, float *buf, int64_t b, int64_t
 /* One long dot of contiguous float32 operands: its whole chunks in lanes. */
 static void long_dot(const lmul_dot_problem *d, float *buf)
 {
-    const lmul_gemm_kernels *ker = d->ker;
-    const int64_t lanes = ker->gemv_lanes, kc = LMUL_GEMM_KC, whole = d->n / kc;
+    const int64_t per = dots_per_call(d->ker), kc = LMUL_GEMM_KC, whole = d->n / kc;
     const int64_t step = kc * (int64_t)sizeof(float);
-    float *sums = buf + 2 * lanes * kc, r = 0.0f;
-    for (int64_t c = 0; c < whole; c += lanes) {
-        const int64_t items = lmul_min64(lanes, whole - c);
-        ker->sdots(kc, items, d->x + c * step, step, d->y + c * step, step, sums,
-                   &d->params);
+    float *sums = buf + 2 * per * kc, r = 0.0f;
+    for (int64_t c = 0; c < whole; c += per) {
+        const int64_t items = lmul_min64(per, whole - c);
+        chunk_sums(d, kc, items, d->x + c * step, step, d->y + c * step, step, sums);
         for (int64_t j = 0; j < items; j++)
             r = meet(r, sums[j], c + j == 0);
     }
     if (whole * kc < d->n) {
-        ker->sdots(d->n - whole * kc, 1, d->x + whole * step, 0, d->y + whole * step, 0,
-                   sums, &d->params);
+        chunk_sums(d, d->n - whole * kc, 1, d->x + whole * step, 0, d->y + whole * step,
+                   0, sums);
         r = meet(r, sums[0], whole == 0);
     }
     store(d, 0, r);
@@ -124,28 +150,28 @@ static void dot_task(void *arg, int t)
 {
     const dot_job *job = arg;
     const lmul_dot_problem *d = job->d;
-    const int64_t lanes = d->ker->gemv_lanes;
+    const int64_t unit = dots_per_call(d->ker);
     if (d->batch == 1 && contiguous_f32(d) && d->n > LMUL_GEMM_KC) {
         long_dot(d, job->bufs[t]);
         return;
     }
-    const int64_t units = (d->batch + lanes - 1) / lanes;
+    const int64_t units = (d->batch + unit - 1) / unit;
     const int64_t per = units / job->nt, extra = units % job->nt;
     const int64_t u0 = t * per + lmul_min64(t, extra), u1 = u0 + per + (t < extra);
-    const int64_t b1 = lmul_min64(u1 * lanes, d->batch);
-    for (int64_t b = u0 * lanes; b < b1; b += lanes)
-        dots_block(d, job->bufs[t], b, lmul_min64(lanes, b1 - b));
+    const int64_t b1 = lmul_min64(u1 * unit, d->batch);
+    for (int64_t b = u0 * unit; b < b1; b += unit)
+        dots_block(d, job->bufs[t], b, lmul_min64(unit, b1 - b));
 }
 
 int lmul_dot_run(const lmul_dot_problem *d)
 {
     dot_job job = {d, 1, {NULL}};
-    const int64_t lanes = d->ker->gemv_lanes;
+    const int64_t unit = dots_per_call(d->ker);
     int64_t nt = lmul_get_num_threads();
     nt = lmul_min64(nt, lmul_mul_sat(d->batch, d->n) / MIN_WORK_PER_THREAD);
-    nt = lmul_min64(nt, (d->batch + lanes - 1) / lanes);
+    nt = lmul_min64(nt, (d->batch + unit - 1) / unit);
     job.nt = nt < 1 ? 1 : (int)lmul_min64(nt, MAX_THREADS);
-    const size_t bytes = (size_t)((2 * LMUL_GEMM_KC + 1) * lanes) * sizeof(float);
+    const size_t bytes = (size_t)((2 * LMUL_GEMM_KC + 1) * unit) * sizeof(float);
     int status = LMUL_OK;
     for (int t = 0; t < job.nt && status == LMUL_OK; t++) {
         job.bufs[t] = lmul_workspace_alloc(bytes);

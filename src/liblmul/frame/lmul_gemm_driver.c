@@ -207,14 +207,14 @@ static int sum_reaches(uint64_t a, uint64_t b, uint64_t offset, uint64_t bound)
     return a + b + offset >= bound;
 }
 
-/* The kernel for a tile: one-add (no zero, subnormal, infinity or NaN, every
- * product normal), zeros (the same with zeros), or safe, then *safe_case
- * says what the safe kernel must handle. */
-static int tile_kernel(const lmul_gemm_problem *pr, lmul_range a, lmul_range b,
-                       lmul_safe_case *safe_case)
+/* The kernel for products of operands in ranges a and b of container c:
+ * one-add (no zero, subnormal, infinity or NaN, every product normal),
+ * zeros (the same with zeros), or safe, then *safe_case says what the safe
+ * kernel must handle. */
+static int range_kernel(const lmul_container *c, uint64_t off, lmul_range a, lmul_range b,
+                        lmul_safe_case *safe_case)
 {
-    const lmul_container *c = pr->container;
-    const uint64_t min_normal = UINT64_C(1) << c->P, off = pr->params.offset;
+    const uint64_t min_normal = UINT64_C(1) << c->P;
     *safe_case = LMUL_SAFE_FULL;
     if (a.max >= c->inf || b.max >= c->inf
         || sum_reaches(a.max, b.max, off, c->bias + c->inf))
@@ -223,6 +223,19 @@ static int tile_kernel(const lmul_gemm_problem *pr, lmul_range a, lmul_range b,
     if (!sum_reaches(a.min, b.min, off, c->bias + min_normal))
         return KER_SAFE;
     return a.zeros || b.zeros ? KER_ZEROS : KER_FAST;
+}
+
+static int tile_kernel(const lmul_gemm_problem *pr, lmul_range a, lmul_range b,
+                       lmul_safe_case *safe_case)
+{
+    return range_kernel(pr->container, pr->params.offset, a, b, safe_case);
+}
+
+int lmul_ranges_one_add(const lmul_container *c, const lmul_params *p, lmul_range a,
+                        lmul_range b)
+{
+    lmul_safe_case unused;
+    return range_kernel(c, p->offset, a, b, &unused) == KER_FAST;
 }
 
 int lmul_gemm_tile_case(const lmul_gemm_problem *pr, lmul_range a, lmul_range b)

@@ -177,6 +177,12 @@ uint64_t lmul_gemm_a_addend(const lmul_gemm_problem *pr);
  * the safe kernel must handle. */
 int lmul_gemm_tile_case(const lmul_gemm_problem *pr, lmul_range a, lmul_range b);
 
+/* Whether every product of operands in ranges a and b (of container c,
+ * parameters p) is the one-add sum: none zero, subnormal, infinite or NaN,
+ * every product normal. */
+int lmul_ranges_one_add(const lmul_container *c, const lmul_params *p, lmul_range a,
+                        lmul_range b);
+
 /* The panels of a pre-packed A from element ic (a multiple of mr) at step pc
  * (a multiple of kc), and their ranges. */
 void lmul_gemm_prepacked_block(const lmul_gemm_prepacked *p, int64_t ic, int64_t pc,

@@ -212,6 +212,13 @@ typedef void (*lmul_gemv_ukr_ft)(int64_t m, int64_t kc, const uint32_t *xa,
 typedef void (*lmul_sdots_ft)(int64_t kc, int64_t items, const char *x, int64_t rs_x,
                               const char *y, int64_t rs_y, float *sums,
                               const lmul_params *p);
+/* The same dots by the one-add sum alone, p rounding nothing, with the raw
+ * magnitudes of x and y in *rx and *ry: the sums are the dots' when
+ * lmul_ranges_one_add(rx, ry), else garbage (and may have raised flags). */
+typedef void (*lmul_sdots_fast_ft)(int64_t kc, int64_t items, const char *x,
+                                   int64_t rs_x, const char *y, int64_t rs_y,
+                                   float *sums, const lmul_params *p, lmul_range *rx,
+                                   lmul_range *ry);
 typedef void (*lmul_gemv_stream_ft)(int64_t m, int64_t kc, int64_t n,
                                     const uint32_t *xa, int64_t ldx,
                                     const char *w, int64_t rs_w,
@@ -235,6 +242,8 @@ typedef struct lmul_gemm_kernels {
     lmul_gemv_stream_ft gemv_stream;
     lmul_gemv_dots_ft gemv_dots;
     lmul_sdots_ft sdots;
+    lmul_sdots_fast_ft sdots_fast;   /* NULL: sdots alone */
+    int sdots_items;            /* dots per sdots_fast call, a multiple of gemv_lanes */
     lmul_zprep_ft zprep_a, zprep_b;   /* NULL: the zero kernel reads A or B
                                          as packed */
 } lmul_gemm_kernels;

@@ -504,4 +504,99 @@ void lmul_sdots_avx2_8(int64_t kc, int64_t items, const char *x, int64_t rs_x,
         sdots(kc, items, x, rs_x, y, rs_y, sums, p, 0);
 }
 
+#define DOTS_AHEAD 32           /* elements: prefetched two lines ahead in each row */
+
+/* The raw magnitudes the one-add dots saw, of x and of y. */
+typedef struct seen_xy8 {
+    __m256i x_lo, x_hi, y_lo, y_hi;
+} seen_xy8;
+
+/* Steps p0 .. p0 + steps of the 8 dots by the one-add sum, recorded in *s
+ * (lanes past `steps` read 1.0 and are not summed). */
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) void sdots_fast_steps(
+    int steps, int64_t p0, const uint32_t *const *xr, const uint32_t *const *yr,
+    __m256 *sum, __m256i add, seen_xy8 *s)
+{
+    const __m256i mk = lanes_below(steps), abs = _mm256_set1_epi32(0x7FFFFFFF);
+    __m256i t[8];
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++) {
+        /* 16 rows at a time are more than the hardware prefetcher follows */
+        _mm_prefetch((const char *)(xr[j] + p0 + DOTS_AHEAD), _MM_HINT_T0);
+        _mm_prefetch((const char *)(yr[j] + p0 + DOTS_AHEAD), _MM_HINT_T0);
+        const __m256i x = steps == 8 ? _mm256_loadu_si256((const __m256i *)(xr[j] + p0))
+                                     : load_padded(xr[j] + p0, mk);
+        const __m256i y = steps == 8 ? _mm256_loadu_si256((const __m256i *)(yr[j] + p0))
+                                     : load_padded(yr[j] + p0, mk);
+        const __m256i ax = _mm256_and_si256(x, abs), ay = _mm256_and_si256(y, abs);
+        s->x_lo = _mm256_min_epu32(s->x_lo, ax);
+        s->x_hi = _mm256_max_epu32(s->x_hi, ax);
+        s->y_lo = _mm256_min_epu32(s->y_lo, ay);
+        s->y_hi = _mm256_max_epu32(s->y_hi, ay);
+        t[j] = _mm256_add_epi32(_mm256_add_epi32(x, y), add);
+    }
+    transpose8_avx2(t);
+    for (int q = 0; q < steps; q++)
+        *sum = _mm256_add_ps(*sum, _mm256_castsi256_ps(t[q]));
+}
+
+LMUL_TARGET_AVX2
+static void seen_merge8(__m256i lo, __m256i hi, lmul_range *r)
+{
+    _Alignas(32) uint32_t l[8], h[8];
+    _mm256_store_si256((__m256i *)l, lo);
+    _mm256_store_si256((__m256i *)h, hi);
+    *r = (lmul_range){UINT64_MAX, 0, 0};
+    for (int i = 0; i < 8; i++) {
+        r->min = l[i] < r->min ? l[i] : r->min;
+        r->max = h[i] > r->max ? h[i] : r->max;
+    }
+    r->zeros = r->min < 0x00800000u;
+}
+
+/* `groups` (a constant) groups of 8 dots, their steps interleaved: each
+ * group's sums are one chain of dependent adds, which alone would wait on
+ * the add's latency. */
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) void sdots_fast_groups(
+    int groups, int64_t kc, const uint32_t *const *xr, const uint32_t *const *yr,
+    __m256 *sum, __m256i add, seen_xy8 *s)
+{
+    int64_t p0 = 0;
+    for (; p0 + 8 <= kc; p0 += 8)
+        for (int g = 0; g < groups; g++)
+            sdots_fast_steps(8, p0, xr + 8 * g, yr + 8 * g, &sum[g], add, s);
+    if (p0 < kc)
+        for (int g = 0; g < groups; g++)
+            sdots_fast_steps((int)(kc - p0), p0, xr + 8 * g, yr + 8 * g, &sum[g], add, s);
+}
+
+LMUL_TARGET_AVX2
+void lmul_sdots_fast_avx2_24(int64_t kc, int64_t items, const char *x, int64_t rs_x,
+                             const char *y, int64_t rs_y, float *sums,
+                             const lmul_params *p, lmul_range *rx, lmul_range *ry)
+{
+    const uint32_t *xr[24], *yr[24];
+    for (int64_t j = 0; j < 24; j++) {
+        const int64_t i = j < items ? j : items - 1;
+        xr[j] = (const uint32_t *)(x + i * rs_x);
+        yr[j] = (const uint32_t *)(y + i * rs_y);
+    }
+    const __m256i add = _mm256_set1_epi32((int)(p->offset - 0x3F800000u));
+    seen_xy8 s = {_mm256_set1_epi32(-1), _mm256_setzero_si256(), _mm256_set1_epi32(-1),
+                  _mm256_setzero_si256()};
+    __m256 sum[3] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    const int64_t groups = (items + 7) / 8;
+    switch (groups) {
+    case 1: sdots_fast_groups(1, kc, xr, yr, sum, add, &s); break;
+    case 2: sdots_fast_groups(2, kc, xr, yr, sum, add, &s); break;
+    default: sdots_fast_groups(3, kc, xr, yr, sum, add, &s);
+    }
+    for (int64_t g = 0; g < groups; g++)
+        _mm256_maskstore_ps(sums + 8 * g, lanes_below(items - 8 * g), sum[g]);
+    seen_merge8(s.x_lo, s.x_hi, rx);
+    seen_merge8(s.y_lo, s.y_hi, ry);
+}
+
 #endif /* LMUL_X86 */
