@@ -16,7 +16,7 @@ const lmul_kernels lmul_kernels_scalar = {
               .gemv_nb = 4, .gemv_fast = lmul_sgemv_fast_scalar_4,
               .gemv_safe = lmul_sgemv_safe_scalar_4,
               .gemv_lanes = 4, .gemv_stream = lmul_sgemv_stream_scalar,
-              .gemv_dots = lmul_sgemv_dots_scalar_4,
+              .gemv_dots = lmul_sgemv_dots_scalar_4, .gemv_dots_rows = 4,
               .sdots = lmul_sdots_scalar_4},
     .dgemm = {.mr = 4, .nr = 4, .mc = 128, .nc = 1024,
               .fast = lmul_dgemm_fast_scalar_4x4,

@@ -245,7 +245,7 @@ static void streamed_block(const gemv_job *g, const gemv_ws *ws, cblock b)
             else
                 stream_chunk(g, ws, b, pc, kc, 0);
         }
-        block_merge(g, ws, b, pc == 0, ws->acc, dots ? pr->ker->gemv_lanes : b.width, 0,
+        block_merge(g, ws, b, pc == 0, ws->acc, dots ? pr->ker->gemv_dots_rows : b.width, 0,
                     b.width);
     }
     block_end(g, ws, b);
@@ -427,8 +427,8 @@ static int ws_alloc(const gemv_job *g, gemv_ws *ws)
         acc = m * ker->gemv_nb;
         tmp = 64 * TILE;        /* also the gathering copy of a last, narrower tile */
     } else if (g->path == PATH_DOTS) {
-        acc = m * ker->gemv_lanes;
-        tmp = widening ? ker->gemv_lanes * LMUL_GEMM_KC : 0;
+        acc = m * ker->gemv_dots_rows;
+        tmp = widening ? ker->gemv_dots_rows * LMUL_GEMM_KC : 0;
     } else {
         tmp = widening && pr->op_b.in != LMUL_ELEM_BFLOAT16 ? WIDEN_ROWS * STRIP : 0;
     }
@@ -472,7 +472,7 @@ static void choose_path(gemv_job *g)
         g->path = PATH_TILES;
     else
         g->path = rows ? PATH_STREAM : PATH_DOTS;
-    g->unit = g->path == PATH_DOTS ? pr->ker->gemv_lanes
+    g->unit = g->path == PATH_DOTS ? pr->ker->gemv_dots_rows
             : g->path == PATH_TILES ? pr->ker->gemv_nb : 16;
     g->nt = thread_count(pr, lmul_max64(g->unit, 16));
 }

@@ -199,14 +199,14 @@ typedef void (*lmul_gemv_ukr_ft)(int64_t m, int64_t kc, const uint32_t *xa,
  *     (bytes), its elements float32 (kind NONE), bfloat16 (BF16) or float8 in
  *     format f (F8: fast only and without rounding; the caller widens for
  *     the other cases).
- * dots (x @ W.T, W's rows the columns of B): acc[i*lanes + j] = the sum from
+ * dots (x @ W.T, W's rows the columns of B): acc[i*R + j] = the sum from
  *     +0, in p order, of prod(xa[i*kc + p], W[j][p]) for i < m, j < rows
- *     <= lanes (the kernel's gemv_lanes); row j of W at w + j*rs_w.
+ *     <= R (the kernel's gemv_dots_rows); row j of W at w + j*rs_w.
  */
 #define LMUL_GEMV_STREAM_ROWS 4
 
 /* Dots in lanes: sums[j] = the sum from +0, in p order, of lmul(x_j[p],
- * y_j[p]) for p < kc, j < items <= the kernel's dot_lanes; x_j at
+ * y_j[p]) for p < kc, j < items <= the kernel's gemv_lanes; x_j at
  * x + j*rs_x (bytes), y_j alike, float32 elements contiguous. Every case of
  * docs/contract.md (p rounds both operands). */
 typedef void (*lmul_sdots_ft)(int64_t kc, int64_t items, const char *x, int64_t rs_x,
@@ -238,9 +238,10 @@ typedef struct lmul_gemm_kernels {
     lmul_tcopy_ft tcopy;        /* NULL: the frame's element copy */
     int gemv_nb;                /* columns of the few-row kernels; 0: none */
     lmul_gemv_ukr_ft gemv_fast, gemv_safe;
-    int gemv_lanes;             /* rows of W per gemv_dots call; dots per sdots call */
+    int gemv_lanes;             /* dots per sdots call */
     lmul_gemv_stream_ft gemv_stream;
     lmul_gemv_dots_ft gemv_dots;
+    int gemv_dots_rows;         /* rows of W per gemv_dots call */
     lmul_sdots_ft sdots;
     lmul_sdots_fast_ft sdots_fast;   /* NULL: sdots alone */
     int sdots_items;            /* dots per sdots_fast call, a multiple of gemv_lanes */

@@ -42,9 +42,6 @@ void lmul_sgemv_stream_avx512(int64_t m, int64_t kc, int64_t n, const uint32_t *
                             const char *w, int64_t rs_w, lmul_widen_kind kind,
                             const lmul_fp8_format *f, float *acc,
                             lmul_range *range, const lmul_gemm_aux *aux, int fast);
-void lmul_sgemv_dots_avx512_16(int64_t m, int64_t kc, int64_t rows, const uint32_t *xa,
-                            const char *w, int64_t rs_w, float *acc,
-                            lmul_range *range, const lmul_gemm_aux *aux, int fast);
 void lmul_sdots_avx512_16(int64_t kc, int64_t items, const char *x, int64_t rs_x,
                       const char *y, int64_t rs_y, float *sums, const lmul_params *p);
 void lmul_sdots_fast_avx512_32(int64_t kc, int64_t items, const char *x, int64_t rs_x,
