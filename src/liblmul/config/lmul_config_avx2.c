@@ -17,7 +17,7 @@ const lmul_kernels lmul_kernels_avx2 = {
               .safe = lmul_sgemm_safe_avx2_16x5, .prep = lmul_prep32_avx2,
               .zprep_a = lmul_zprep32a_avx2,
               .zprep_b = lmul_zprep32_avx2,
-              .tcopy = lmul_tcopy32_avx2,
+              .copy_range32 = lmul_copy_range32_avx2, .tcopy = lmul_tcopy32_avx2,
               .gemv_nb = 16, .gemv_fast = lmul_sgemv_fast_avx2_16,
               .gemv_safe = lmul_sgemv_safe_avx2_16,
               .gemv_lanes = 8, .gemv_stream = lmul_sgemv_stream_avx2,

@@ -16,7 +16,7 @@ const lmul_kernels lmul_kernels_avx512 = {
               .zeros = lmul_sgemm_zeros_avx512_32x12,
               .safe = lmul_sgemm_safe_avx512_32x12, .prep = lmul_prep32_avx512,
               .zprep_b = lmul_zprep32_avx2,
-              .tcopy = lmul_tcopy32_avx2,
+              .copy_range32 = lmul_copy_range32_avx2, .tcopy = lmul_tcopy32_avx2,
               .gemv_nb = 32, .gemv_fast = lmul_sgemv_fast_avx512_32,
               .gemv_safe = lmul_sgemv_safe_avx512_32,
               .gemv_lanes = 16, .gemv_stream = lmul_sgemv_stream_avx512,

@@ -291,9 +291,10 @@ static lmul_range prepare_padded_rows(const gemv_job *g, const gemv_ws *ws,
 }
 
 /* B's rows contiguous: steps pc .. pc + kc of columns j0 .. j0 + real,
- * prefetching AHEAD steps ahead (into the next chunk too). */
+ * prefetching AHEAD steps ahead (into the next chunk too); copied as they
+ * are when plain (see tile_plain). */
 static lmul_range prepare_rows(const gemv_job *g, const gemv_ws *ws, int64_t pc,
-                               int64_t kc, int64_t j0, int64_t real)
+                               int64_t kc, int64_t j0, int64_t real, int plain)
 {
     const lmul_gemm_problem *pr = g->pr;
     const int64_t es = (int64_t)lmul_elem_size(pr->op_b.in, 4);
@@ -305,14 +306,16 @@ static lmul_range prepare_rows(const gemv_job *g, const gemv_ws *ws, int64_t pc,
         const int64_t ahead = lmul_min64(steps, pr->k - pc - p0 - AHEAD);
         if (ahead > 0)
             prefetch_lines(src + (p0 + AHEAD) * pr->rs_b, ahead, pr->rs_b, real * es);
+        lmul_range got;
         if (ldw != real) {
             lmul_range_merge(&r, prepare_padded_rows(g, ws, src + p0 * pr->rs_b, p0,
                                                      steps, real, ldw));
             continue;
         }
         uint32_t *dst = ws->w + p0 * real;
-        lmul_range got;
-        if (pr->op_b.in == LMUL_ELEM_CONTAINER) {
+        if (plain) {
+            pr->ker->copy_range32(steps, real, src + p0 * pr->rs_b, pr->rs_b, dst, &got);
+        } else if (pr->op_b.in == LMUL_ELEM_CONTAINER) {
             pr->ker->prep(steps, real, src + p0 * pr->rs_b, pr->rs_b, dst, 0,
                           &pr->params, &got);
         } else {
@@ -361,6 +364,17 @@ static lmul_range prepare_columns(const gemv_job *g, const gemv_ws *ws, int64_t 
     return r;
 }
 
+/* Whether B's tiles are copied as they are, with their range, instead of
+ * prepared: float32 rows with nothing to round (preparing would only flush
+ * subnormals, which the safe kernel takes as zeros itself, and the one-add
+ * kernel runs only where the range has none). */
+static int tile_plain(const gemv_job *g, int columns)
+{
+    const lmul_gemm_problem *pr = g->pr;
+    return !columns && pr->op_b.in == LMUL_ELEM_CONTAINER && pr->params.round_shift == 0
+        && pr->ker->copy_range32 != NULL;
+}
+
 /* Columns b (at most TILE) of C by prepared tiles and the register-tiled
  * kernels. */
 static void tiled_block(const gemv_job *g, const gemv_ws *ws, cblock b)
@@ -370,12 +384,13 @@ static void tiled_block(const gemv_job *g, const gemv_ws *ws, cblock b)
     const int columns = pr->cs_b != (int64_t)lmul_elem_size(pr->op_b.in, 4);
     lmul_params kernel_params = pr->params;   /* the preparation did the rounding */
     kernel_params.round_shift = 0;
+    const int plain = tile_plain(g, columns);
     block_begin(g, ws, b);
     for (int64_t pc = 0, chunk = 0; pc < pr->k; pc += LMUL_GEMM_KC, chunk++) {
         const int64_t kc = lmul_min64(LMUL_GEMM_KC, pr->k - pc);
         const int64_t ldw = columns ? TILE : rows_ldw(g, b.width);
         const lmul_range wr = columns ? prepare_columns(g, ws, pc, kc, b.j0, b.width)
-                                      : prepare_rows(g, ws, pc, kc, b.j0, b.width);
+                                      : prepare_rows(g, ws, pc, kc, b.j0, b.width, plain);
         const int safe_case = lmul_gemm_tile_case(pr, g->xr[chunk], wr);
         const lmul_gemm_aux aux = {.alpha = pr->alpha, .beta = pr->beta,
                                    .a_addend = lmul_gemm_a_addend(pr),

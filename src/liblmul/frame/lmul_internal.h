@@ -119,6 +119,13 @@ typedef void (*lmul_prep_ft)(int64_t rows, int64_t width, const void *src,
                              int64_t src_stride, void *dst, uint64_t addend,
                              const lmul_params *p, lmul_range *range);
 
+/* rows x width float32 elements (rows src_stride bytes apart) copied as
+ * they are into dst (rows width apart), with their raw range: min the
+ * smallest magnitude, zeros when it is below the smallest normal (a zero
+ * or subnormal), max the largest. */
+typedef void (*lmul_copy_range_ft)(int64_t rows, int64_t width, const void *src,
+                                   int64_t src_stride, void *dst, lmul_range *range);
+
 /* What the safe microkernel must handle in a tile, from the two ranges. */
 typedef enum lmul_safe_case {
     LMUL_SAFE_FLUSH,            /* zeros and underflow; no infinity, NaN, overflow */
@@ -235,6 +242,7 @@ typedef struct lmul_gemm_kernels {
     int mc, nc;                 /* cache blocks; mc % mr == 0, nc % nr == 0 */
     lmul_gemm_ukr_ft fast, zeros, safe;
     lmul_prep_ft prep;
+    lmul_copy_range_ft copy_range32;   /* NULL: none (the few-row tiles are prepared) */
     lmul_tcopy_ft tcopy;        /* NULL: the frame's element copy */
     int gemv_nb;                /* columns of the few-row kernels; 0: none */
     lmul_gemv_ukr_ft gemv_fast, gemv_safe;

@@ -35,6 +35,8 @@ void lmul_zprep32_avx2(int64_t kc, int nr, const void *pb, void *dst,
                        uint64_t a_addend);
 void lmul_zprep64_avx2(int64_t kc, int nr, const void *pb, void *dst,
                        uint64_t a_addend);
+void lmul_copy_range32_avx2(int64_t rows, int64_t width, const void *src,
+                            int64_t src_stride, void *dst, lmul_range *range);
 void lmul_tcopy32_avx2(int64_t width, int64_t kc, const void *src,
                        int64_t src_stride, void *dst);
 void lmul_widen_avx2_8(int64_t n, const void *src, lmul_widen_kind kind,
