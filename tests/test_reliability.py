@@ -347,6 +347,34 @@ def test_pool_workers_are_started_once_and_reused():
         assert os_threads() == grown
 
 
+@pytest.mark.parametrize("spin_us", ["0", "200", "5000", "bad"])
+def test_pool_polling_time_leaves_the_bits(spin_us):
+    """LMUL_SIMD_SPIN_US: how long workers poll before they sleep (0: they
+    sleep at once; a value that is not a number keeps the default). Calls
+    back to back, and after pauses longer than the polling, on every count."""
+    result = run_python("""
+        import time, numpy as np, lmul_simd
+        rng = np.random.default_rng(0)
+        a = rng.standard_normal((70, 300)).astype(np.float32)
+        b = rng.standard_normal((300, 90)).astype(np.float32)
+        x = rng.standard_normal((400, 256)).astype(np.float32)
+        with lmul_simd.num_threads(1):
+            want, want_dots = lmul_simd.matmul(a, b), lmul_simd.vecdot(x, x)
+        same = True
+        for threads in (2, 3, 7):
+            lmul_simd.set_num_threads(threads)
+            for pause in (0, 0, 0.01, 0):
+                time.sleep(pause)
+                same &= np.array_equal(lmul_simd.matmul(a, b).view(np.uint32),
+                                       want.view(np.uint32))
+                same &= np.array_equal(lmul_simd.vecdot(x, x).view(np.uint32),
+                                       want_dots.view(np.uint32))
+        print(same)
+        """, timeout=60, LMUL_SIMD_SPIN_US=spin_us)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True"]
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
 def test_fork_after_a_threaded_call_computes_in_the_child():
     result = run_python("""
