@@ -88,4 +88,4 @@ if __name__ == "__main__":
         for isa in ISAS:
             c = ratio(case, isa)
             print(f"{case:18s} {isa:7s} ratio {c.ratio:5.2f}  numpy "
-                  f"{c.numpy_s * 1e6:8.1f} us  lmul {c.lmul_s * 1e6:8.1f} us", flush=True)
+                  f"{c.reference_s * 1e6:8.1f} us  lmul {c.candidate_s * 1e6:8.1f} us", flush=True)

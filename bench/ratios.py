@@ -21,15 +21,15 @@ WARM_S = 0.05
 
 @dataclass
 class Comparison:
-    ratio: float            # median over rounds of numpy time / lmul_simd time
-    numpy_s: float          # median call times over every round
-    lmul_s: float
+    ratio: float            # median over rounds of reference time / candidate time
+    reference_s: float      # median call times over every round (NumPy's, say)
+    candidate_s: float      # (lmul_simd's)
 
     def info(self):
-        """The figures for pytest-benchmark's extra_info."""
+        """The figures for pytest-benchmark's extra_info, NumPy the reference."""
         return dict(ratio_vs_numpy=round(self.ratio, 3),
-                    numpy_median_us=round(self.numpy_s * 1e6, 1),
-                    lmul_median_us=round(self.lmul_s * 1e6, 1))
+                    numpy_median_us=round(self.reference_s * 1e6, 1),
+                    lmul_median_us=round(self.candidate_s * 1e6, 1))
 
 
 def _block(call, calls, inner):
@@ -49,18 +49,19 @@ def _block(call, calls, inner):
     return times
 
 
-def compare(numpy_call, lmul_call, rounds=7, calls=15, inner=1, pause=PAUSE_S):
-    """numpy_call and lmul_call (no arguments) timed in `rounds` rounds of
-    one block of `calls` timings (of `inner` calls each) per library."""
-    ratios, numpy_times, lmul_times = [], [], []
+def compare(reference_call, candidate_call, rounds=7, calls=15, inner=1, pause=PAUSE_S):
+    """reference_call and candidate_call (no arguments: NumPy's and
+    lmul_simd's, say) timed in `rounds` rounds of one block of `calls`
+    timings (of `inner` calls each) each."""
+    ratios, reference_times, candidate_times = [], [], []
     for r in range(rounds):
-        order = [(numpy_call, numpy_times), (lmul_call, lmul_times)]
+        order = [(reference_call, reference_times), (candidate_call, candidate_times)]
         medians = {}
         for call, sink in (order if r % 2 == 0 else order[::-1]):
             time.sleep(pause)
             times = _block(call, calls, inner)
             sink.extend(times)
             medians[call] = np.median(times)
-        ratios.append(medians[numpy_call] / medians[lmul_call])
-    return Comparison(float(np.median(ratios)), float(np.median(numpy_times)),
-                      float(np.median(lmul_times)))
+        ratios.append(medians[reference_call] / medians[candidate_call])
+    return Comparison(float(np.median(ratios)), float(np.median(reference_times)),
+                      float(np.median(candidate_times)))
