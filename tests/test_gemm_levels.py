@@ -211,6 +211,29 @@ def test_zero_heavy_data(case, dtype):
             assert_same_bits(on_level(isa, lmul_simd.matmul, x, y), w)
 
 
+def test_zeros_on_both_sides():
+    """The AVX2 zero kernel's unmasked form (see its source) against the
+    contract's order, on every level: zeros on both sides, whole zero rows
+    and columns (sums of zero products only must come out +0), negative
+    weights, B's magnitudes spread over more than 2^76 in some chunks (the
+    masked form). Round-to-nearest: the contract's zero rule (5.1 step 3)
+    is stated for it."""
+    a, b = zero_heavy("rows_cols", np.float32)
+    a[rng_zeros(a.shape, 0.3)] = 0
+    b[rng_zeros(b.shape, 0.3)] = 0
+    b[300:, 40] = np.float32(1e-20)
+    b[300:, 41] = np.float32(1e8)
+    want = blocked_order(a, b)
+    for isa in ISAS:
+        assert_same_bits(on_level(isa, lmul_simd.matmul, a, b), want)
+        assert_same_bits(on_level(isa, lmul_simd.matmul, b.T, a.T), want.T)
+        assert_same_bits(on_level(isa, lmul_simd.matmul, -a, b), -want + 0.0)
+
+
+def rng_zeros(shape, fraction, seed=5):
+    return np.random.default_rng(seed).random(shape) < fraction
+
+
 def stats_of(isa, a, b):
     lmul_simd.reset_gemm_stats()
     on_level(isa, lmul_simd.matmul, a, b)

@@ -14,6 +14,7 @@
  * its own packed blocks, so every element of C is computed by the same
  * operations in the same order whatever the thread count.
  */
+#include <fenv.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,8 @@ typedef struct lmul_gemm_workspace {
     char *az, *bz;              /* panels with zeros, as ker->zprep_a/b made them */
     lmul_range *ra, *rb;
     char *cbuf;                 /* narrow C: an MC x NC float32 block */
+    lmul_range b_block;         /* the B block's range, its panels' merged */
+    uint64_t a_zero_as;         /* what zprep_a made A's zeros */
 } workspace;
 
 typedef struct region {
@@ -165,7 +168,7 @@ uint64_t lmul_gemm_a_addend(const lmul_gemm_problem *pr)
 /* The panels of a packed block that have zeros, prepared by zprep into dst. */
 static void zprep_block(const lmul_gemm_problem *pr, lmul_zprep_ft zprep,
                         const char *packed, char *dst, int64_t len, int width,
-                        int64_t kc, const lmul_range *ranges)
+                        int64_t kc, const lmul_range *ranges, uint64_t a_zero_as)
 {
     if (zprep == NULL)
         return;
@@ -173,7 +176,28 @@ static void zprep_block(const lmul_gemm_problem *pr, lmul_zprep_ft zprep,
     for (int64_t r = 0; r < len; r += width)
         if (ranges[r / width].zeros)
             zprep(kc, width, packed + r / width * panel, dst + r / width * 2 * panel,
-                  lmul_gemm_a_addend(pr));
+                  lmul_gemm_a_addend(pr), a_zero_as);
+}
+
+#define TINY_BELOW 0x26800000u  /* 2^-50: times 2^-100, below half the least subnormal */
+
+/* What A's zeros become for a level's zero kernel with zeros_scale (see the
+ * AVX2 one): with B's block of non-zero magnitudes [lo, hi], the value z
+ * that puts z + b + 2^scale in [2^-126, 2^-50) for each of them, when it
+ * and z - a_addend (a zero B's) are finite and the rounding is to nearest;
+ * else 0 (the kernel masks). */
+static uint64_t a_zero_as(const lmul_gemm_problem *pr, lmul_range b_block)
+{
+    const lmul_container *c = pr->container;
+    const uint64_t min_normal = UINT64_C(1) << c->P;
+    if (pr->ker->zeros_scale == 0 || pr->elsize != 4 || b_block.min == UINT64_MAX
+        || b_block.max - b_block.min >= TINY_BELOW - min_normal
+        || fegetround() != FE_TONEAREST)
+        return 0;
+    const uint32_t z = (uint32_t)(min_normal - b_block.min
+                                  - ((uint64_t)pr->ker->zeros_scale << c->P));
+    const uint32_t with_zero_b = z - (uint32_t)lmul_gemm_a_addend(pr);
+    return (z & c->inf) == c->inf || (with_zero_b & c->inf) == c->inf ? 0 : z;
 }
 
 /* A pre-packed A (lmul_gemm_packed.c) is pointed to, not packed. */
@@ -186,15 +210,20 @@ static void pack_a(const lmul_gemm_problem *pr, workspace *ws, int64_t ic,
         lmul_gemm_pack_block(pr, pr->op_a, ws->a, pr->a + ic * pr->rs_a + pc * pr->cs_a,
                              mc, pr->ker->mr, kc, pr->rs_a, pr->cs_a,
                              lmul_gemm_a_addend(pr), ws->ra);
-    zprep_block(pr, pr->ker->zprep_a, ws->a, ws->az, mc, pr->ker->mr, kc, ws->ra);
+    ws->a_zero_as = a_zero_as(pr, ws->b_block);
+    zprep_block(pr, pr->ker->zprep_a, ws->a, ws->az, mc, pr->ker->mr, kc, ws->ra,
+                ws->a_zero_as);
 }
 
-static void pack_b(const lmul_gemm_problem *pr, const workspace *ws, int64_t pc,
+static void pack_b(const lmul_gemm_problem *pr, workspace *ws, int64_t pc,
                    int64_t kc, int64_t jc, int64_t nc)
 {
     lmul_gemm_pack_block(pr, pr->op_b, ws->b, pr->b + pc * pr->rs_b + jc * pr->cs_b, nc, pr->ker->nr,
                kc, pr->cs_b, pr->rs_b, 0, ws->rb);
-    zprep_block(pr, pr->ker->zprep_b, ws->b, ws->bz, nc, pr->ker->nr, kc, ws->rb);
+    zprep_block(pr, pr->ker->zprep_b, ws->b, ws->bz, nc, pr->ker->nr, kc, ws->rb, 0);
+    ws->b_block = (lmul_range){UINT64_MAX, 0, 0};
+    for (int64_t j = 0; j < nc; j += pr->ker->nr)
+        lmul_range_merge(&ws->b_block, ws->rb[j / pr->ker->nr]);
 }
 
 /* ---------------------------------------------------------------- tiles */
@@ -228,7 +257,13 @@ static int range_kernel(const lmul_container *c, uint64_t off, lmul_range a, lmu
 static int tile_kernel(const lmul_gemm_problem *pr, lmul_range a, lmul_range b,
                        lmul_safe_case *safe_case)
 {
-    return range_kernel(pr->container, pr->params.offset, a, b, safe_case);
+    const int kernel = range_kernel(pr->container, pr->params.offset, a, b, safe_case);
+    const uint64_t scale = (uint64_t)pr->ker->zeros_scale << pr->container->P;
+    if (kernel == KER_ZEROS && scale != 0   /* its products times 2^zeros_scale finite */
+        && sum_reaches(a.max, b.max, pr->params.offset + scale,
+                       pr->container->bias + pr->container->inf))
+        return KER_SAFE;
+    return kernel;
 }
 
 int lmul_ranges_one_add(const lmul_container *c, const lmul_params *p, lmul_range a,
@@ -300,7 +335,7 @@ static void tile(const lmul_gemm_problem *pr, const workspace *ws, const char *p
     lmul_gemm_aux aux = {pr->alpha, beta, lmul_gemm_a_addend(pr), safe_case, ra.zeros,
                          ra.zeros && ker->zprep_a != NULL ? pa_zero : NULL,
                          rb.zeros && ker->zprep_b != NULL ? pb_zero : NULL,
-                         &kernel_params};
+                         ws->a_zero_as != 0, &kernel_params};
     const lmul_gemm_ukr_ft ukr = kernel == KER_FAST ? ker->fast
                                : kernel == KER_ZEROS ? ker->zeros : ker->safe;
     counts[kernel]++;
@@ -515,7 +550,7 @@ static int workspace_alloc(const lmul_gemm_problem *pr, workspace *ws)
     char *const zeros = mem + a + b + t + ra + rb + cb;
     *ws = (workspace){mem, mem, mem + a, mem + a + b, zeros, zeros + az,
                       (lmul_range *)(mem + a + b + t), (lmul_range *)(mem + a + b + t + ra),
-                      mem + a + b + t + ra + rb};
+                      mem + a + b + t + ra + rb, {UINT64_MAX, 0, 0}, 0};
     return LMUL_OK;
 }
 

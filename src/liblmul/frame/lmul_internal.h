@@ -142,6 +142,8 @@ typedef struct lmul_gemm_aux {
      * then a_zeros says whether A's panel has zeros) */
     int a_zeros;
     const void *pa_zero, *pb_zero;
+    int zeros_unmasked;         /* zprep_a gave A's zeros a value the zero kernel adds
+                                   unmasked (a level with zeros_scale only) */
     const lmul_params *p;
 } lmul_gemm_aux;
 
@@ -162,9 +164,10 @@ typedef void (*lmul_gemm_ukr_ft)(int64_t kc, const void *pa, const void *pb,
 
 /* A packed micro-panel (kc steps of `width`) with zeros, prepared once for
  * a level's zero kernel into dst (twice the panel's size), as that kernel
- * documents. */
+ * documents; a_zero_as: what a zero of A becomes (zprep_a of a level with
+ * zeros_scale; 0 otherwise, and always for B). */
 typedef void (*lmul_zprep_ft)(int64_t kc, int width, const void *panel, void *dst,
-                              uint64_t a_addend);
+                              uint64_t a_addend, uint64_t a_zero_as);
 
 /* Transposing copy for packing: dst[p*width + i] = src[i*src_stride + p]
  * (src_stride in bytes, elements of the container's width) for p < kc,
@@ -253,6 +256,8 @@ typedef struct lmul_gemm_kernels {
     lmul_sdots_ft sdots;
     lmul_sdots_fast_ft sdots_fast;   /* NULL: sdots alone */
     int sdots_items;            /* dots per sdots_fast call, a multiple of gemv_lanes */
+    int zeros_scale;            /* binades by which the zero kernel scales products
+                                   (float32 AVX2, see its kernel), else 0 */
     lmul_zprep_ft zprep_a, zprep_b;   /* NULL: the zero kernel reads A or B
                                          as packed */
 } lmul_gemm_kernels;

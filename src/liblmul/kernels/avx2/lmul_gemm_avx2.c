@@ -157,36 +157,49 @@ static void sgemm_avx2_16x5_flush(int64_t kc, const int32_t *a, const int32_t *b
 /*
  * The zero kernel (no product under- or overflows; zeros present). The
  * frame prepares each panel with zeros once (lmul_zprep32a_avx2 and
- * lmul_zprep32_avx2), per step SMR (or SNR) values then as many float32
- * factors, 1.0 or 0.0 for a zero. A zero A becomes a' = 0, so that a' + b is
- * B's own finite bits; a zero B becomes b' = -a_addend, so that a + b' is
- * A's own finite bits. An FMA with the factor adds the product exactly
- * (times 1.0, one rounding) or adds +-0 (times 0.0), which leaves the sum's
- * bits as they are: two operations per product with zeros on one side, all
- * operands in registers. With zeros on both sides A's factors become masks
- * once per step (factor > 0) that clear the sum's bits first (vpand; vpsignd
- * runs at half its rate); there is no register left for A's second vector,
- * which is read again from L1 as vpaddd's operand (an empty asm keeps the
- * compiler from hoisting it into a register and spilling an accumulator).
+ * lmul_zprep32s_avx2), per step SMR (or SNR) values then as many float32
+ * factors. A: a' for a non-zero, 1.0 as its factor; for a zero, the factor
+ * 0.0 and a value z (see below, or 0). B: b + 2^100 (its bits plus
+ * SCALE_SHIFT) for a non-zero, 2^-100 as its factor; -a_addend and 0.0 for
+ * a zero (A's own finite bits come out of a' - a_addend). An FMA with the
+ * factor adds the product exactly (a' + b'' is the product times 2^100: the
+ * frame keeps products below 2^(128-100), zeros_scale) or adds +-0 (a
+ * finite value times 0.0), which leaves the sum as it is: two operations
+ * per product with zeros on one side.
+ *
+ * With zeros on both sides, z makes a zero A's a' + b'' a value below
+ * 2^-50 for every non-zero b'' of the block (it is the smallest one's
+ * complement, plus the smallest normal), which B's factor 2^-100 takes
+ * below half the smallest subnormal: in round-to-nearest the FMA leaves a
+ * non-zero sum unchanged and turns a zero sum into +0 or -0, and +0.0
+ * added at the end turns -0 back into the +0 that the contract's order
+ * gives (a sum from +0 is never -0). So two operations per product here
+ * too. Where the frame cannot choose such a z (z = 0: another rounding
+ * mode, B's magnitudes spread over more than 2^76), A's factors become
+ * masks once per step (factor > 0) that clear the sum's bits first
+ * (vpand); there is no register left for A's second vector then, which is
+ * read again from L1 as vpaddd's operand (an empty asm keeps the compiler
+ * from hoisting it into a register and spilling an accumulator).
  */
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) void szeros_16x5(
     int64_t kc, const int32_t *a, const int32_t *b, float *c, int64_t ldc,
-    const lmul_gemm_aux *aux, int a_zeros, int b_zeros)
+    const lmul_gemm_aux *aux, int a_zeros, int b_zeros, int masked)
 {
     __m256 acc0[SNR], acc1[SNR];
     for (int j = 0; j < SNR; j++)
         acc0[j] = acc1[j] = _mm256_setzero_ps();
     const int64_t a_step = a_zeros ? 2 * SMR : SMR, b_step = b_zeros ? 2 * SNR : SNR;
+    const int a_factors = a_zeros && !b_zeros, a_masks = a_zeros && b_zeros && masked;
     for (int64_t p = 0; p < kc; p++, a += a_step, b += b_step) {
         const __m256i a0 = _mm256_loadu_si256((const __m256i *)a);
         const __m256i a1 = _mm256_loadu_si256((const __m256i *)(a + 8));
         __m256i f0 = _mm256_setzero_si256(), f1 = f0;
-        if (a_zeros) {
+        if (a_factors || a_masks) {
             f0 = _mm256_loadu_si256((const __m256i *)(a + SMR));
             f1 = _mm256_loadu_si256((const __m256i *)(a + SMR + 8));
         }
-        if (a_zeros && b_zeros) {   /* A's factors as masks */
+        if (a_masks) {
             f0 = _mm256_cmpgt_epi32(f0, _mm256_setzero_si256());
             f1 = _mm256_cmpgt_epi32(f1, _mm256_setzero_si256());
         }
@@ -195,7 +208,7 @@ static inline __attribute__((always_inline)) void szeros_16x5(
             const __m256i bj = _mm256_set1_epi32(b[j]);
             __m256i s0 = _mm256_add_epi32(a0, bj), s1;
             __m256 m0 = _mm256_castsi256_ps(f0), m1 = _mm256_castsi256_ps(f1);
-            if (a_zeros && b_zeros) {
+            if (a_masks) {
                 const int32_t *q = a + 8;
                 __asm__ volatile("" : "+r"(q));
                 s1 = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)q), bj);
@@ -210,6 +223,11 @@ static inline __attribute__((always_inline)) void szeros_16x5(
             acc1[j] = _mm256_fmadd_ps(_mm256_castsi256_ps(s1), m1, acc1[j]);
         }
     }
+    if (a_zeros && b_zeros && !masked)   /* -0 to +0 */
+        for (int j = 0; j < SNR; j++) {
+            acc0[j] = _mm256_add_ps(acc0[j], _mm256_setzero_ps());
+            acc1[j] = _mm256_add_ps(acc1[j], _mm256_setzero_ps());
+        }
     sstore(c, ldc, acc0, acc1, aux);
 }
 
@@ -218,11 +236,13 @@ void lmul_sgemm_zeros_avx2_16x5(int64_t kc, const void *pa, const void *pb,
                                 void *c, int64_t ldc, const lmul_gemm_aux *aux)
 {
     if (aux->pb_zero == NULL)
-        szeros_16x5(kc, aux->pa_zero, pb, c, ldc, aux, 1, 0);
+        szeros_16x5(kc, aux->pa_zero, pb, c, ldc, aux, 1, 0, 0);
+    else if (aux->pa_zero != NULL && aux->zeros_unmasked)
+        szeros_16x5(kc, aux->pa_zero, aux->pb_zero, c, ldc, aux, 1, 1, 0);
     else if (aux->pa_zero != NULL)
-        szeros_16x5(kc, aux->pa_zero, aux->pb_zero, c, ldc, aux, 1, 1);
+        szeros_16x5(kc, aux->pa_zero, aux->pb_zero, c, ldc, aux, 1, 1, 1);
     else
-        szeros_16x5(kc, pa, aux->pb_zero, c, ldc, aux, 0, 1);
+        szeros_16x5(kc, pa, aux->pb_zero, c, ldc, aux, 0, 1, 0);
 }
 
 #define ONE32 0x3F800000u   /* 1.0f */
@@ -236,17 +256,17 @@ static inline uint32_t nonzero32(uint32_t x)
 
 /* A's panel for the float32 zero kernel (lmul_zprep_ft): per step, `width`
  * values a' then `width` factors, as described above (a zero A's bits less
- * a_addend are +-0). */
+ * a_addend are +-0; it becomes a_zero_as). */
 LMUL_TARGET_AVX2
 void lmul_zprep32a_avx2(int64_t kc, int width, const void *pa, void *dst,
-                        uint64_t a_addend)
+                        uint64_t a_addend, uint64_t a_zero_as)
 {
     const uint32_t *a = pa;
     uint32_t *out = dst;
     for (int64_t p = 0; p < kc; p++, a += width, out += 2 * width)
         for (int i = 0; i < width; i++) {
             const uint32_t keep = nonzero32(a[i] - (uint32_t)a_addend);
-            out[i] = a[i] & keep;
+            out[i] = (a[i] & keep) | ((uint32_t)a_zero_as & ~keep);
             out[width + i] = ONE32 & keep;
         }
 }
@@ -254,27 +274,51 @@ void lmul_zprep32a_avx2(int64_t kc, int width, const void *pa, void *dst,
 /* A's panel for the float64 zero kernel: per step, `width` masks, all ones
  * for a non-zero A, 0 for a zero (the mask clears the product after the add). */
 void lmul_zprep64a_avx2(int64_t kc, int width, const void *pa, void *dst,
-                        uint64_t a_addend)
+                        uint64_t a_addend, uint64_t a_zero_as)
 {
+    (void)a_zero_as;
     const uint64_t *a = pa;
     uint64_t *out = dst;
     for (int64_t i = 0; i < kc * width; i++)
         out[i] = ((a[i] - a_addend) & UINT64_C(0x7FFFFFFFFFFFFFFF)) == 0 ? 0 : UINT64_MAX;
 }
 
-/* B's panel for the zero kernel (lmul_zprep_ft): per step, SNR values b'
- * and SNR float32 factors, as described above. */
+/* B's panel for the zero kernels of the AVX-512 level (lmul_zprep_ft): per
+ * step, nr values b' and nr float32 factors: b and 1.0 for a non-zero B,
+ * -a_addend (A's own finite bits come out of a + b') and 0.0 for a zero. */
 LMUL_TARGET_AVX2
 void lmul_zprep32_avx2(int64_t kc, int nr, const void *pb, void *dst,
-                       uint64_t a_addend)
+                       uint64_t a_addend, uint64_t a_zero_as)
 {
     const uint32_t *b = pb;
     uint32_t *out = dst;
+    (void)a_zero_as;
     for (int64_t p = 0; p < kc; p++, b += nr, out += 2 * nr)
         for (int j = 0; j < nr; j++) {
             const uint32_t keep = nonzero32(b[j]);
             out[j] = (b[j] & keep) | ((uint32_t)-a_addend & ~keep);
             out[nr + j] = ONE32 & keep;
+        }
+}
+
+#define SCALE_SHIFT (100u << 23)         /* 2^100 on a float32 bit pattern */
+#define SCALE_FACTOR 0x0D800000u         /* 2^-100 */
+
+/* B's panel for this level's zero kernel (lmul_zprep_ft): per step, SNR
+ * values b + SCALE_SHIFT (-a_addend for a zero) then SNR factors 2^-100
+ * (0.0 for a zero), as described above. */
+LMUL_TARGET_AVX2
+void lmul_zprep32s_avx2(int64_t kc, int nr, const void *pb, void *dst,
+                        uint64_t a_addend, uint64_t a_zero_as)
+{
+    const uint32_t *b = pb;
+    uint32_t *out = dst;
+    (void)a_zero_as;
+    for (int64_t p = 0; p < kc; p++, b += nr, out += 2 * nr)
+        for (int j = 0; j < nr; j++) {
+            const uint32_t keep = nonzero32(b[j]);
+            out[j] = ((b[j] + SCALE_SHIFT) & keep) | ((uint32_t)-a_addend & ~keep);
+            out[nr + j] = SCALE_FACTOR & keep;
         }
 }
 
@@ -473,8 +517,9 @@ void lmul_dgemm_zeros_avx2_8x6(int64_t kc, const void *pa, const void *pb,
 }
 
 void lmul_zprep64_avx2(int64_t kc, int nr, const void *pb, void *dst,
-                       uint64_t a_addend)
+                       uint64_t a_addend, uint64_t a_zero_as)
 {
+    (void)a_zero_as;
     const uint64_t *b = pb;
     uint64_t *out = dst;
     const double one = 1.0, zero = 0.0;

@@ -27,14 +27,16 @@ void lmul_dgemm_safe_avx2_8x6(int64_t kc, const void *pa, const void *pb,
 void lmul_prep32_avx2(int64_t rows, int64_t width, const void *src,
                       int64_t src_stride, void *dst, uint64_t addend,
                       const lmul_params *p, lmul_range *range);
+void lmul_zprep32s_avx2(int64_t kc, int nr, const void *pb, void *dst,
+                        uint64_t a_addend, uint64_t a_zero_as);
 void lmul_zprep32a_avx2(int64_t kc, int width, const void *pa, void *dst,
-                        uint64_t a_addend);
+                        uint64_t a_addend, uint64_t a_zero_as);
 void lmul_zprep64a_avx2(int64_t kc, int width, const void *pa, void *dst,
-                        uint64_t a_addend);
+                        uint64_t a_addend, uint64_t a_zero_as);
 void lmul_zprep32_avx2(int64_t kc, int nr, const void *pb, void *dst,
-                       uint64_t a_addend);
+                       uint64_t a_addend, uint64_t a_zero_as);
 void lmul_zprep64_avx2(int64_t kc, int nr, const void *pb, void *dst,
-                       uint64_t a_addend);
+                       uint64_t a_addend, uint64_t a_zero_as);
 void lmul_copy_range32_avx2(int64_t rows, int64_t width, const void *src,
                             int64_t src_stride, void *dst, lmul_range *range);
 void lmul_tcopy32_avx2(int64_t width, int64_t kc, const void *src,
