@@ -225,8 +225,8 @@ static inline __attribute__((always_inline)) __m256i load_w(
         const __m128i t = _mm_add_epi8(c, c);                   /* 2 |code| */
         const __m128i lo = _mm256_castsi256_si128(s->lo), hi = _mm256_castsi256_si128(s->hi);
         /* 2 |code| - 1: a zero wraps to 0xFF, above every other */
-        s->lo = _mm256_zextsi128_si256(_mm_min_epu8(lo, _mm_sub_epi8(t, _mm_set1_epi8(1))));
-        s->hi = _mm256_zextsi128_si256(_mm_max_epu8(hi, t));
+        s->lo = _mm256_castsi128_si256(_mm_min_epu8(lo, _mm_sub_epi8(t, _mm_set1_epi8(1))));
+        s->hi = _mm256_castsi128_si256(_mm_max_epu8(hi, t));
         const __m128i h = _mm_and_si128(
             _mm_sll_epi16(_mm_cvtepi8_epi16(c), _mm256_castsi256_si128(half)),
             _mm256_extracti128_si256(half, 1));

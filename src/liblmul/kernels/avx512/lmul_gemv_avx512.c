@@ -183,8 +183,8 @@ static inline __attribute__((always_inline)) __m512i load_w(
         const __m128i t = _mm_add_epi8(c, c);                   /* 2 |code| */
         *nz = _mm_test_epi8_mask(t, t);
         const __m128i lo = _mm512_castsi512_si128(s->lo), hi = _mm512_castsi512_si128(s->hi);
-        s->lo = _mm512_zextsi128_si512(_mm_mask_min_epu8(lo, *nz, lo, t));
-        s->hi = _mm512_zextsi128_si512(_mm_max_epu8(hi, t));
+        s->lo = _mm512_castsi128_si512(_mm_mask_min_epu8(lo, *nz, lo, t));
+        s->hi = _mm512_castsi128_si512(_mm_max_epu8(hi, t));
         const __m256i h = _mm256_and_si256(
             _mm256_sll_epi16(_mm256_cvtepi8_epi16(c), _mm512_castsi512_si128(half)),
             _mm512_extracti64x4_epi64(half, 1));
