@@ -147,14 +147,30 @@ static inline __m512 product(__m512i x, __m512i w, __m512i addend, const lmul_pa
     return _mm512_castsi512_ps(full_product_avx512(_mm512_sub_epi32(x, addend), w, p, rounding));
 }
 
-/* What the float8 loop saw, in the low 16 bytes of s.lo and s.hi. */
+/* What f8_seen_cols saw, in the bytes of s.lo and s.hi. */
 LMUL_TARGET_AVX512
 static inline void seen16_merge_f8_avx512(seen16 s, const lmul_fp8_format *f, lmul_range *r)
 {
-    _Alignas(16) uint8_t lo[16], hi[16];
-    _mm_store_si128((__m128i *)lo, _mm512_castsi512_si128(s.lo));
-    _mm_store_si128((__m128i *)hi, _mm512_castsi512_si128(s.hi));
-    lmul_fp8_seen_merge(lo, hi, 16, f, r);
+    _Alignas(64) uint8_t lo[64], hi[64];
+    _mm512_store_si512(lo, s.lo);
+    _mm512_store_si512(hi, s.hi);
+    lmul_fp8_seen_merge(lo, hi, 64, f, r);
+}
+
+/* The float8 codes in columns j .. j + 64 (those below n) of `rows` rows,
+ * into the bytes of s->lo (smallest non-zero 2|code|) and s->hi (largest):
+ * 64 at a time, not 16 in load_w. */
+LMUL_TARGET_AVX512
+static inline __attribute__((always_inline)) void f8_seen_cols(
+    int rows, const char *const *row, int64_t j, int64_t n, seen16 *s)
+{
+    const __mmask64 mk = n - j >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (n - j)) - 1;
+    for (int q = 0; q < rows; q++) {
+        const __m512i c = _mm512_maskz_loadu_epi8(mk, row[q] + j);     /* past the end: 0 */
+        const __m512i t = _mm512_add_epi8(c, c);
+        s->lo = _mm512_mask_min_epu8(s->lo, _mm512_test_epi8_mask(t, t), s->lo, t);
+        s->hi = _mm512_max_epu8(s->hi, t);
+    }
 }
 
 /* The float8 widening's constants for lmul_fp8_half: the shift in the low
@@ -171,7 +187,7 @@ static inline __m512i f8_half(const lmul_fp8_format *f)
  * constant), ready for the product: rounded and recorded in *s when fast.
  * A float8 element is widened by the float16 conversion (lmul_fp8_half:
  * its float32 bits less the part of normal_add that is in A's addend), *nz
- * its non-zero lanes; the low bytes of s->lo and s->hi record its code. */
+ * its non-zero lanes (f8_seen_cols records its range). */
 LMUL_TARGET_AVX512
 static inline __attribute__((always_inline)) __m512i load_w(
     int kind, __m512i half, const char *row, int64_t j, __mmask16 mk, seen16 *s,
@@ -180,11 +196,7 @@ static inline __attribute__((always_inline)) __m512i load_w(
     const __m512i one = _mm512_set1_epi32(ONE_BITS);
     if (kind == LMUL_WIDEN_F8) {
         const __m128i c = _mm_maskz_loadu_epi8(mk, row + j);    /* past the end: 0 */
-        const __m128i t = _mm_add_epi8(c, c);                   /* 2 |code| */
-        *nz = _mm_test_epi8_mask(t, t);
-        const __m128i lo = _mm512_castsi512_si128(s->lo), hi = _mm512_castsi512_si128(s->hi);
-        s->lo = _mm512_castsi128_si512(_mm_mask_min_epu8(lo, *nz, lo, t));
-        s->hi = _mm512_castsi128_si512(_mm_max_epu8(hi, t));
+        *nz = _mm_test_epi8_mask(c, _mm_set1_epi8(0x7F));
         const __m256i h = _mm256_and_si256(
             _mm256_sll_epi16(_mm256_cvtepi8_epi16(c), _mm512_castsi512_si128(half)),
             _mm512_extracti64x4_epi64(half, 1));
@@ -246,9 +258,14 @@ static inline __attribute__((always_inline)) void stream_rows(
             x[i][q] = _mm512_set1_epi32((int)(xa[i * ldx + p + q] + x_add));
     }
     int64_t j = 0;
-    for (; j + 16 <= n; j += 16)
+    for (; j + 16 <= n; j += 16) {
+        if (kind == LMUL_WIDEN_F8 && j % 64 == 0)
+            f8_seen_cols(rows, row, j, n, s);
         stream_cols(kind, half, rows, m, row, j, 0xFFFF,
                     (const __m512i (*)[STEPS])x, acc, n, s, aux, fast, rounding);
+    }
+    if (kind == LMUL_WIDEN_F8 && j < n && j % 64 == 0)
+        f8_seen_cols(rows, row, j, n, s);
     if (j < n)
         stream_cols(kind, half, rows, m, row, j,
                     (__mmask16)((1u << (n - j)) - 1), (const __m512i (*)[STEPS])x, acc,
