@@ -83,6 +83,12 @@ def test_float8_gemv_every_code(name, kdim, special_rows):
                     got = lmul_simd.matmul(x[:m], w)
                     assert sum(lmul_simd.gemm_stats().values()) == 0   # not the blocked path
                     same_bits(got, expected)
+    for n in (1, 7, 9, 17, 33, 63, 65, 100):   # one vector or a few, and their tails
+        w = every_code(name, kdim, n, special_rows)
+        expected = lmul_simd.matmul(x, w.astype(np.float32))
+        for isa in lmul_simd.available_isas():
+            with lmul_simd.use_isa(isa):
+                same_bits(lmul_simd.matmul(x, w), expected)
 
 
 @pytest.mark.parametrize("name", ["float8_e4m3fn", "float8_e5m2"])
