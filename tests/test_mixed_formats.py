@@ -50,6 +50,47 @@ def test_float32_times_narrow(name, rows, layout, special):
             same_bits(lmul_simd.matmul(w.T, x.T), expected.T)   # narrow first
 
 
+def every_code(name, kdim, n, special_rows):
+    """K x n float8 weights, each column a different rotation of the finite
+    codes, except the first 40 columns' first special_rows rows: of all 256
+    codes. A chunk of the inner dimension with NaN or inf is computed again
+    by the safe loop, the others keep the stream kernel's one-add sums."""
+    dtype = getattr(ml_dtypes, name)
+    codes = np.arange(256, dtype=np.uint8)
+    finite = codes[np.isfinite(codes.view(dtype).astype(np.float32))]
+    rot = np.arange(kdim)[:, None] + 37 * np.arange(n)[None, :]
+    special = (np.arange(kdim)[:, None] < special_rows) & (np.arange(n)[None, :] < 40)
+    return np.where(special, codes[rot % 256], finite[rot % finite.size]).view(dtype)
+
+
+@pytest.mark.parametrize("name", ["float8_e4m3fn", "float8_e5m2"])
+@pytest.mark.parametrize("kdim", [255, 260])
+@pytest.mark.parametrize("special_rows", [0, 256])
+def test_float8_gemv_every_code(name, kdim, special_rows):
+    """The few-row stream path (m <= 4, x @ W) widens float8 itself: every
+    code, NaN, zeros and subnormals included, gives the bits of widening
+    first, on every level and thread count (n large enough for 3 threads)."""
+    n = 12101                                  # a tail past every vector width
+    w = every_code(name, kdim, n, special_rows)
+    wide = w.astype(np.float32)
+    x = RNG.standard_normal((4, kdim)).astype(np.float32)
+    for m in range(1, 5):
+        expected = lmul_simd.matmul(x[:m], wide)
+        for isa in lmul_simd.available_isas():
+            for threads in (1, 2, 3):
+                with lmul_simd.use_isa(isa), lmul_simd.num_threads(threads):
+                    lmul_simd.reset_gemm_stats()
+                    got = lmul_simd.matmul(x[:m], w)
+                    assert sum(lmul_simd.gemm_stats().values()) == 0   # not the blocked path
+                    same_bits(got, expected)
+    for n in (1, 7, 9, 17, 33, 63, 65, 100):   # one vector or a few, and their tails
+        w = every_code(name, kdim, n, special_rows)
+        expected = lmul_simd.matmul(x, w.astype(np.float32))
+        for isa in lmul_simd.available_isas():
+            with lmul_simd.use_isa(isa):
+                same_bits(lmul_simd.matmul(x, w), expected)
+
+
 @pytest.mark.parametrize("name", ["float8_e4m3fn", "float8_e5m2"])
 def test_bfloat16_times_float8(name):
     w = narrow_weights(name, (260, 33))

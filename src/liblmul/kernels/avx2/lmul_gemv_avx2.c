@@ -161,35 +161,49 @@ static inline __m256i lanes_below(int64_t left)
                               _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/* What the float8 loop saw: the smallest non-zero and the largest 7-bit
- * code, as float32 magnitudes (its zeros are masked out of the sums). */
+/* What f8_seen_cols saw, in the bytes of s.lo and s.hi. */
 LMUL_TARGET_AVX2
 static inline void seen8_merge_f8_avx2(seen8 s, const lmul_fp8_format *f, lmul_range *r)
 {
-    _Alignas(32) uint32_t lo[8], hi[8];
+    _Alignas(32) uint8_t lo[32], hi[32];
     _mm256_store_si256((__m256i *)lo, s.lo);
     _mm256_store_si256((__m256i *)hi, s.hi);
-    for (int i = 0; i < 8; i++) {
-        if (lo[i] <= 0x7F && lmul_fp8_to_float_bits((uint8_t)lo[i], f) < r->min)
-            r->min = lmul_fp8_to_float_bits((uint8_t)lo[i], f);
-        if (lmul_fp8_to_float_bits((uint8_t)hi[i], f) > r->max)
-            r->max = lmul_fp8_to_float_bits((uint8_t)hi[i], f);
+    lmul_fp8_seen_merge(lo, hi, 32, f, r);
+}
+
+/* The float8 codes in columns j .. j + 32 (those below n) of `rows` rows,
+ * into the bytes of s->lo (smallest non-zero 2|code| - 1) and s->hi
+ * (largest 2|code|): 32 at a time, not 8 in load_w. */
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) void f8_seen_cols(
+    int rows, const char *const *row, int64_t j, int64_t n, seen8 *s)
+{
+    for (int q = 0; q < rows; q++) {
+        _Alignas(32) uint8_t pad[32] = {0};                 /* past the end: 0 */
+        const char *e = row[q] + j;
+        if (n - j < 32)
+            e = memcpy(pad, e, (size_t)(n - j));
+        const __m256i c = _mm256_loadu_si256((const __m256i *)e);
+        const __m256i t = _mm256_add_epi8(c, c);
+        /* 2 |code| - 1: a zero wraps to 0xFF, above every other */
+        s->lo = _mm256_min_epu8(s->lo, _mm256_sub_epi8(t, _mm256_set1_epi8(1)));
+        s->hi = _mm256_max_epu8(s->hi, t);
     }
 }
 
-/* Float8 subnormal codes (below 1 << mantissa_bits, at most 8): their
- * float32 bits less normal_add, by code. */
+/* The float8 widening's constants for lmul_fp8_half: the shift in the low
+ * 64 bits, the float16 bits kept in the 16-bit lanes of the upper half. */
 LMUL_TARGET_AVX2
-static inline __m256i f8_subnormals(const lmul_fp8_format *f)
+static inline __m256i f8_half(const lmul_fp8_format *f)
 {
-    _Alignas(32) uint32_t t[8] = {0};
-    for (uint32_t c = 0; c < (1u << f->mantissa_bits); c++)
-        t[c] = lmul_fp8_to_float_bits((uint8_t)c, f) - f->normal_add;
-    return _mm256_load_si256((const __m256i *)t);
+    return _mm256_inserti128_si256(
+        _mm256_zextsi128_si256(_mm_cvtsi32_si128(lmul_fp8_half_shift(f))),
+        _mm_set1_epi16((short)lmul_fp8_half_keep(f)), 1);
 }
 
 /* 8 elements of a row of W at e, the first `left` real, the others 1.0, as
- * 32-bit lanes: float32 bits, bfloat16 bits widened, float8 codes. */
+ * 32-bit lanes (float32 bits, bfloat16 bits widened) or float8 codes in
+ * the low 8 bytes. */
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) __m256i load8(
     int kind, const lmul_fp8_format *f, const char *e, int64_t left)
@@ -206,7 +220,7 @@ static inline __attribute__((always_inline)) __m256i load8(
         e = (const char *)pad;
     }
     if (kind == LMUL_WIDEN_F8)
-        return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)e));
+        return _mm256_zextsi128_si256(_mm_loadl_epi64((const __m128i *)e));
     if (kind == LMUL_WIDEN_BF16)
         return _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)e)),
                                  16);
@@ -215,31 +229,25 @@ static inline __attribute__((always_inline)) __m256i load8(
 
 /* Columns j .. j + 8 (the first `left` real) of a row of W in format `kind`
  * (a constant), ready for the product: rounded and recorded in *s when
- * fast. A float8 element is its float32 bits less normal_add (which is in
- * A's addend) modulo 2^32, *nz all ones in its non-zero lanes, and *s
- * records its code. */
+ * fast. A float8 element is widened by the float16 conversion
+ * (lmul_fp8_half: its float32 bits less the part of normal_add that is in
+ * A's addend), *nz all ones in its non-zero lanes (f8_seen_cols records
+ * its range). */
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) __m256i load_w(
-    int kind, const lmul_fp8_format *f, __m256i subnormals, const char *row,
-    int64_t j, int64_t left, seen8 *s, __m256i *nz, const lmul_params *p, int fast,
-    int rounding)
+    int kind, const lmul_fp8_format *f, __m256i half, const char *row, int64_t j,
+    int64_t left, seen8 *s, __m256i *nz, const lmul_params *p, int fast, int rounding)
 {
     const size_t es = kind == LMUL_WIDEN_F8 ? 1 : kind == LMUL_WIDEN_BF16 ? 2 : 4;
     const __m256i v = load8(kind, f, row + j * (int64_t)es, left);
     if (kind == LMUL_WIDEN_F8) {
-        const __m256i code = _mm256_and_si256(v, _mm256_set1_epi32(0x7F));
-        const __m256i zero = _mm256_cmpeq_epi32(code, _mm256_setzero_si256());
-        *nz = _mm256_xor_si256(zero, _mm256_set1_epi32(-1));
-        s->lo = _mm256_min_epu32(s->lo, _mm256_or_si256(code, zero));  /* zeros: ~0 */
-        s->hi = _mm256_max_epu32(s->hi, code);
-        const __m256i sub = _mm256_cmpgt_epi32(_mm256_set1_epi32(1 << f->mantissa_bits),
-                                               code);
-        const __m256i w = _mm256_blendv_epi8(
-            _mm256_sll_epi32(code, _mm_cvtsi32_si128(f->shift)),
-            _mm256_permutevar8x32_epi32(subnormals, code), sub);
-        /* added, not or-ed: a subnormal's w wraps below zero */
-        return _mm256_add_epi32(w, _mm256_and_si256(_mm256_slli_epi32(v, 24),
-                                                    _mm256_set1_epi32((int)0x80000000u)));
+        const __m128i h = _mm_and_si128(
+            _mm_sll_epi16(_mm_cvtepi8_epi16(_mm256_castsi256_si128(v)),
+                          _mm256_castsi256_si128(half)),
+            _mm256_extracti128_si256(half, 1));
+        const __m256 w = _mm256_cvtph_ps(h);
+        *nz = _mm256_castps_si256(_mm256_cmp_ps(w, _mm256_setzero_ps(), _CMP_NEQ_UQ));
+        return _mm256_castps_si256(w);
     }
     *nz = _mm256_set1_epi32(-1);
     return fast ? prepared(v, p, rounding, s) : v;
@@ -253,7 +261,7 @@ static inline __attribute__((always_inline)) __m256i load_w(
  * STEPS or 1). */
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) void stream_cols(
-    int kind, const lmul_fp8_format *f, __m256i subnormals, int rows, int m,
+    int kind, const lmul_fp8_format *f, __m256i half, int rows, int m,
     const char *const *row, int64_t j, int64_t left, const __m256i (*x)[STEPS],
     float *acc, int64_t n, seen8 *s, const lmul_gemm_aux *aux, int fast, int rounding)
 {
@@ -262,7 +270,7 @@ static inline __attribute__((always_inline)) void stream_cols(
     const __m256i mk = lanes_below(left);
     __m256i v[STEPS], nz[STEPS];
     for (int q = 0; q < rows; q++)
-        v[q] = load_w(kind, f, subnormals, row[q], j, left, s, &nz[q], aux->p, fast,
+        v[q] = load_w(kind, f, half, row[q], j, left, s, &nz[q], aux->p, fast,
                       rounding);
     for (int i = 0; i < m; i++) {
         float *a = acc + i * n + j;
@@ -285,11 +293,11 @@ static inline __attribute__((always_inline)) void stream_cols(
 
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) void stream_rows(
-    int kind, const lmul_fp8_format *f, __m256i subnormals, int rows, int m, int64_t p,
+    int kind, const lmul_fp8_format *f, __m256i half, int rows, int m, int64_t p,
     int64_t n, const uint32_t *xa, int64_t ldx, const char *w, int64_t rs_w,
     float *acc, seen8 *s, const lmul_gemm_aux *aux, int fast, int rounding)
 {
-    const uint32_t x_add = kind == LMUL_WIDEN_F8 ? f->normal_add : 0;
+    const uint32_t x_add = kind == LMUL_WIDEN_F8 ? lmul_fp8_half_add(f) : 0;
     __m256i x[LMUL_GEMV_STREAM_ROWS][STEPS];
     const char *row[STEPS];
     for (int q = 0; q < rows; q++) {
@@ -298,11 +306,16 @@ static inline __attribute__((always_inline)) void stream_rows(
             x[i][q] = _mm256_set1_epi32((int)(xa[i * ldx + p + q] + x_add));
     }
     int64_t j = 0;
-    for (; j + 8 <= n; j += 8)
-        stream_cols(kind, f, subnormals, rows, m, row, j, 8, (const __m256i (*)[STEPS])x,
+    for (; j + 8 <= n; j += 8) {
+        if (kind == LMUL_WIDEN_F8 && j % 32 == 0)
+            f8_seen_cols(rows, row, j, n, s);
+        stream_cols(kind, f, half, rows, m, row, j, 8, (const __m256i (*)[STEPS])x,
                     acc, n, s, aux, fast, rounding);
+    }
+    if (kind == LMUL_WIDEN_F8 && j < n && j % 32 == 0)
+        f8_seen_cols(rows, row, j, n, s);
     if (j < n)
-        stream_cols(kind, f, subnormals, rows, m, row, j, n - j,
+        stream_cols(kind, f, half, rows, m, row, j, n - j,
                     (const __m256i (*)[STEPS])x, acc, n, s, aux, fast, rounding);
 }
 
@@ -312,15 +325,14 @@ static inline __attribute__((always_inline)) void stream(
     const uint32_t *xa, int64_t ldx, const char *w, int64_t rs_w, float *acc,
     lmul_range *range, const lmul_gemm_aux *aux, int fast, int rounding)
 {
-    const __m256i subnormals = kind == LMUL_WIDEN_F8 ? f8_subnormals(f)
-                                                      : _mm256_setzero_si256();
+    const __m256i half = kind == LMUL_WIDEN_F8 ? f8_half(f) : _mm256_setzero_si256();
     seen8 s = seen8_start();
     int64_t p = 0;
     for (; p + STEPS <= kc; p += STEPS)
-        stream_rows(kind, f, subnormals, STEPS, m, p, n, xa, ldx, w, rs_w, acc, &s, aux,
+        stream_rows(kind, f, half, STEPS, m, p, n, xa, ldx, w, rs_w, acc, &s, aux,
                     fast, rounding);
     for (; p < kc; p++)
-        stream_rows(kind, f, subnormals, 1, m, p, n, xa, ldx, w, rs_w, acc, &s, aux,
+        stream_rows(kind, f, half, 1, m, p, n, xa, ldx, w, rs_w, acc, &s, aux,
                     fast, rounding);
     if (fast && kind == LMUL_WIDEN_F8)
         seen8_merge_f8_avx2(s, f, range);

@@ -147,54 +147,60 @@ static inline __m512 product(__m512i x, __m512i w, __m512i addend, const lmul_pa
     return _mm512_castsi512_ps(full_product_avx512(_mm512_sub_epi32(x, addend), w, p, rounding));
 }
 
-/* What the float8 loop saw: the smallest non-zero and the largest 7-bit
- * code, as float32 magnitudes (its zeros are masked out of the sums). */
+/* What f8_seen_cols saw, in the bytes of s.lo and s.hi. */
 LMUL_TARGET_AVX512
 static inline void seen16_merge_f8_avx512(seen16 s, const lmul_fp8_format *f, lmul_range *r)
 {
-    const uint32_t lo = _mm512_reduce_min_epu32(s.lo);
-    const uint32_t hi = _mm512_reduce_max_epu32(s.hi);
-    if (lo <= 0x7F && lmul_fp8_to_float_bits((uint8_t)lo, f) < r->min)
-        r->min = lmul_fp8_to_float_bits((uint8_t)lo, f);
-    if (lmul_fp8_to_float_bits((uint8_t)hi, f) > r->max)
-        r->max = lmul_fp8_to_float_bits((uint8_t)hi, f);
+    _Alignas(64) uint8_t lo[64], hi[64];
+    _mm512_store_si512(lo, s.lo);
+    _mm512_store_si512(hi, s.hi);
+    lmul_fp8_seen_merge(lo, hi, 64, f, r);
 }
 
-/* Float8 subnormal codes (below 1 << mantissa_bits, at most 8): their
- * float32 bits less normal_add, by code. */
+/* The float8 codes in columns j .. j + 64 (those below n) of `rows` rows,
+ * into the bytes of s->lo (smallest non-zero 2|code|) and s->hi (largest):
+ * 64 at a time, not 16 in load_w. */
 LMUL_TARGET_AVX512
-static inline __m512i f8_subnormals(const lmul_fp8_format *f)
+static inline __attribute__((always_inline)) void f8_seen_cols(
+    int rows, const char *const *row, int64_t j, int64_t n, seen16 *s)
 {
-    _Alignas(64) uint32_t t[16] = {0};
-    for (uint32_t c = 0; c < (1u << f->mantissa_bits); c++)
-        t[c] = lmul_fp8_to_float_bits((uint8_t)c, f) - f->normal_add;
-    return _mm512_load_si512(t);
+    const __mmask64 mk = n - j >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (n - j)) - 1;
+    for (int q = 0; q < rows; q++) {
+        const __m512i c = _mm512_maskz_loadu_epi8(mk, row[q] + j);     /* past the end: 0 */
+        const __m512i t = _mm512_add_epi8(c, c);
+        s->lo = _mm512_mask_min_epu8(s->lo, _mm512_test_epi8_mask(t, t), s->lo, t);
+        s->hi = _mm512_max_epu8(s->hi, t);
+    }
+}
+
+/* The float8 widening's constants for lmul_fp8_half: the shift in the low
+ * 64 bits, the float16 bits kept in the 16-bit lanes of the upper half. */
+LMUL_TARGET_AVX512
+static inline __m512i f8_half(const lmul_fp8_format *f)
+{
+    return _mm512_inserti64x4(
+        _mm512_zextsi128_si512(_mm_cvtsi32_si128(lmul_fp8_half_shift(f))),
+        _mm256_set1_epi16((short)lmul_fp8_half_keep(f)), 1);
 }
 
 /* Columns j .. j + 16 (mask mk) of a row of W in format `kind` (a
  * constant), ready for the product: rounded and recorded in *s when fast.
- * A float8 element is its float32 bits less normal_add (which is in A's
- * addend) modulo 2^32, *nz its non-zero lanes, and *s records its code. */
+ * A float8 element is widened by the float16 conversion (lmul_fp8_half:
+ * its float32 bits less the part of normal_add that is in A's addend), *nz
+ * its non-zero lanes (f8_seen_cols records its range). */
 LMUL_TARGET_AVX512
 static inline __attribute__((always_inline)) __m512i load_w(
-    int kind, const lmul_fp8_format *f, __m512i subnormals, const char *row,
-    int64_t j, __mmask16 mk, seen16 *s, __mmask16 *nz, const lmul_params *p,
-    int fast, int rounding)
+    int kind, __m512i half, const char *row, int64_t j, __mmask16 mk, seen16 *s,
+    __mmask16 *nz, const lmul_params *p, int fast, int rounding)
 {
     const __m512i one = _mm512_set1_epi32(ONE_BITS);
     if (kind == LMUL_WIDEN_F8) {
-        const __m512i v = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mk, row + j));
-        const __m512i code = _mm512_and_si512(v, _mm512_set1_epi32(0x7F));
-        *nz = _mm512_mask_test_epi32_mask(mk, code, code);
-        s->lo = _mm512_mask_min_epu32(s->lo, *nz, s->lo, code);
-        s->hi = _mm512_mask_max_epu32(s->hi, mk, s->hi, code);
-        __m512i w = _mm512_sll_epi32(code, _mm_cvtsi32_si128(f->shift));
-        w = _mm512_mask_permutexvar_epi32(
-            w, _mm512_cmplt_epu32_mask(code, _mm512_set1_epi32(1 << f->mantissa_bits)),
-            code, subnormals);
-        /* added, not or-ed: a subnormal's w wraps below zero */
-        return _mm512_add_epi32(w, _mm512_and_si512(_mm512_slli_epi32(v, 24),
-                                                    _mm512_set1_epi32((int)0x80000000u)));
+        const __m128i c = _mm_maskz_loadu_epi8(mk, row + j);    /* past the end: 0 */
+        *nz = _mm_test_epi8_mask(c, _mm_set1_epi8(0x7F));
+        const __m256i h = _mm256_and_si256(
+            _mm256_sll_epi16(_mm256_cvtepi8_epi16(c), _mm512_castsi512_si128(half)),
+            _mm512_extracti64x4_epi64(half, 1));
+        return _mm512_castps_si512(_mm512_cvtph_ps(h));
     }
     __m512i v;
     if (kind == LMUL_WIDEN_BF16) {
@@ -215,16 +221,14 @@ static inline __attribute__((always_inline)) __m512i load_w(
 /* Columns j .. j + 16 (mask mk) of rows `rows` (a constant: STEPS or 1). */
 LMUL_TARGET_AVX512
 static inline __attribute__((always_inline)) void stream_cols(
-    int kind, const lmul_fp8_format *f, __m512i subnormals, int rows, int m,
-    const char *const *row, int64_t j, __mmask16 mk, const __m512i (*x)[STEPS],
-    float *acc, int64_t n, seen16 *s, const lmul_gemm_aux *aux, int fast, int rounding)
+    int kind, __m512i half, int rows, int m, const char *const *row, int64_t j,
+    __mmask16 mk, const __m512i (*x)[STEPS], float *acc, int64_t n, seen16 *s, const lmul_gemm_aux *aux, int fast, int rounding)
 {
     const __m512i addend = _mm512_set1_epi32((int)aux->a_addend);
     __m512i v[STEPS];
     __mmask16 nz[STEPS];
     for (int q = 0; q < rows; q++)
-        v[q] = load_w(kind, f, subnormals, row[q], j, mk, s, &nz[q], aux->p, fast,
-                      rounding);
+        v[q] = load_w(kind, half, row[q], j, mk, s, &nz[q], aux->p, fast, rounding);
     for (int i = 0; i < m; i++) {
         float *a = acc + i * n + j;
         __m512 sum = _mm512_maskz_loadu_ps(mk, a);
@@ -241,11 +245,11 @@ static inline __attribute__((always_inline)) void stream_cols(
 
 LMUL_TARGET_AVX512
 static inline __attribute__((always_inline)) void stream_rows(
-    int kind, const lmul_fp8_format *f, __m512i subnormals, int rows, int m, int64_t p,
+    int kind, const lmul_fp8_format *f, __m512i half, int rows, int m, int64_t p,
     int64_t n, const uint32_t *xa, int64_t ldx, const char *w, int64_t rs_w,
     float *acc, seen16 *s, const lmul_gemm_aux *aux, int fast, int rounding)
 {
-    const uint32_t x_add = kind == LMUL_WIDEN_F8 ? f->normal_add : 0;
+    const uint32_t x_add = kind == LMUL_WIDEN_F8 ? lmul_fp8_half_add(f) : 0;
     __m512i x[LMUL_GEMV_STREAM_ROWS][STEPS];
     const char *row[STEPS];
     for (int q = 0; q < rows; q++) {
@@ -254,11 +258,16 @@ static inline __attribute__((always_inline)) void stream_rows(
             x[i][q] = _mm512_set1_epi32((int)(xa[i * ldx + p + q] + x_add));
     }
     int64_t j = 0;
-    for (; j + 16 <= n; j += 16)
-        stream_cols(kind, f, subnormals, rows, m, row, j, 0xFFFF,
+    for (; j + 16 <= n; j += 16) {
+        if (kind == LMUL_WIDEN_F8 && j % 64 == 0)
+            f8_seen_cols(rows, row, j, n, s);
+        stream_cols(kind, half, rows, m, row, j, 0xFFFF,
                     (const __m512i (*)[STEPS])x, acc, n, s, aux, fast, rounding);
+    }
+    if (kind == LMUL_WIDEN_F8 && j < n && j % 64 == 0)
+        f8_seen_cols(rows, row, j, n, s);
     if (j < n)
-        stream_cols(kind, f, subnormals, rows, m, row, j,
+        stream_cols(kind, half, rows, m, row, j,
                     (__mmask16)((1u << (n - j)) - 1), (const __m512i (*)[STEPS])x, acc,
                     n, s, aux, fast, rounding);
 }
@@ -269,15 +278,14 @@ static inline __attribute__((always_inline)) void stream(
     const uint32_t *xa, int64_t ldx, const char *w, int64_t rs_w, float *acc,
     lmul_range *range, const lmul_gemm_aux *aux, int fast, int rounding)
 {
-    const __m512i subnormals = kind == LMUL_WIDEN_F8 ? f8_subnormals(f)
-                                                      : _mm512_setzero_si512();
+    const __m512i half = kind == LMUL_WIDEN_F8 ? f8_half(f) : _mm512_setzero_si512();
     seen16 s = seen16_start();
     int64_t p = 0;
     for (; p + STEPS <= kc; p += STEPS)
-        stream_rows(kind, f, subnormals, STEPS, m, p, n, xa, ldx, w, rs_w, acc, &s, aux,
+        stream_rows(kind, f, half, STEPS, m, p, n, xa, ldx, w, rs_w, acc, &s, aux,
                     fast, rounding);
     for (; p < kc; p++)
-        stream_rows(kind, f, subnormals, 1, m, p, n, xa, ldx, w, rs_w, acc, &s, aux,
+        stream_rows(kind, f, half, 1, m, p, n, xa, ldx, w, rs_w, acc, &s, aux,
                     fast, rounding);
     if (fast && kind == LMUL_WIDEN_F8)
         seen16_merge_f8_avx512(s, f, range);

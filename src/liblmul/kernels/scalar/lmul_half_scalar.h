@@ -74,4 +74,47 @@ static inline uint32_t lmul_fp8_to_float_bits(uint8_t v, const lmul_fp8_format *
     return sign | bits;
 }
 
+/*
+ * Float8 widened by the float16 conversion (the stream kernels): the code,
+ * sign-extended to 16 bits, shifted left by lmul_fp8_half_shift and ANDed
+ * with lmul_fp8_half_keep, is a float16 of the same sign, exponent field and
+ * mantissa (e5m2: the float16's top byte; e4m3fn: its exponent field's top
+ * bit clear), whose value is the float8's times 2^(bias - 15), subnormals
+ * included. As float32 bits it is the float8's less lmul_fp8_half_add
+ * (non-zero codes; e4m3fn's NaN code becomes finite: the range sees it).
+ */
+static inline int lmul_fp8_half_shift(const lmul_fp8_format *f)
+{
+    return 10 - f->mantissa_bits;
+}
+
+static inline uint16_t lmul_fp8_half_keep(const lmul_fp8_format *f)
+{
+    return (uint16_t)(0x8000u | ((1u << (7 + lmul_fp8_half_shift(f))) - 1u));
+}
+
+static inline uint32_t lmul_fp8_half_add(const lmul_fp8_format *f)
+{
+    return f->normal_add - ((127u - 15u) << 23);
+}
+
+/* The range of the codes a float8 loop saw, from its bytes: lo[i] the
+ * smallest non-zero doubled magnitude (2|c| or 2|c| - 1; 0xFF: none),
+ * hi[i] the largest doubled magnitude. */
+static inline void lmul_fp8_seen_merge(const uint8_t *lo, const uint8_t *hi, int count,
+                                       const lmul_fp8_format *f, lmul_range *r)
+{
+    uint8_t l = 0xFF, h = 0;
+    for (int i = 0; i < count; i++) {
+        l = lo[i] < l ? lo[i] : l;
+        h = hi[i] > h ? hi[i] : h;
+    }
+    const uint32_t min = lmul_fp8_to_float_bits((uint8_t)((l + 1u) >> 1), f);
+    const uint32_t max = lmul_fp8_to_float_bits((uint8_t)(h >> 1), f);
+    if (l != 0xFF && min < r->min)
+        r->min = min;
+    if (max > r->max)
+        r->max = max;
+}
+
 #endif /* LMUL_HALF_SCALAR_H */
