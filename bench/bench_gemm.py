@@ -6,8 +6,9 @@
 
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, when set, make OpenBLAS run another
 CPU's kernel; unset them for a fair comparison (the kernel OpenBLAS runs is
-recorded in extra_info). Each case records its GFLOP/s and the tiles each
-microkernel took (gemm_stats) in extra_info. Issue #11's targets, single
+recorded in extra_info). Each case records its GFLOP/s, the tiles each
+microkernel took (gemm_stats) and its ratio to OpenBLAS on one thread, timed
+in blocks in the same run (ratio_vs_openblas), in extra_info. Issue #11's targets, single
 thread, 1024^3 float32, ratio to OpenBLAS on one thread in the same run:
 AVX-512 dense >= 0.95x, 30% zeros >= 0.6x, ReLU (50% zeros in A) >= 0.6x;
 AVX2 (forced) dense >= 0.8x, 30% zeros >= 0.6x, ReLU >= 0.6x; two threads
@@ -61,13 +62,17 @@ def test_openblas_one_thread(benchmark, dense):
                                  if i in lmul_simd.available_isas()][:2])
 @pytest.mark.parametrize("case", ["dense", "zeros30", "relu", "k3"])
 def test_lmul_one_thread(benchmark, dense, isa, case):
+    """ratio_vs_openblas: OpenBLAS's time (one thread, on the same data) over
+    lmul_simd's, measured in blocks in the same run (bench/ratios.py)."""
     a, b = {"zeros30": lambda: data(N, zeros=0.3),
             "relu": lambda: data(N, relu=True)}.get(case, lambda: dense)()
     ufunc = lmul_simd.matmul_k(3) if case == "k3" else lmul_simd.matmul
     lmul_simd.reset_gemm_stats()
-    with lmul_simd.use_isa(isa), lmul_simd.num_threads(1):
+    with lmul_simd.use_isa(isa), lmul_simd.num_threads(1), threadpool_limits(1):
         benchmark.pedantic(ufunc, (a, b), rounds=5, warmup_rounds=1)
-    record(benchmark, N, isa=isa, tiles=str(lmul_simd.gemm_stats()))
+        stats = str(lmul_simd.gemm_stats())
+        ratio = compare(lambda: np.matmul(a, b), lambda: ufunc(a, b), rounds=5, calls=3)
+    record(benchmark, N, isa=isa, tiles=stats, ratio_vs_openblas=round(ratio.ratio, 3))
 
 
 @pytest.mark.parametrize("isa", [i for i in ("avx512", "avx2", "scalar")
