@@ -283,43 +283,39 @@ void lmul_zprep64a_avx2(int64_t kc, int width, const void *pa, void *dst,
         out[i] = ((a[i] - a_addend) & UINT64_C(0x7FFFFFFFFFFFFFFF)) == 0 ? 0 : UINT64_MAX;
 }
 
-/* B's panel for the zero kernels of the AVX-512 level (lmul_zprep_ft): per
- * step, nr values b' and nr float32 factors: b and 1.0 for a non-zero B,
- * -a_addend (A's own finite bits come out of a + b') and 0.0 for a zero. */
-LMUL_TARGET_AVX2
-void lmul_zprep32_avx2(int64_t kc, int nr, const void *pb, void *dst,
-                       uint64_t a_addend, uint64_t a_zero_as)
-{
-    const uint32_t *b = pb;
-    uint32_t *out = dst;
-    (void)a_zero_as;
-    for (int64_t p = 0; p < kc; p++, b += nr, out += 2 * nr)
-        for (int j = 0; j < nr; j++) {
-            const uint32_t keep = nonzero32(b[j]);
-            out[j] = (b[j] & keep) | ((uint32_t)-a_addend & ~keep);
-            out[nr + j] = ONE32 & keep;
-        }
-}
-
 #define SCALE_SHIFT (100u << 23)         /* 2^100 on a float32 bit pattern */
 #define SCALE_FACTOR 0x0D800000u         /* 2^-100 */
 
-/* B's panel for this level's zero kernel (lmul_zprep_ft): per step, SNR
- * values b + SCALE_SHIFT (-a_addend for a zero) then SNR factors 2^-100
- * (0.0 for a zero), as described above. */
-LMUL_TARGET_AVX2
-void lmul_zprep32s_avx2(int64_t kc, int nr, const void *pb, void *dst,
-                        uint64_t a_addend, uint64_t a_zero_as)
+/* Per step, nr values then nr float32 factors: b + shift and `factor` for a
+ * non-zero B, -a_addend (A's own finite bits come out of a + b') and 0.0
+ * for a zero. */
+static void zprep32_b(int64_t kc, int nr, const uint32_t *b, uint32_t *out,
+                      uint32_t a_addend, uint32_t shift, uint32_t factor)
 {
-    const uint32_t *b = pb;
-    uint32_t *out = dst;
-    (void)a_zero_as;
     for (int64_t p = 0; p < kc; p++, b += nr, out += 2 * nr)
         for (int j = 0; j < nr; j++) {
             const uint32_t keep = nonzero32(b[j]);
-            out[j] = ((b[j] + SCALE_SHIFT) & keep) | ((uint32_t)-a_addend & ~keep);
-            out[nr + j] = SCALE_FACTOR & keep;
+            out[j] = ((b[j] + shift) & keep) | (-a_addend & ~keep);
+            out[nr + j] = factor & keep;
         }
+}
+
+/* B's panel for the zero kernels of the AVX-512 level (lmul_zprep_ft):
+ * b and 1.0 for a non-zero. */
+void lmul_zprep32_avx2(int64_t kc, int nr, const void *pb, void *dst,
+                       uint64_t a_addend, uint64_t a_zero_as)
+{
+    (void)a_zero_as;
+    zprep32_b(kc, nr, pb, dst, (uint32_t)a_addend, 0, ONE32);
+}
+
+/* B's panel for this level's zero kernel (lmul_zprep_ft): b + SCALE_SHIFT
+ * and 2^-100 for a non-zero, as described above. */
+void lmul_zprep32s_avx2(int64_t kc, int nr, const void *pb, void *dst,
+                        uint64_t a_addend, uint64_t a_zero_as)
+{
+    (void)a_zero_as;
+    zprep32_b(kc, nr, pb, dst, (uint32_t)a_addend, SCALE_SHIFT, SCALE_FACTOR);
 }
 
 LMUL_TARGET_AVX2
