@@ -215,6 +215,16 @@ typedef void (*lmul_gemv_ukr_ft)(int64_t m, int64_t kc, const uint32_t *xa,
  */
 #define LMUL_GEMV_STREAM_ROWS 4
 
+/* rows[j] = row j of `items` rows `stride` bytes apart from base, for
+ * j < count, the last row repeated past `items`: a kernel's lanes past the
+ * end read real elements, and their results are not kept. */
+static inline void lmul_item_rows(const char *base, int64_t stride, int64_t items,
+                                  int count, const uint32_t **rows)
+{
+    for (int j = 0; j < count; j++)
+        rows[j] = (const uint32_t *)(base + (j < items ? j : items - 1) * stride);
+}
+
 /* Dots in lanes: sums[j] = the sum from +0, in p order, of lmul(x_j[p],
  * y_j[p]) for p < kc, j < items <= the kernel's gemv_lanes; x_j at
  * x + j*rs_x (bytes), y_j alike, float32 elements contiguous. Every case of

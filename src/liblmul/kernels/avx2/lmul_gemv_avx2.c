@@ -418,8 +418,7 @@ static inline __attribute__((always_inline)) void dots(
 {
     const __m256i addend = _mm256_set1_epi32((int)aux->a_addend);
     const uint32_t *row[8];
-    for (int j = 0; j < 8; j++)
-        row[j] = (const uint32_t *)(w + (j < rows ? j : rows - 1) * rs_w);
+    lmul_item_rows(w, rs_w, rows, 8, row);
     seen8 s = seen8_start();
     __m256 sum[LMUL_GEMV_STREAM_ROWS];
     for (int64_t i = 0; i < m; i++)
@@ -492,11 +491,8 @@ static inline __attribute__((always_inline)) void sdots(
     float *sums, const lmul_params *p, int rounding)
 {
     const uint32_t *xr[8], *yr[8];
-    for (int64_t j = 0; j < 8; j++) {
-        const int64_t i = j < items ? j : items - 1;
-        xr[j] = (const uint32_t *)(x + i * rs_x);
-        yr[j] = (const uint32_t *)(y + i * rs_y);
-    }
+    lmul_item_rows(x, rs_x, items, 8, xr);
+    lmul_item_rows(y, rs_y, items, 8, yr);
     __m256 sum = _mm256_setzero_ps();
     int64_t p0 = 0;
     for (; p0 + 8 <= kc; p0 += 8)
@@ -518,19 +514,15 @@ void lmul_sdots_avx2_8(int64_t kc, int64_t items, const char *x, int64_t rs_x,
 
 #define DOTS_AHEAD 32           /* elements: prefetched two lines ahead in each row */
 
-/* The raw magnitudes the one-add dots saw, of x and of y. */
-typedef struct seen_xy8 {
-    __m256i x_lo, x_hi, y_lo, y_hi;
-} seen_xy8;
-
-/* Steps p0 .. p0 + steps of the 8 dots by the one-add sum, recorded in *s
- * (lanes past `steps` read 1.0 and are not summed). */
+/* Steps p0 .. p0 + steps of the 8 dots by the one-add sum, x and y seen in
+ * *sx and *sy (lanes past `steps` read 1.0 and are not summed). */
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) void sdots_fast_steps(
     int steps, int64_t p0, const uint32_t *const *xr, const uint32_t *const *yr,
-    __m256 *sum, __m256i add, seen_xy8 *s)
+    __m256 *sum, const lmul_params *p, seen8 *sx, seen8 *sy)
 {
-    const __m256i mk = lanes_below(steps), abs = _mm256_set1_epi32(0x7FFFFFFF);
+    const __m256i mk = lanes_below(steps);
+    const __m256i add = _mm256_set1_epi32((int)(p->offset - 0x3F800000u));
     __m256i t[8];
 #pragma GCC unroll 8
     for (int j = 0; j < 8; j++) {
@@ -541,30 +533,12 @@ static inline __attribute__((always_inline)) void sdots_fast_steps(
                                      : load_padded(xr[j] + p0, mk);
         const __m256i y = steps == 8 ? _mm256_loadu_si256((const __m256i *)(yr[j] + p0))
                                      : load_padded(yr[j] + p0, mk);
-        const __m256i ax = _mm256_and_si256(x, abs), ay = _mm256_and_si256(y, abs);
-        s->x_lo = _mm256_min_epu32(s->x_lo, ax);
-        s->x_hi = _mm256_max_epu32(s->x_hi, ax);
-        s->y_lo = _mm256_min_epu32(s->y_lo, ay);
-        s->y_hi = _mm256_max_epu32(s->y_hi, ay);
-        t[j] = _mm256_add_epi32(_mm256_add_epi32(x, y), add);
+        t[j] = _mm256_add_epi32(_mm256_add_epi32(prepared(x, p, 0, sx),
+                                                 prepared(y, p, 0, sy)), add);
     }
     transpose8_avx2(t);
     for (int q = 0; q < steps; q++)
         *sum = _mm256_add_ps(*sum, _mm256_castsi256_ps(t[q]));
-}
-
-LMUL_TARGET_AVX2
-static void seen_merge8(__m256i lo, __m256i hi, lmul_range *r)
-{
-    _Alignas(32) uint32_t l[8], h[8];
-    _mm256_store_si256((__m256i *)l, lo);
-    _mm256_store_si256((__m256i *)h, hi);
-    *r = (lmul_range){UINT64_MAX, 0, 0};
-    for (int i = 0; i < 8; i++) {
-        r->min = l[i] < r->min ? l[i] : r->min;
-        r->max = h[i] > r->max ? h[i] : r->max;
-    }
-    r->zeros = r->min < 0x00800000u;
 }
 
 /* `groups` (a constant) groups of 8 dots, their steps interleaved: each
@@ -573,15 +547,16 @@ static void seen_merge8(__m256i lo, __m256i hi, lmul_range *r)
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) void sdots_fast_groups(
     int groups, int64_t kc, const uint32_t *const *xr, const uint32_t *const *yr,
-    __m256 *sum, __m256i add, seen_xy8 *s)
+    __m256 *sum, const lmul_params *p, seen8 *sx, seen8 *sy)
 {
     int64_t p0 = 0;
     for (; p0 + 8 <= kc; p0 += 8)
         for (int g = 0; g < groups; g++)
-            sdots_fast_steps(8, p0, xr + 8 * g, yr + 8 * g, &sum[g], add, s);
+            sdots_fast_steps(8, p0, xr + 8 * g, yr + 8 * g, &sum[g], p, sx, sy);
     if (p0 < kc)
         for (int g = 0; g < groups; g++)
-            sdots_fast_steps((int)(kc - p0), p0, xr + 8 * g, yr + 8 * g, &sum[g], add, s);
+            sdots_fast_steps((int)(kc - p0), p0, xr + 8 * g, yr + 8 * g, &sum[g], p, sx,
+                             sy);
 }
 
 LMUL_TARGET_AVX2
@@ -590,25 +565,21 @@ void lmul_sdots_fast_avx2_24(int64_t kc, int64_t items, const char *x, int64_t r
                              const lmul_params *p, lmul_range *rx, lmul_range *ry)
 {
     const uint32_t *xr[24], *yr[24];
-    for (int64_t j = 0; j < 24; j++) {
-        const int64_t i = j < items ? j : items - 1;
-        xr[j] = (const uint32_t *)(x + i * rs_x);
-        yr[j] = (const uint32_t *)(y + i * rs_y);
-    }
-    const __m256i add = _mm256_set1_epi32((int)(p->offset - 0x3F800000u));
-    seen_xy8 s = {_mm256_set1_epi32(-1), _mm256_setzero_si256(), _mm256_set1_epi32(-1),
-                  _mm256_setzero_si256()};
+    lmul_item_rows(x, rs_x, items, 24, xr);
+    lmul_item_rows(y, rs_y, items, 24, yr);
+    seen8 sx = seen8_start(), sy = seen8_start();
     __m256 sum[3] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     const int64_t groups = (items + 7) / 8;
     switch (groups) {
-    case 1: sdots_fast_groups(1, kc, xr, yr, sum, add, &s); break;
-    case 2: sdots_fast_groups(2, kc, xr, yr, sum, add, &s); break;
-    default: sdots_fast_groups(3, kc, xr, yr, sum, add, &s);
+    case 1: sdots_fast_groups(1, kc, xr, yr, sum, p, &sx, &sy); break;
+    case 2: sdots_fast_groups(2, kc, xr, yr, sum, p, &sx, &sy); break;
+    default: sdots_fast_groups(3, kc, xr, yr, sum, p, &sx, &sy);
     }
     for (int64_t g = 0; g < groups; g++)
         _mm256_maskstore_ps(sums + 8 * g, lanes_below(items - 8 * g), sum[g]);
-    seen_merge8(s.x_lo, s.x_hi, rx);
-    seen_merge8(s.y_lo, s.y_hi, ry);
+    *rx = *ry = (lmul_range){UINT64_MAX, 0, 0};
+    seen8_merge_avx2((seen8){sx.lo_raw, sx.lo_raw, sx.hi}, rx);
+    seen8_merge_avx2((seen8){sy.lo_raw, sy.lo_raw, sy.hi}, ry);
 }
 
 #endif /* LMUL_X86 */

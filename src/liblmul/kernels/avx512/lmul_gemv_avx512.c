@@ -395,11 +395,8 @@ static inline __attribute__((always_inline)) void sdots(
     float *sums, const lmul_params *p, int rounding)
 {
     const uint32_t *xr[16], *yr[16];
-    for (int64_t j = 0; j < 16; j++) {
-        const int64_t i = j < items ? j : items - 1;
-        xr[j] = (const uint32_t *)(x + i * rs_x);
-        yr[j] = (const uint32_t *)(y + i * rs_y);
-    }
+    lmul_item_rows(x, rs_x, items, 16, xr);
+    lmul_item_rows(y, rs_y, items, 16, yr);
     __m512 sum = _mm512_setzero_ps();
     int zero_run = 0;           /* lmul32's run of zero-tolerant vectors */
     int64_t p0 = 0;
@@ -420,45 +417,29 @@ void lmul_sdots_avx512_16(int64_t kc, int64_t items, const char *x, int64_t rs_x
         sdots(kc, items, x, rs_x, y, rs_y, sums, p, 0);
 }
 
-/* The raw magnitudes the one-add dots saw, of x and of y. */
-typedef struct seen_xy16 {
-    __m512i x_lo, x_hi, y_lo, y_hi;
-} seen_xy16;
-
-/* Steps p0 .. p0 + steps of the 16 dots by the one-add sum, recorded in *s
- * (lanes past `steps` read 1.0 and are not summed). */
+/* Steps p0 .. p0 + steps of the 16 dots by the one-add sum, x and y seen
+ * in *sx and *sy (lanes past `steps` read 1.0 and are not summed). */
 LMUL_TARGET_AVX512
 static inline __attribute__((always_inline)) void sdots_fast_steps(
     int steps, int64_t p0, const uint32_t *const *xr, const uint32_t *const *yr,
-    __m512 *sum, __m512i add, seen_xy16 *s)
+    __m512 *sum, const lmul_params *p, seen16 *sx, seen16 *sy)
 {
     const __mmask16 mk = (__mmask16)((1u << steps) - 1);
-    const __m512i one = _mm512_set1_epi32(ONE_BITS), abs = _mm512_set1_epi32(0x7FFFFFFF);
+    const __m512i one = _mm512_set1_epi32(ONE_BITS);
+    const __m512i add = _mm512_set1_epi32((int)(p->offset - 0x3F800000u));
     __m512i t[16];
 #pragma GCC unroll 16
     for (int j = 0; j < 16; j++) {
         /* 32 rows at a time are more than the hardware prefetcher follows */
         _mm_prefetch((const char *)(xr[j] + p0 + DOTS_AHEAD), _MM_HINT_T0);
         _mm_prefetch((const char *)(yr[j] + p0 + DOTS_AHEAD), _MM_HINT_T0);
-        const __m512i x = _mm512_mask_loadu_epi32(one, mk, xr[j] + p0);
-        const __m512i y = _mm512_mask_loadu_epi32(one, mk, yr[j] + p0);
-        const __m512i ax = _mm512_and_si512(x, abs), ay = _mm512_and_si512(y, abs);
-        s->x_lo = _mm512_min_epu32(s->x_lo, ax);
-        s->x_hi = _mm512_max_epu32(s->x_hi, ax);
-        s->y_lo = _mm512_min_epu32(s->y_lo, ay);
-        s->y_hi = _mm512_max_epu32(s->y_hi, ay);
+        const __m512i x = prepared(_mm512_mask_loadu_epi32(one, mk, xr[j] + p0), p, 0, sx);
+        const __m512i y = prepared(_mm512_mask_loadu_epi32(one, mk, yr[j] + p0), p, 0, sy);
         t[j] = _mm512_add_epi32(_mm512_add_epi32(x, y), add);
     }
     transpose16_avx512(t);
     for (int q = 0; q < steps; q++)
         *sum = _mm512_add_ps(*sum, _mm512_castsi512_ps(t[q]));
-}
-
-LMUL_TARGET_AVX512
-static void seen_merge16(__m512i lo, __m512i hi, lmul_range *r)
-{
-    const uint32_t min = _mm512_reduce_min_epu32(lo);
-    *r = (lmul_range){min, _mm512_reduce_max_epu32(hi), min < 0x00800000u};
 }
 
 /* `groups` (a constant) groups of 16 dots, their steps interleaved: each
@@ -467,15 +448,16 @@ static void seen_merge16(__m512i lo, __m512i hi, lmul_range *r)
 LMUL_TARGET_AVX512
 static inline __attribute__((always_inline)) void sdots_fast_groups(
     int groups, int64_t kc, const uint32_t *const *xr, const uint32_t *const *yr,
-    __m512 *sum, __m512i add, seen_xy16 *s)
+    __m512 *sum, const lmul_params *p, seen16 *sx, seen16 *sy)
 {
     int64_t p0 = 0;
     for (; p0 + 16 <= kc; p0 += 16)
         for (int g = 0; g < groups; g++)
-            sdots_fast_steps(16, p0, xr + 16 * g, yr + 16 * g, &sum[g], add, s);
+            sdots_fast_steps(16, p0, xr + 16 * g, yr + 16 * g, &sum[g], p, sx, sy);
     if (p0 < kc)
         for (int g = 0; g < groups; g++)
-            sdots_fast_steps((int)(kc - p0), p0, xr + 16 * g, yr + 16 * g, &sum[g], add, s);
+            sdots_fast_steps((int)(kc - p0), p0, xr + 16 * g, yr + 16 * g, &sum[g], p, sx,
+                             sy);
 }
 
 LMUL_TARGET_AVX512
@@ -484,24 +466,20 @@ void lmul_sdots_fast_avx512_32(int64_t kc, int64_t items, const char *x, int64_t
                                const lmul_params *p, lmul_range *rx, lmul_range *ry)
 {
     const uint32_t *xr[32], *yr[32];
-    for (int64_t j = 0; j < 32; j++) {
-        const int64_t i = j < items ? j : items - 1;
-        xr[j] = (const uint32_t *)(x + i * rs_x);
-        yr[j] = (const uint32_t *)(y + i * rs_y);
-    }
-    const __m512i add = _mm512_set1_epi32((int)(p->offset - 0x3F800000u));
-    seen_xy16 s = {_mm512_set1_epi32(-1), _mm512_setzero_si512(), _mm512_set1_epi32(-1),
-                   _mm512_setzero_si512()};
+    lmul_item_rows(x, rs_x, items, 32, xr);
+    lmul_item_rows(y, rs_y, items, 32, yr);
+    seen16 sx = seen16_start(), sy = seen16_start();
     __m512 sum[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
     if (items > 16)
-        sdots_fast_groups(2, kc, xr, yr, sum, add, &s);
+        sdots_fast_groups(2, kc, xr, yr, sum, p, &sx, &sy);
     else
-        sdots_fast_groups(1, kc, xr, yr, sum, add, &s);
+        sdots_fast_groups(1, kc, xr, yr, sum, p, &sx, &sy);
     _mm512_mask_storeu_ps(sums, (__mmask16)((1u << (items < 16 ? items : 16)) - 1), sum[0]);
     if (items > 16)
         _mm512_mask_storeu_ps(sums + 16, (__mmask16)((1u << (items - 16)) - 1), sum[1]);
-    seen_merge16(s.x_lo, s.x_hi, rx);
-    seen_merge16(s.y_lo, s.y_hi, ry);
+    *rx = *ry = (lmul_range){UINT64_MAX, 0, 0};
+    seen16_merge_avx512((seen16){sx.lo_raw, sx.lo_raw, sx.hi}, rx);
+    seen16_merge_avx512((seen16){sy.lo_raw, sy.lo_raw, sy.hi}, ry);
 }
 
 #endif /* LMUL_X86 */
