@@ -44,8 +44,7 @@ typedef struct lmul_gemm_workspace {
     char *az, *bz;              /* panels with zeros, as ker->zprep_a/b made them */
     lmul_range *ra, *rb;
     char *cbuf;                 /* narrow C: an MC x NC float32 block */
-    lmul_range b_block;         /* the B block's range, its panels' merged */
-    uint64_t a_zero_as;         /* what zprep_a made A's zeros */
+    uint64_t a_zero_as;         /* what zprep_a makes A's zeros, for this B block */
 } workspace;
 
 typedef struct region {
@@ -190,7 +189,7 @@ static uint64_t a_zero_as(const lmul_gemm_problem *pr, lmul_range b_block)
 {
     const lmul_container *c = pr->container;
     const uint64_t min_normal = UINT64_C(1) << c->P;
-    if (pr->ker->zeros_scale == 0 || pr->elsize != 4 || b_block.min == UINT64_MAX
+    if (pr->elsize != 4 || b_block.min == UINT64_MAX
         || b_block.max - b_block.min >= TINY_BELOW - min_normal
         || fegetround() != FE_TONEAREST)
         return 0;
@@ -210,7 +209,6 @@ static void pack_a(const lmul_gemm_problem *pr, workspace *ws, int64_t ic,
         lmul_gemm_pack_block(pr, pr->op_a, ws->a, pr->a + ic * pr->rs_a + pc * pr->cs_a,
                              mc, pr->ker->mr, kc, pr->rs_a, pr->cs_a,
                              lmul_gemm_a_addend(pr), ws->ra);
-    ws->a_zero_as = a_zero_as(pr, ws->b_block);
     zprep_block(pr, pr->ker->zprep_a, ws->a, ws->az, mc, pr->ker->mr, kc, ws->ra,
                 ws->a_zero_as);
 }
@@ -221,9 +219,13 @@ static void pack_b(const lmul_gemm_problem *pr, workspace *ws, int64_t pc,
     lmul_gemm_pack_block(pr, pr->op_b, ws->b, pr->b + pc * pr->rs_b + jc * pr->cs_b, nc, pr->ker->nr,
                kc, pr->cs_b, pr->rs_b, 0, ws->rb);
     zprep_block(pr, pr->ker->zprep_b, ws->b, ws->bz, nc, pr->ker->nr, kc, ws->rb, 0);
-    ws->b_block = (lmul_range){UINT64_MAX, 0, 0};
-    for (int64_t j = 0; j < nc; j += pr->ker->nr)
-        lmul_range_merge(&ws->b_block, ws->rb[j / pr->ker->nr]);
+    ws->a_zero_as = 0;
+    if (pr->ker->zeros_scale != 0) {
+        lmul_range block = {UINT64_MAX, 0, 0};
+        for (int64_t j = 0; j < nc; j += pr->ker->nr)
+            lmul_range_merge(&block, ws->rb[j / pr->ker->nr]);
+        ws->a_zero_as = a_zero_as(pr, block);
+    }
 }
 
 /* ---------------------------------------------------------------- tiles */
@@ -550,7 +552,7 @@ static int workspace_alloc(const lmul_gemm_problem *pr, workspace *ws)
     char *const zeros = mem + a + b + t + ra + rb + cb;
     *ws = (workspace){mem, mem, mem + a, mem + a + b, zeros, zeros + az,
                       (lmul_range *)(mem + a + b + t), (lmul_range *)(mem + a + b + t + ra),
-                      mem + a + b + t + ra + rb, {UINT64_MAX, 0, 0}, 0};
+                      mem + a + b + t + ra + rb, 0};
     return LMUL_OK;
 }
 
