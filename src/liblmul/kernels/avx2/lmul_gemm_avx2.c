@@ -544,6 +544,19 @@ void lmul_dgemm_safe_avx2_8x6(int64_t kc, const void *pa, const void *pb,
         dgemm_avx2_8x6_flush(kc, pa, pb, c, ldc, aux);
 }
 
+/* *min and *max lowered and raised to the unsigned lanes of lo and hi. */
+LMUL_TARGET_AVX2
+static void fold_minmax8(__m256i lo, __m256i hi, uint32_t *min, uint32_t *max)
+{
+    _Alignas(32) uint32_t l[8], h[8];
+    _mm256_store_si256((__m256i *)l, lo);
+    _mm256_store_si256((__m256i *)h, hi);
+    for (int i = 0; i < 8; i++) {
+        *min = l[i] < *min ? l[i] : *min;
+        *max = h[i] > *max ? h[i] : *max;
+    }
+}
+
 /* Packing preparation of float32 bits, 8 lanes at a time (see lmul_prep_ft);
  * NaN is never rounded. Magnitudes are below 2^31: signed compares order them. */
 LMUL_TARGET_AVX2
@@ -587,14 +600,8 @@ void lmul_prep32_avx2(int64_t rows, int64_t width, const void *src,
                 _mm256_maskstore_epi32(out + i, m, _mm256_add_epi32(r, add));
         }
     }
-    _Alignas(32) uint32_t l[8], h[8];
-    _mm256_store_si256((__m256i *)l, lo);
-    _mm256_store_si256((__m256i *)h, hi);
     uint32_t min = UINT32_MAX, max = 0;
-    for (int i = 0; i < 8; i++) {
-        min = l[i] < min ? l[i] : min;
-        max = h[i] > max ? h[i] : max;
-    }
+    fold_minmax8(lo, hi, &min, &max);
     range->min = min == UINT32_MAX ? UINT64_MAX : min;
     range->max = max;
     range->zeros = !_mm256_testz_si256(zeros, zeros);
@@ -625,13 +632,7 @@ void lmul_copy_range32_avx2(int64_t rows, int64_t width, const void *src,
             out[i] = x[i];
         }
     }
-    _Alignas(32) uint32_t l[8], h[8];
-    _mm256_store_si256((__m256i *)l, lo);
-    _mm256_store_si256((__m256i *)h, hi);
-    for (int i = 0; i < 8; i++) {
-        lo_tail = l[i] < lo_tail ? l[i] : lo_tail;
-        hi_tail = h[i] > hi_tail ? h[i] : hi_tail;
-    }
+    fold_minmax8(lo, hi, &lo_tail, &hi_tail);
     *range = (lmul_range){lo_tail, hi_tail, lo_tail < 0x00800000u};
 }
 
