@@ -15,7 +15,7 @@ const lmul_kernels lmul_kernels_avx2 = {
               .fast = lmul_sgemm_fast_avx2_16x5,
               .zeros = lmul_sgemm_zeros_avx2_16x5,
               .safe = lmul_sgemm_safe_avx2_16x5, .prep = lmul_prep32_avx2,
-              .zeros_scale = 100, .zprep_a = lmul_zprep32a_avx2,
+              .zeros_scale = LMUL_SZEROS_SCALE_AVX2, .zprep_a = lmul_zprep32a_avx2,
               .zprep_b = lmul_zprep32s_avx2,
               .copy_range32 = lmul_copy_range32_avx2, .tcopy = lmul_tcopy32_avx2,
               .gemv_nb = 16, .gemv_fast = lmul_sgemv_fast_avx2_16,

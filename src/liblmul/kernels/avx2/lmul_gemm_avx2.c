@@ -283,8 +283,8 @@ void lmul_zprep64a_avx2(int64_t kc, int width, const void *pa, void *dst,
         out[i] = ((a[i] - a_addend) & UINT64_C(0x7FFFFFFFFFFFFFFF)) == 0 ? 0 : UINT64_MAX;
 }
 
-#define SCALE_SHIFT (100u << 23)         /* 2^100 on a float32 bit pattern */
-#define SCALE_FACTOR 0x0D800000u         /* 2^-100 */
+#define SCALE_SHIFT ((uint32_t)LMUL_SZEROS_SCALE_AVX2 << 23)     /* times 2^100 */
+#define SCALE_FACTOR ((uint32_t)(127 - LMUL_SZEROS_SCALE_AVX2) << 23)   /* 2^-100 */
 
 /* Per step, nr values then nr float32 factors: b + shift and `factor` for a
  * non-zero B, -a_addend (A's own finite bits come out of a + b') and 0.0

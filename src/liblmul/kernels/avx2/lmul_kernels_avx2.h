@@ -27,6 +27,9 @@ void lmul_dgemm_safe_avx2_8x6(int64_t kc, const void *pa, const void *pb,
 void lmul_prep32_avx2(int64_t rows, int64_t width, const void *src,
                       int64_t src_stride, void *dst, uint64_t addend,
                       const lmul_params *p, lmul_range *range);
+/* Binades by which lmul_sgemm_zeros_avx2_16x5 scales its products (its
+ * zeros_scale). */
+#define LMUL_SZEROS_SCALE_AVX2 100
 void lmul_zprep32s_avx2(int64_t kc, int nr, const void *pb, void *dst,
                         uint64_t a_addend, uint64_t a_zero_as);
 void lmul_zprep32a_avx2(int64_t kc, int width, const void *pa, void *dst,
