@@ -104,6 +104,24 @@ def test_levels_agree_on_full_tiles(dtype):
         assert_same_bits(got_t, want.T)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=fmt_id)
+def test_edge_tiles_of_every_width(dtype):
+    """A row-major C's rows are the microkernels' columns: m = 17 .. 40 (the
+    blocked path, gemm_stats) leaves every count of columns of a level's
+    register tile (12 on AVX-512, 5 on AVX2) in its last tile, which the
+    narrow edge kernels compute; also with B pre-packed."""
+    b = normal((300, 40), dtype, 9)
+    for m in range(17, 41):
+        a = normal((m, 300), dtype, m)
+        want = blocked_order(a, b)
+        for isa in ISAS:
+            lmul_simd.reset_gemm_stats()
+            assert_same_bits(on_level(isa, lmul_simd.matmul, a, b), want)
+            assert lmul_simd.gemm_stats()["fast"] > 0
+            packed = on_level(isa, lambda: lmul_simd.matmul(a, lmul_simd.pack(b)))
+            assert_same_bits(packed, want)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16,
                                    ml_dtypes.bfloat16], ids=fmt_id)
 def test_levels_agree_with_k_rounding(dtype):

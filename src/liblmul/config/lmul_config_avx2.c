@@ -13,6 +13,7 @@ const lmul_kernels lmul_kernels_avx2 = {
     .widen = lmul_widen_avx2_8,
     .sgemm = {.mr = 16, .nr = 5, .mc = 192, .nc = 3070,
               .fast = lmul_sgemm_fast_avx2_16x5,
+              .fast_cols = lmul_sgemm_fast_avx2_16xn,
               .zeros = lmul_sgemm_zeros_avx2_16x5,
               .safe = lmul_sgemm_safe_avx2_16x5, .prep = lmul_prep32_avx2,
               .zeros_scale = LMUL_SZEROS_SCALE_AVX2, .zprep_a = lmul_zprep32a_avx2,

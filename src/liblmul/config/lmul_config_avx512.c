@@ -13,6 +13,7 @@ const lmul_kernels lmul_kernels_avx512 = {
     .widen = lmul_widen_avx512_16,
     .sgemm = {.mr = 32, .nr = 12, .mc = 384, .nc = 3072,
               .fast = lmul_sgemm_fast_avx512_32x12,
+              .fast_cols = lmul_sgemm_fast_avx512_32xn,
               .zeros = lmul_sgemm_zeros_avx512_32x12,
               .safe = lmul_sgemm_safe_avx512_32x12, .prep = lmul_prep32_avx512,
               .zprep_b = lmul_zprep32_avx2,

@@ -348,7 +348,10 @@ static void tile(const lmul_gemm_problem *pr, const workspace *ws, const char *p
     const int f32 = pr->elsize == 4;
     aux.alpha = f32 ? (const void *)&one_f32 : (const void *)&one_f64;
     aux.beta = f32 ? (const void *)&zero_f32 : (const void *)&zero_f64;
-    ukr(kc, pa, pb, ws->tile, ker->mr, &aux);
+    if (kernel == KER_FAST && nr < ker->nr && ker->fast_cols != NULL)
+        ker->fast_cols(kc, (int)nr, pa, pb, ws->tile, ker->mr, &aux);
+    else
+        ukr(kc, pa, pb, ws->tile, ker->mr, &aux);
     if (f32)
         lmul_merge_f32((const float *)ws->tile, ker->mr, c, mr, nr, pr->rs_c, pr->cs_c,
                   *(const float *)pr->alpha, *(const float *)beta);

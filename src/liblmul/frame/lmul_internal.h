@@ -162,6 +162,11 @@ typedef struct lmul_gemm_aux {
 typedef void (*lmul_gemm_ukr_ft)(int64_t kc, const void *pa, const void *pb,
                                  void *c, int64_t ldc, const lmul_gemm_aux *aux);
 
+/* The fast kernel on the first `cols` (< nr) columns of B's panel only, for
+ * the edge tiles of a product whose n is not a multiple of nr. */
+typedef void (*lmul_gemm_edge_ft)(int64_t kc, int cols, const void *pa, const void *pb,
+                                  void *c, int64_t ldc, const lmul_gemm_aux *aux);
+
 /* A packed micro-panel (kc steps of `width`) with zeros, prepared once for
  * a level's zero kernel into dst (twice the panel's size), as that kernel
  * documents; a_zero_as: what a zero of A becomes (zprep_a of a level with
@@ -254,6 +259,7 @@ typedef struct lmul_gemm_kernels {
     int mr, nr;                 /* register tile */
     int mc, nc;                 /* cache blocks; mc % mr == 0, nc % nr == 0 */
     lmul_gemm_ukr_ft fast, zeros, safe;
+    lmul_gemm_edge_ft fast_cols;   /* NULL: edge tiles run `fast` on the whole panel */
     lmul_prep_ft prep;
     lmul_copy_range_ft copy_range32;   /* NULL: none (the few-row tiles are prepared) */
     lmul_tcopy_ft tcopy;        /* NULL: the frame's element copy */

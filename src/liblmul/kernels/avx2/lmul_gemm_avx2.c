@@ -62,13 +62,13 @@ static inline __m256 sprod(__m256i a, __m256i b, __m256i a_addend,
 
 /* C = (alpha * acc) + (beta * C), or alpha * acc when C is not read. */
 LMUL_TARGET_AVX2
-static inline void sstore(float *c, int64_t ldc, const __m256 *acc0,
-                          const __m256 *acc1, const lmul_gemm_aux *aux)
+static inline void sstore_cols(float *c, int64_t ldc, const __m256 *acc0,
+                               const __m256 *acc1, const lmul_gemm_aux *aux, int cols)
 {
     const float beta = *(const float *)aux->beta;
     const __m256 va = _mm256_set1_ps(*(const float *)aux->alpha);
     const __m256 vb = _mm256_set1_ps(beta);
-    for (int j = 0; j < SNR; j++, c += ldc) {
+    for (int j = 0; j < cols; j++, c += ldc) {
         __m256 r0 = _mm256_mul_ps(va, acc0[j]), r1 = _mm256_mul_ps(va, acc1[j]);
         if (beta != 0.0f) {
             r0 = _mm256_add_ps(r0, _mm256_mul_ps(vb, _mm256_loadu_ps(c)));
@@ -79,14 +79,22 @@ static inline void sstore(float *c, int64_t ldc, const __m256 *acc0,
     }
 }
 
-/* The one-add kernel (full = 0) or the lane-by-lane one (full = 1). */
 LMUL_TARGET_AVX2
-static inline void sgemm_avx2_16x5(int64_t kc, const int32_t *a, const int32_t *b,
-                              float *c, int64_t ldc, const lmul_gemm_aux *aux,
-                              int full)
+static inline void sstore(float *c, int64_t ldc, const __m256 *acc0,
+                          const __m256 *acc1, const lmul_gemm_aux *aux)
+{
+    sstore_cols(c, ldc, acc0, acc1, aux, SNR);
+}
+
+/* The one-add kernel (full = 0) or the lane-by-lane one (full = 1), on the
+ * first `cols` columns of B's panel (a constant where it is inlined). */
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) void sgemm_avx2_16xn(
+    int64_t kc, const int32_t *a, const int32_t *b, float *c, int64_t ldc,
+    const lmul_gemm_aux *aux, int full, int cols)
 {
     __m256 acc0[SNR], acc1[SNR];
-    for (int j = 0; j < SNR; j++) {
+    for (int j = 0; j < cols; j++) {
         acc0[j] = acc1[j] = _mm256_setzero_ps();
         _mm_prefetch((const char *)(c + j * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(c + j * ldc + 15), _MM_HINT_T0);
@@ -96,13 +104,13 @@ static inline void sgemm_avx2_16x5(int64_t kc, const int32_t *a, const int32_t *
         const __m256i a0 = _mm256_loadu_si256((const __m256i *)a);
         const __m256i a1 = _mm256_loadu_si256((const __m256i *)(a + 8));
 #pragma GCC unroll 6
-        for (int j = 0; j < SNR; j++) {
+        for (int j = 0; j < cols; j++) {
             const __m256i bj = _mm256_set1_epi32(b[j]);
             acc0[j] = _mm256_add_ps(acc0[j], sprod(a0, bj, addend, aux->p, full));
             acc1[j] = _mm256_add_ps(acc1[j], sprod(a1, bj, addend, aux->p, full));
         }
     }
-    sstore(c, ldc, acc0, acc1, aux);
+    sstore_cols(c, ldc, acc0, acc1, aux, cols);
 }
 
 /* Columns j0 .. j0 + cols - 1 of the flush kernel over `steps` steps. */
@@ -322,7 +330,20 @@ LMUL_TARGET_AVX2
 void lmul_sgemm_fast_avx2_16x5(int64_t kc, const void *pa, const void *pb,
                                void *c, int64_t ldc, const lmul_gemm_aux *aux)
 {
-    sgemm_avx2_16x5(kc, pa, pb, c, ldc, aux, 0);
+    sgemm_avx2_16xn(kc, pa, pb, c, ldc, aux, 0, SNR);
+}
+
+/* The one-add kernel on the first `cols` columns of an edge tile's B panel. */
+LMUL_TARGET_AVX2
+void lmul_sgemm_fast_avx2_16xn(int64_t kc, int cols, const void *pa, const void *pb,
+                               void *c, int64_t ldc, const lmul_gemm_aux *aux)
+{
+#define COLS(n) case n: sgemm_avx2_16xn(kc, pa, pb, c, ldc, aux, 0, n); return
+    switch (cols) {
+    COLS(1); COLS(2); COLS(3); COLS(4);
+    default: sgemm_avx2_16xn(kc, pa, pb, c, ldc, aux, 0, SNR);
+    }
+#undef COLS
 }
 
 LMUL_TARGET_AVX2
@@ -330,7 +351,7 @@ void lmul_sgemm_safe_avx2_16x5(int64_t kc, const void *pa, const void *pb,
                                void *c, int64_t ldc, const lmul_gemm_aux *aux)
 {
     if (aux->safe_case == LMUL_SAFE_FULL)
-        sgemm_avx2_16x5(kc, pa, pb, c, ldc, aux, 1);
+        sgemm_avx2_16xn(kc, pa, pb, c, ldc, aux, 1, SNR);
     else
         sgemm_avx2_16x5_flush(kc, pa, pb, c, ldc, aux);
 }

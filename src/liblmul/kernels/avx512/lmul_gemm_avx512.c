@@ -73,13 +73,13 @@ static inline __m512 sprod(__m512i a, __m512i b, __m512i a_addend,
 
 /* C = (alpha * acc) + (beta * C), or alpha * acc when C is not read. */
 LMUL_TARGET_AVX512
-static inline void sstore(float *c, int64_t ldc, const __m512 *acc0,
-                          const __m512 *acc1, const lmul_gemm_aux *aux)
+static inline void sstore_cols(float *c, int64_t ldc, const __m512 *acc0,
+                               const __m512 *acc1, const lmul_gemm_aux *aux, int cols)
 {
     const float beta = *(const float *)aux->beta;
     const __m512 va = _mm512_set1_ps(*(const float *)aux->alpha);
     const __m512 vb = _mm512_set1_ps(beta);
-    for (int j = 0; j < NR; j++, c += ldc) {
+    for (int j = 0; j < cols; j++, c += ldc) {
         __m512 r0 = _mm512_mul_ps(va, acc0[j]), r1 = _mm512_mul_ps(va, acc1[j]);
         if (beta != 0.0f) {
             r0 = _mm512_add_ps(r0, _mm512_mul_ps(vb, _mm512_loadu_ps(c)));
@@ -90,14 +90,22 @@ static inline void sstore(float *c, int64_t ldc, const __m512 *acc0,
     }
 }
 
-/* The one-add kernel (full = 0) or the lane-by-lane one (full = 1). */
 LMUL_TARGET_AVX512
-static inline void sgemm_avx512_32x12(int64_t kc, const int32_t *a, const int32_t *b,
-                               float *c, int64_t ldc, const lmul_gemm_aux *aux,
-                               int full)
+static inline void sstore(float *c, int64_t ldc, const __m512 *acc0,
+                          const __m512 *acc1, const lmul_gemm_aux *aux)
+{
+    sstore_cols(c, ldc, acc0, acc1, aux, NR);
+}
+
+/* The one-add kernel (full = 0) or the lane-by-lane one (full = 1), on the
+ * first `cols` columns of B's panel (a constant where it is inlined). */
+LMUL_TARGET_AVX512
+static inline __attribute__((always_inline)) void sgemm_avx512_32xn(
+    int64_t kc, const int32_t *a, const int32_t *b, float *c, int64_t ldc,
+    const lmul_gemm_aux *aux, int full, int cols)
 {
     __m512 acc0[NR], acc1[NR];
-    for (int j = 0; j < NR; j++) {
+    for (int j = 0; j < cols; j++) {
         acc0[j] = acc1[j] = _mm512_setzero_ps();
         _mm_prefetch((const char *)(c + j * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(c + j * ldc + 31), _MM_HINT_T0);
@@ -106,13 +114,13 @@ static inline void sgemm_avx512_32x12(int64_t kc, const int32_t *a, const int32_
     for (int64_t p = 0; p < kc; p++, a += SMR, b += NR) {
         const __m512i a0 = _mm512_loadu_si512(a), a1 = _mm512_loadu_si512(a + 16);
 #pragma GCC unroll 12
-        for (int j = 0; j < NR; j++) {
+        for (int j = 0; j < cols; j++) {
             const __m512i bj = _mm512_set1_epi32(b[j]);
             acc0[j] = _mm512_add_ps(acc0[j], sprod(a0, bj, addend, aux->p, full));
             acc1[j] = _mm512_add_ps(acc1[j], sprod(a1, bj, addend, aux->p, full));
         }
     }
-    sstore(c, ldc, acc0, acc1, aux);
+    sstore_cols(c, ldc, acc0, acc1, aux, cols);
 }
 
 /* Zeros and underflow only: the masked one-add loop described above. */
@@ -212,7 +220,22 @@ LMUL_TARGET_AVX512
 void lmul_sgemm_fast_avx512_32x12(int64_t kc, const void *pa, const void *pb,
                                   void *c, int64_t ldc, const lmul_gemm_aux *aux)
 {
-    sgemm_avx512_32x12(kc, pa, pb, c, ldc, aux, 0);
+    sgemm_avx512_32xn(kc, pa, pb, c, ldc, aux, 0, NR);
+}
+
+/* The one-add kernel on the first `cols` columns of an edge tile's B panel:
+ * a tile of a few columns does only their work (a constant count each). */
+LMUL_TARGET_AVX512
+void lmul_sgemm_fast_avx512_32xn(int64_t kc, int cols, const void *pa, const void *pb,
+                                 void *c, int64_t ldc, const lmul_gemm_aux *aux)
+{
+#define COLS(n) case n: sgemm_avx512_32xn(kc, pa, pb, c, ldc, aux, 0, n); return
+    switch (cols) {
+    COLS(1); COLS(2); COLS(3); COLS(4); COLS(5); COLS(6);
+    COLS(7); COLS(8); COLS(9); COLS(10); COLS(11);
+    default: sgemm_avx512_32xn(kc, pa, pb, c, ldc, aux, 0, NR);
+    }
+#undef COLS
 }
 
 LMUL_TARGET_AVX512
@@ -221,7 +244,7 @@ void lmul_sgemm_safe_avx512_32x12(int64_t kc, const void *pa, const void *pb,
 {
     switch (aux->safe_case) {
     case LMUL_SAFE_FLUSH: sgemm_avx512_32x12_flush(kc, pa, pb, c, ldc, aux); break;
-    default: sgemm_avx512_32x12(kc, pa, pb, c, ldc, aux, 1);
+    default: sgemm_avx512_32xn(kc, pa, pb, c, ldc, aux, 1, NR);
     }
 }
 

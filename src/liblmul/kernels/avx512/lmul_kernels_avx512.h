@@ -14,6 +14,8 @@ void lmul_f8mul_avx512_16(int64_t n, const uint8_t *x, const uint8_t *y, float *
                        const lmul_params *p, const lmul_fp8_format *f);
 void lmul_sgemm_fast_avx512_32x12(int64_t kc, const void *pa, const void *pb,
                                   void *c, int64_t ldc, const lmul_gemm_aux *aux);
+void lmul_sgemm_fast_avx512_32xn(int64_t kc, int cols, const void *pa, const void *pb,
+                                 void *c, int64_t ldc, const lmul_gemm_aux *aux);
 void lmul_sgemm_zeros_avx512_32x12(int64_t kc, const void *pa, const void *pb,
                                    void *c, int64_t ldc, const lmul_gemm_aux *aux);
 void lmul_sgemm_safe_avx512_32x12(int64_t kc, const void *pa, const void *pb,
