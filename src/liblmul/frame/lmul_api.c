@@ -18,24 +18,6 @@ const lmul_fp8_format lmul_fp8_e4m3fn = {
 const lmul_fp8_format lmul_fp8_e5m2 = {
     2, 21, 112u << 23, 0x7Cu, 224u << 23, 0x1p-16f};
 
-/* Test-only: LMUL_SIMD_TEST_FAIL_ALLOC=1 at load makes every workspace
- * allocation fail, so that the LMUL_ERR_NOMEM paths can be tested. */
-static int fail_alloc;
-
-__attribute__((constructor)) static void lmul_api_init(void)
-{
-    const char *env = getenv("LMUL_SIMD_TEST_FAIL_ALLOC");
-    fail_alloc = env != NULL && env[0] == '1';
-}
-
-void *lmul_workspace_alloc(size_t bytes)
-{
-    const size_t align = LMUL_WORKSPACE_ALIGN;
-    if (fail_alloc || bytes > SIZE_MAX - align)
-        return NULL;
-    return aligned_alloc(align, (bytes + align - 1) / align * align);
-}
-
 const char *lmul_version(void)
 {
     return LMUL_STR(LMUL_SIMD_VERSION_MAJOR) "." LMUL_STR(LMUL_SIMD_VERSION_MINOR)

@@ -180,6 +180,6 @@ int lmul_dot_run(const lmul_dot_problem *d)
     if (status == LMUL_OK)
         lmul_parallel_run(job.nt, dot_task, &job);
     for (int t = 0; t < job.nt; t++)
-        free(job.bufs[t]);
+        lmul_workspace_free(job.bufs[t]);
     return status;
 }

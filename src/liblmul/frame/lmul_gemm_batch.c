@@ -320,7 +320,7 @@ static void free_buffers(thread_buffers *buf, int nt)
 {
     for (int t = 0; t < nt; t++) {
         lmul_gemm_workspace_free(buf[t].ws);
-        free(buf[t].direct);
+        lmul_workspace_free(buf[t].direct);
     }
 }
 

@@ -510,7 +510,8 @@ static void split(int64_t len, int64_t unit, int parts, int idx, int64_t *lo,
     *hi = lmul_min64(u1 * unit, len);
 }
 
-/* A tm x tn grid of threads whose largest rectangle is smallest; ties split N. */
+/* A tm x tn grid of threads whose largest rectangle (of real rows and
+ * columns: an edge tile computes only its own) is smallest; ties split N. */
 static void make_regions(const lmul_gemm_problem *pr, int nt, region *regions)
 {
     const int64_t mr = pr->ker->mr, nr = pr->ker->nr;
@@ -519,8 +520,9 @@ static void make_regions(const lmul_gemm_problem *pr, int nt, region *regions)
     for (int tm = 1; tm <= nt; tm++) {
         if (nt % tm)
             continue;
-        const int64_t rows = round_up((pr->m + mr - 1) / mr, tm) / tm * mr;
-        const int64_t cols = round_up((pr->n + nr - 1) / nr, nt / tm) / (nt / tm) * nr;
+        const int64_t rows = lmul_min64(round_up((pr->m + mr - 1) / mr, tm) / tm * mr, pr->m);
+        const int64_t cols = lmul_min64(round_up((pr->n + nr - 1) / nr, nt / tm) / (nt / tm) * nr,
+                                        pr->n);
         if (rows * cols < best_cost) {
             best_cost = rows * cols;
             best_tm = tm;
@@ -589,7 +591,7 @@ lmul_gemm_workspace *lmul_gemm_workspace_new(const lmul_gemm_problem *pr)
 void lmul_gemm_workspace_free(lmul_gemm_workspace *ws)
 {
     if (ws != NULL)
-        free(ws->mem);
+        lmul_workspace_free(ws->mem);
     free(ws);
 }
 
@@ -615,7 +617,7 @@ int lmul_gemm_run(lmul_gemm_problem *pr)
     for (int t = 0; t < nt; t++) {
         if (workspace_alloc(pr, &ws[t]) != LMUL_OK) {
             while (t-- > 0)
-                free(ws[t].mem);
+                lmul_workspace_free(ws[t].mem);
             return LMUL_ERR_NOMEM;
         }
     }
@@ -623,7 +625,7 @@ int lmul_gemm_run(lmul_gemm_problem *pr)
     run_state st = {pr, regions, ws};
     lmul_parallel_run(nt, run_task, &st);
     for (int t = 0; t < nt; t++)
-        free(ws[t].mem);
+        lmul_workspace_free(ws[t].mem);
     return LMUL_OK;
 }
 

@@ -115,7 +115,7 @@ int lmul_gemm_pack(lmul_format fmt, int64_t kdim, int64_t n, const void *b,
     char *mem = lmul_workspace_alloc(data + ranges);
     if (pk == NULL || mem == NULL) {
         free(pk);
-        free(mem);
+        lmul_workspace_free(mem);
         return LMUL_ERR_NOMEM;
     }
     pk->p = (lmul_gemm_prepacked){level, fmt, ct, elsize, k, kdim, n, panels, mem,
@@ -131,7 +131,7 @@ int lmul_gemm_pack(lmul_format fmt, int64_t kdim, int64_t n, const void *b,
 void lmul_packed_free(lmul_packed *packed)
 {
     if (packed != NULL)
-        free(packed->p.data);
+        lmul_workspace_free(packed->p.data);
     free(packed);
 }
 

@@ -515,8 +515,8 @@ int lmul_gemv_run(const lmul_gemm_problem *problem)
         t--;                    /* the one that failed holds nothing */
     }
     while (t-- > 0)
-        free(ws[t].mem);
-    free(xa);
-    free(xr);
+        lmul_workspace_free(ws[t].mem);
+    lmul_workspace_free(xa);
+    lmul_workspace_free(xr);
     return status;
 }

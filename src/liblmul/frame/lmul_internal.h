@@ -388,11 +388,13 @@ static inline void lmul_fp_leave(const lmul_fp_scope *s)
         feraiseexcept(raised);
 }
 
-/* Workspace (frame/lmul_api.c): LMUL_WORKSPACE_ALIGN-aligned, any size,
- * freed with free(); NULL when out of memory (or made to fail for a test:
- * LMUL_SIMD_TEST_FAIL_ALLOC=1 in the environment at load). */
+/* Workspace (frame/lmul_workspace.c): LMUL_WORKSPACE_ALIGN-aligned, any
+ * size, freed with lmul_workspace_free (NULL: nothing); NULL when out of
+ * memory (or made to fail for a test: LMUL_SIMD_TEST_FAIL_ALLOC=1 in the
+ * environment at load). Freed blocks are kept for the next calls. */
 #define LMUL_WORKSPACE_ALIGN 64
 void *lmul_workspace_alloc(size_t bytes);
+void lmul_workspace_free(void *mem);
 
 /* Threads (frame/lmul_threads.c): runs fn(arg, t) for t = 0..nt-1, the
  * calling thread taking t = 0; a task no worker can take runs in the caller.
