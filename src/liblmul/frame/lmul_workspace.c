@@ -6,8 +6,9 @@
  * returns that top of the heap to the OS (trim), and the next call faults
  * the pages in again: about 40 page faults, 60 us of a 460 us product
  * (64x384 @ 384x1536 on 2 threads of a VM). The cache keeps up to
- * CACHE_SLOTS blocks of at most CACHE_BLOCK_MAX bytes each. Sanitizer builds
- * keep none, so that every use after free is still seen.
+ * CACHE_SLOTS blocks, CACHE_MAX_BYTES in all; a block too large to fit
+ * is freed. Sanitizer builds keep none, so that every use after free is
+ * still seen.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@
 #else
 #  define CACHE_SLOTS 16
 #endif
-#define CACHE_BLOCK_MAX ((size_t)32 << 20)
+#define CACHE_MAX_BYTES ((size_t)64 << 20)
 #define HEADER LMUL_WORKSPACE_ALIGN     /* the block's capacity, before it */
 
 /* Test-only: LMUL_SIMD_TEST_FAIL_ALLOC=1 at load makes every workspace
@@ -36,11 +37,13 @@ static int fail_alloc;
 static struct {
     char *block[CACHE_SLOTS + 1];      /* + 1: no zero-length array */
     int count;
+    size_t bytes;                      /* their capacities, in all */
 #if LMUL_WS_LOCKED
     pthread_mutex_t lock;
 #endif
 } cache = {
     .count = 0,
+    .bytes = 0,
 #if LMUL_WS_LOCKED
     .lock = PTHREAD_MUTEX_INITIALIZER,
 #endif
@@ -75,6 +78,7 @@ static char *cache_take(size_t bytes)
     if (best >= 0) {
         block = cache.block[best];
         cache.block[best] = cache.block[--cache.count];
+        cache.bytes -= capacity(block);
     }
     cache_unlock();
     return block;
@@ -85,8 +89,9 @@ static int cache_keep(char *block)
 {
     int kept = 0;
     cache_lock();
-    if (cache.count < CACHE_SLOTS && capacity(block) <= CACHE_BLOCK_MAX) {
+    if (cache.count < CACHE_SLOTS && capacity(block) <= CACHE_MAX_BYTES - cache.bytes) {
         cache.block[cache.count++] = block;
+        cache.bytes += capacity(block);
         kept = 1;
     }
     cache_unlock();
@@ -141,5 +146,6 @@ __attribute__((destructor)) static void lmul_workspace_release(void)
     cache_lock();
     while (cache.count > 0)
         free(cache.block[--cache.count]);
+    cache.bytes = 0;
     cache_unlock();
 }
