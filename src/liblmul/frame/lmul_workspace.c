@@ -35,7 +35,7 @@
 static int fail_alloc;
 
 static struct {
-    char *block[CACHE_SLOTS + 1];      /* + 1: no zero-length array */
+    char *block[CACHE_SLOTS > 0 ? CACHE_SLOTS : 1];
     int count;
     size_t bytes;                      /* their capacities, in all */
 #if LMUL_WS_LOCKED
@@ -63,6 +63,7 @@ static void cache_unlock(void)
 #endif
 }
 
+#if CACHE_SLOTS > 0
 static size_t capacity(const char *block) { return *(const size_t *)block; }
 
 /* The smallest cached block of at least `bytes`, taken out of the cache. */
@@ -97,6 +98,19 @@ static int cache_keep(char *block)
     cache_unlock();
     return kept;
 }
+#else
+static char *cache_take(size_t bytes)
+{
+    (void)bytes;
+    return NULL;
+}
+
+static int cache_keep(char *block)
+{
+    (void)block;
+    return 0;
+}
+#endif
 
 void *lmul_workspace_alloc(size_t bytes)
 {
