@@ -19,6 +19,17 @@
 #  define LMUL_X86 0
 #endif
 
+/* The vector loops' fast path is the fall-through (laid out in the loop, not
+ * after its slow path), whatever the rest of the library's code does to the
+ * loop's alignment. */
+#if defined(__GNUC__)
+#  define LMUL_LIKELY(c) __builtin_expect(!!(c), 1)
+#  define LMUL_UNLIKELY(c) __builtin_expect(!!(c), 0)
+#else
+#  define LMUL_LIKELY(c) (c)
+#  define LMUL_UNLIKELY(c) (c)
+#endif
+
 /* The IEEE container an L-Mul is computed in (docs/contract.md section 2). */
 typedef struct lmul_container {
     int P;                  /* mantissa bits */

@@ -160,7 +160,7 @@ LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) __m256i lmul32(
     __m256i x, __m256i y, const lmul_params *p, int rounding, int *zero_run)
 {
-    if (*zero_run > 0) {
+    if (LMUL_UNLIKELY(*zero_run > 0)) {
         --*zero_run;
         return lmul32_zeros(x, y, p, rounding);
     }
@@ -168,7 +168,7 @@ static inline __attribute__((always_inline)) __m256i lmul32(
     __m256i ok = _mm256_andnot_si256(l.zero, l.in_range);
     if (rounding)     /* a NaN's rounding is no longer NaN */
         ok = _mm256_andnot_si256(nonfinite32(l.rx, l.ry), ok);
-    if (all_lanes32(ok))
+    if (LMUL_LIKELY(all_lanes32(ok)))
         return l.r;
     *zero_run = LMUL_ZERO_RUN;
     return lmul32_zeros(x, y, p, rounding);
@@ -295,12 +295,12 @@ LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) __m256i lmul64(
     __m256i x, __m256i y, const lmul_params *p, int rounding, int *zero_run)
 {
-    if (*zero_run > 0) {
+    if (LMUL_UNLIKELY(*zero_run > 0)) {
         --*zero_run;
         return lmul64_zeros(x, y, p, rounding);
     }
     const lanes64 l = sum64(x, y, p, rounding);
-    if (!any_lane64(_mm256_or_si256(_mm256_or_si256(l.zero, l.nonfinite), l.r_bad)))
+    if (LMUL_LIKELY(!any_lane64(_mm256_or_si256(_mm256_or_si256(l.zero, l.nonfinite), l.r_bad))))
         return l.r;
     *zero_run = LMUL_ZERO_RUN;
     return lmul64_zeros(x, y, p, rounding);

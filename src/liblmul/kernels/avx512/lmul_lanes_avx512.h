@@ -126,13 +126,13 @@ LMUL_TARGET_AVX512
 static inline __attribute__((always_inline)) __m512i lmul32(
     __m512i x, __m512i y, const lmul_params *p, int rounding, int *zero_run)
 {
-    if (*zero_run > 0) {
+    if (LMUL_UNLIKELY(*zero_run > 0)) {
         --*zero_run;
         return lmul32_zeros(x, y, p, rounding);
     }
     __mmask16 r_bad, to_inf;
     const __m512i r = sum32(x, y, p, rounding, &r_bad, &to_inf);
-    if ((CLASS32(x, y, SPECIAL_CLASSES) | to_inf | r_bad) == 0)
+    if (LMUL_LIKELY((CLASS32(x, y, SPECIAL_CLASSES) | to_inf | r_bad) == 0))
         return r;
     *zero_run = LMUL_ZERO_RUN;
     return lmul32_zeros(x, y, p, rounding);
@@ -224,13 +224,13 @@ LMUL_TARGET_AVX512
 static inline __attribute__((always_inline)) __m512i lmul64(
     __m512i x, __m512i y, const lmul_params *p, int rounding, int *zero_run)
 {
-    if (*zero_run > 0) {
+    if (LMUL_UNLIKELY(*zero_run > 0)) {
         --*zero_run;
         return lmul64_zeros(x, y, p, rounding);
     }
     __mmask8 r_bad, to_inf;
     const __m512i r = sum64(x, y, p, rounding, &r_bad, &to_inf);
-    if ((CLASS64(x, y, SPECIAL_CLASSES) | to_inf | r_bad) == 0)
+    if (LMUL_LIKELY((CLASS64(x, y, SPECIAL_CLASSES) | to_inf | r_bad) == 0))
         return r;
     *zero_run = LMUL_ZERO_RUN;
     return lmul64_zeros(x, y, p, rounding);
