@@ -324,7 +324,8 @@ LMUL_API int lmul_dot_batched(lmul_format format_x, lmul_format format_y,
 /*
  * Threads of the GEMM. At load: LMUL_SIMD_NUM_THREADS if set to a positive
  * integer, else the CPUs this process may run on (its affinity mask, lowered
- * by a cgroup v2 or v1 CPU quota). n < 1 returns LMUL_ERR_ARG. Small products
+ * by the smallest cgroup v2 or v1 CPU quota of its cgroup and the cgroup's
+ * parents). n < 1 returns LMUL_ERR_ARG. Small products
  * use fewer threads. Process-wide; a call reads it once, when it starts.
  * The threads are a pool started on the first threaded call and reused; a
  * call made while another thread's call uses the pool runs in its caller

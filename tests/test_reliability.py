@@ -295,6 +295,42 @@ def test_default_thread_count_follows_the_cgroup_quota(tmp_path, files, expected
     assert threads == (cpus if expected is None else min(expected, cpus))
 
 
+@pytest.mark.parametrize("proc,files,expected", [
+    # v2: the quota on the process's own cgroup, below the hierarchy's root
+    ("0::/kubepods/pod1/ctr\n", {"cpu.max": "max 100000\n",
+                                  "kubepods/pod1/ctr/cpu.max": "100000 100000\n"}, 1),
+    # v2: on a parent only (the pod's limit), none on the container's cgroup
+    ("0::/kubepods/pod1/ctr\n", {"kubepods/pod1/cpu.max": "50000 100000\n",
+                                  "kubepods/pod1/ctr/cpu.max": "max 100000\n"}, 1),
+    # v2: the smallest of the chain counts
+    ("0::/a/b\n", {"a/cpu.max": "100000 100000\n", "a/b/cpu.max": "400000 100000\n"}, 1),
+    # v1: the cpu controller's line (not memory's) gives the path
+    ("4:memory:/elsewhere\n3:cpu,cpuacct:/docker/abc\n",
+     {"cpu,cpuacct/docker/abc/cpu.cfs_quota_us": "100000\n",
+      "cpu,cpuacct/docker/abc/cpu.cfs_period_us": "100000\n"}, 1),
+    # a cgroup of another controller only, or a line that is not one: no quota
+    ("4:memory:/m\nnot a cgroup line\n", {"cpu/m/cpu.cfs_quota_us": "100000\n",
+                                          "cpu/m/cpu.cfs_period_us": "100000\n"}, None),
+])
+def test_default_thread_count_follows_a_nested_cgroup_quota(tmp_path, proc, files, expected):
+    """The quota is looked for in the process's own cgroup (from
+    /proc/self/cgroup) and every parent of it, not at the mount root only."""
+    root = tmp_path / "cgroup"
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    (tmp_path / "proc_cgroup").write_text(proc)
+    code = "import os, lmul_simd; print(lmul_simd.get_num_threads(), len(os.sched_getaffinity(0)))"
+    env = {k: v for k, v in os.environ.items() if k != "LMUL_SIMD_NUM_THREADS"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, env={**env, "PYTHONPATH": os.path.abspath(SRC),
+                                             "LMUL_SIMD_CGROUP_ROOT": str(root),
+                                             "LMUL_SIMD_CGROUP_PROC": str(tmp_path / "proc_cgroup")})
+    assert result.returncode == 0, result.stderr
+    threads, cpus = map(int, result.stdout.split())
+    assert threads == (cpus if expected is None else min(expected, cpus))
+
+
 # ---------------------------------------------------------------- 8. LMUL_SIMD_ISA
 
 def test_environment_level_the_cpu_lacks_warns_and_uses_the_best():

@@ -94,21 +94,99 @@ static int quota_cpus(long long quota, long long period)
     return (int)(n < MAX_THREADS ? n : MAX_THREADS);
 }
 
-/* The CPU quota of the cgroup mounted at root (v2: cpu.max; v1:
- * cpu/cpu.cfs_quota_us over cpu.cfs_period_us), 0 when there is none. */
+/* CPUs by the v2 quota in directory `at` (cpu.max), 0 when none. */
+static int v2_quota_at(const char *at)
+{
+    long long v[2] = {0, 0};
+    return read_two(at, "cpu.max", v) == 2 ? quota_cpus(v[0], v[1]) : 0;
+}
+
+/* CPUs by the v1 quota in directory `at` (cpu.cfs_quota_us over
+ * cpu.cfs_period_us), 0 when none. */
+static int v1_quota_at(const char *at)
+{
+    long long quota[2] = {0, 0}, period[2] = {0, 0};
+    return read_two(at, "cpu.cfs_quota_us", quota) >= 1
+        && read_two(at, "cpu.cfs_period_us", period) >= 1 ? quota_cpus(quota[0], period[0]) : 0;
+}
+
+/* Whether a /proc/self/cgroup controllers field names "cpu": "" (v2's
+ * unified line) when v2, else a comma list holding "cpu". */
+static int cpu_hierarchy(const char *controllers, int v2)
+{
+    if (v2)
+        return controllers[0] == '\0';
+    for (const char *c = controllers; *c != '\0';) {
+        const size_t len = strcspn(c, ",");
+        if (len == 3 && strncmp(c, "cpu", 3) == 0)
+            return 1;
+        c += len + (c[len] == ',');
+    }
+    return 0;
+}
+
+/* This process's cgroup in the v2 or v1 cpu hierarchy, as a path from the
+ * hierarchy's root ("" when unknown), from /proc/self/cgroup
+ * (LMUL_SIMD_CGROUP_PROC, test-only, replaces it). */
+static void own_cgroup(int v2, char *path, size_t size)
+{
+    const char *file = getenv("LMUL_SIMD_CGROUP_PROC");
+    FILE *f = fopen(file != NULL ? file : "/proc/self/cgroup", "r");
+    char line[4096];
+    path[0] = '\0';
+    while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+        char *first = strchr(line, ':'), *second = first ? strchr(first + 1, ':') : NULL;
+        if (second == NULL)
+            continue;
+        *second = '\0';
+        second[1 + strcspn(second + 1, "\n")] = '\0';
+        if (cpu_hierarchy(first + 1, v2)) {
+            snprintf(path, size, "%s", second + 1);
+            break;
+        }
+    }
+    if (f != NULL)
+        fclose(f);
+}
+
+/* The smallest quota that quota_at finds in hierarchy/rel and each of its
+ * parents up to the hierarchy's root (a container's limit may be set on
+ * a parent of its own cgroup); 0 when none. rel is cut as it goes. */
+static int smallest_quota_up(const char *hierarchy, char *rel, int (*quota_at)(const char *))
+{
+    int smallest = 0;
+    for (;;) {
+        char at[4096];
+        if (snprintf(at, sizeof at, "%s%s", hierarchy, rel) < (int)sizeof at) {
+            const int q = quota_at(at);
+            smallest = q > 0 && (smallest == 0 || q < smallest) ? q : smallest;
+        }
+        char *slash = strrchr(rel, '/');
+        if (slash == NULL)
+            return smallest;
+        *slash = '\0';
+    }
+}
+
+/* The CPU quota of this process's cgroup and its parents in the cgroup
+ * file system mounted at root (v2: cpu.max; v1: the cpu controller's
+ * cfs quota over period), 0 when there is none. */
 static int cgroup_cpu_quota(const char *root)
 {
-    long long v2[2] = {0, 0}, quota[2] = {0, 0}, period[2] = {0, 0};
-    if (read_two(root, "cpu.max", v2) == 2)
-        return quota_cpus(v2[0], v2[1]);
+    char rel[4096];
+    own_cgroup(1, rel, sizeof rel);
+    const int v2 = smallest_quota_up(root, rel, v2_quota_at);
+    if (v2 > 0)
+        return v2;
     static const char *const v1_dirs[] = {"cpu", "cpu,cpuacct", "cpuacct,cpu"};
     for (size_t i = 0; i < sizeof v1_dirs / sizeof v1_dirs[0]; i++) {
         char dir[4096];
         if (snprintf(dir, sizeof dir, "%s/%s", root, v1_dirs[i]) >= (int)sizeof dir)
             return 0;
-        if (read_two(dir, "cpu.cfs_quota_us", quota) >= 1
-            && read_two(dir, "cpu.cfs_period_us", period) >= 1)
-            return quota_cpus(quota[0], period[0]);
+        own_cgroup(0, rel, sizeof rel);
+        const int v1 = smallest_quota_up(dir, rel, v1_quota_at);
+        if (v1 > 0)
+            return v1;
     }
     return 0;
 }
