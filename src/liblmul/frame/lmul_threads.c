@@ -110,12 +110,10 @@ static int v1_quota_at(const char *at)
         && read_two(at, "cpu.cfs_period_us", period) >= 1 ? quota_cpus(quota[0], period[0]) : 0;
 }
 
-/* Whether a /proc/self/cgroup controllers field names "cpu": "" (v2's
- * unified line) when v2, else a comma list holding "cpu". */
-static int cpu_hierarchy(const char *controllers, int v2)
+/* Whether a v1 controllers field of /proc/self/cgroup (a comma list)
+ * names "cpu". */
+static int names_cpu(const char *controllers)
 {
-    if (v2)
-        return controllers[0] == '\0';
     for (const char *c = controllers; *c != '\0';) {
         const size_t len = strcspn(c, ",");
         if (len == 3 && strncmp(c, "cpu", 3) == 0)
@@ -125,36 +123,40 @@ static int cpu_hierarchy(const char *controllers, int v2)
     return 0;
 }
 
-/* This process's cgroup in the v2 or v1 cpu hierarchy, as a path from the
- * hierarchy's root ("" when unknown), from /proc/self/cgroup
+/* This process's cgroups in the v2 hierarchy (the line with no
+ * controllers) and in v1's cpu hierarchy, as paths from their roots (""
+ * when none), from one reading of /proc/self/cgroup
  * (LMUL_SIMD_CGROUP_PROC, test-only, replaces it). */
-static void own_cgroup(int v2, char *path, size_t size)
+static void own_cgroups(char *v2, char *v1, size_t size)
 {
     const char *file = getenv("LMUL_SIMD_CGROUP_PROC");
     FILE *f = fopen(file != NULL ? file : "/proc/self/cgroup", "r");
     char line[4096];
-    path[0] = '\0';
+    v2[0] = v1[0] = '\0';
     while (f != NULL && fgets(line, sizeof line, f) != NULL) {
         char *first = strchr(line, ':'), *second = first ? strchr(first + 1, ':') : NULL;
         if (second == NULL)
             continue;
         *second = '\0';
         second[1 + strcspn(second + 1, "\n")] = '\0';
-        if (cpu_hierarchy(first + 1, v2)) {
-            snprintf(path, size, "%s", second + 1);
-            break;
-        }
+        if (first[1] == '\0')
+            snprintf(v2, size, "%s", second + 1);
+        else if (names_cpu(first + 1))
+            snprintf(v1, size, "%s", second + 1);
     }
     if (f != NULL)
         fclose(f);
 }
 
-/* The smallest quota that quota_at finds in hierarchy/rel and each of its
+/* The smallest quota that quota_at finds in hierarchy/own and each of its
  * parents up to the hierarchy's root (a container's limit may be set on
- * a parent of its own cgroup); 0 when none. rel is cut as it goes. */
-static int smallest_quota_up(const char *hierarchy, char *rel, int (*quota_at)(const char *))
+ * a parent of its own cgroup); 0 when none. */
+static int smallest_quota_up(const char *hierarchy, const char *own,
+                             int (*quota_at)(const char *))
 {
+    char rel[4096];
     int smallest = 0;
+    snprintf(rel, sizeof rel, "%s", own);
     for (;;) {
         char at[4096];
         if (snprintf(at, sizeof at, "%s%s", hierarchy, rel) < (int)sizeof at) {
@@ -173,9 +175,9 @@ static int smallest_quota_up(const char *hierarchy, char *rel, int (*quota_at)(c
  * cfs quota over period), 0 when there is none. */
 static int cgroup_cpu_quota(const char *root)
 {
-    char rel[4096];
-    own_cgroup(1, rel, sizeof rel);
-    const int v2 = smallest_quota_up(root, rel, v2_quota_at);
+    char v2_own[4096], v1_own[4096];
+    own_cgroups(v2_own, v1_own, sizeof v2_own);
+    const int v2 = smallest_quota_up(root, v2_own, v2_quota_at);
     if (v2 > 0)
         return v2;
     static const char *const v1_dirs[] = {"cpu", "cpu,cpuacct", "cpuacct,cpu"};
@@ -183,8 +185,7 @@ static int cgroup_cpu_quota(const char *root)
         char dir[4096];
         if (snprintf(dir, sizeof dir, "%s/%s", root, v1_dirs[i]) >= (int)sizeof dir)
             return 0;
-        own_cgroup(0, rel, sizeof rel);
-        const int v1 = smallest_quota_up(dir, rel, v1_quota_at);
+        const int v1 = smallest_quota_up(dir, v1_own, v1_quota_at);
         if (v1 > 0)
             return v1;
     }
