@@ -512,8 +512,6 @@ void lmul_sdots_avx2_8(int64_t kc, int64_t items, const char *x, int64_t rs_x,
         sdots(kc, items, x, rs_x, y, rs_y, sums, p, 0);
 }
 
-#define DOTS_AHEAD 32           /* elements: prefetched two lines ahead in each row */
-
 /* Steps p0 .. p0 + steps of the 8 dots by the one-add sum, x and y seen in
  * *sx and *sy (lanes past `steps` read 1.0 and are not summed). */
 LMUL_TARGET_AVX2
@@ -526,9 +524,6 @@ static inline __attribute__((always_inline)) void sdots_fast_steps(
     __m256i t[8];
 #pragma GCC unroll 8
     for (int j = 0; j < 8; j++) {
-        /* 16 rows at a time are more than the hardware prefetcher follows */
-        _mm_prefetch((const char *)(xr[j] + p0 + DOTS_AHEAD), _MM_HINT_T0);
-        _mm_prefetch((const char *)(yr[j] + p0 + DOTS_AHEAD), _MM_HINT_T0);
         const __m256i x = steps == 8 ? _mm256_loadu_si256((const __m256i *)(xr[j] + p0))
                                      : load_padded(xr[j] + p0, mk);
         const __m256i y = steps == 8 ? _mm256_loadu_si256((const __m256i *)(yr[j] + p0))

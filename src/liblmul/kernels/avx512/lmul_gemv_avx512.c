@@ -372,8 +372,6 @@ static inline void transpose16_avx512(__m512i r[16])
 
 /* ------------------------------------------------ dots in lanes */
 
-#define DOTS_AHEAD 32           /* elements: prefetched two lines ahead in each row */
-
 LMUL_TARGET_AVX512
 static inline __attribute__((always_inline)) void sdots_steps(
     int steps, int64_t p0, const uint32_t *const *xr, const uint32_t *const *yr,
@@ -430,9 +428,6 @@ static inline __attribute__((always_inline)) void sdots_fast_steps(
     __m512i t[16];
 #pragma GCC unroll 16
     for (int j = 0; j < 16; j++) {
-        /* 32 rows at a time are more than the hardware prefetcher follows */
-        _mm_prefetch((const char *)(xr[j] + p0 + DOTS_AHEAD), _MM_HINT_T0);
-        _mm_prefetch((const char *)(yr[j] + p0 + DOTS_AHEAD), _MM_HINT_T0);
         const __m512i x = prepared(_mm512_mask_loadu_epi32(one, mk, xr[j] + p0), p, 0, sx);
         const __m512i y = prepared(_mm512_mask_loadu_epi32(one, mk, yr[j] + p0), p, 0, sy);
         t[j] = _mm512_add_epi32(_mm512_add_epi32(x, y), add);
