@@ -410,44 +410,74 @@ static inline void transpose8_avx2(__m256i r[8])
     }
 }
 
+/* Steps p0 .. p0 + steps (steps a constant where it is 8) of m (a constant)
+ * rows of x times the 8 rows of W. */
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) void dots_steps(
+    int64_t m, int steps, int64_t p0, int64_t kc, const uint32_t *const *row,
+    const uint32_t *xa, __m256 *sum, seen8 *s, const lmul_gemm_aux *aux, int fast,
+    int rounding)
+{
+    const __m256i addend = _mm256_set1_epi32((int)aux->a_addend);
+    const __m256i mk = lanes_below(steps);
+    __m256i v[8];
+    for (int j = 0; j < 8; j++) {
+        v[j] = steps == 8 ? _mm256_loadu_si256((const __m256i *)(row[j] + p0))
+                          : load_padded(row[j] + p0, mk);
+        if (fast)
+            v[j] = prepared(v[j], aux->p, rounding, s);
+    }
+    for (int64_t i = 0; i < m; i++) {
+        const __m256i x = steps == 8
+            ? _mm256_loadu_si256((const __m256i *)(xa + i * kc + p0))
+            : _mm256_maskload_epi32((const int *)(xa + i * kc + p0), mk);
+        __m256i t[8];
+        for (int j = 0; j < 8; j++)
+            t[j] = _mm256_castps_si256(product(x, v[j], addend, aux->p, fast, rounding));
+        transpose8_avx2(t);
+        for (int q = 0; q < steps; q++)
+            sum[i] = _mm256_add_ps(sum[i], _mm256_castsi256_ps(t[q]));
+    }
+}
+
+/* m (a constant) rows of x times 8 rows of W. The sums stay in registers
+ * (a runtime m kept them in memory, and a store and load lengthened every
+ * chain of adds). */
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) void dots(
     int64_t m, int64_t kc, int64_t rows, const uint32_t *xa, const char *w,
     int64_t rs_w, float *acc, lmul_range *range, const lmul_gemm_aux *aux, int fast,
     int rounding)
 {
-    const __m256i addend = _mm256_set1_epi32((int)aux->a_addend);
     const uint32_t *row[8];
     lmul_item_rows(w, rs_w, rows, 8, row);
     seen8 s = seen8_start();
     __m256 sum[LMUL_GEMV_STREAM_ROWS];
     for (int64_t i = 0; i < m; i++)
         sum[i] = _mm256_setzero_ps();
-    for (int64_t p0 = 0; p0 < kc; p0 += 8) {
-        const int steps = kc - p0 >= 8 ? 8 : (int)(kc - p0);
-        const __m256i mk = lanes_below(steps);
-        __m256i v[8];
-        for (int j = 0; j < 8; j++) {
-            v[j] = steps == 8 ? _mm256_loadu_si256((const __m256i *)(row[j] + p0))
-                              : load_padded(row[j] + p0, mk);
-            if (fast)
-                v[j] = prepared(v[j], aux->p, rounding, &s);
-        }
-        for (int64_t i = 0; i < m; i++) {
-            const __m256i x = _mm256_maskload_epi32((const int *)(xa + i * kc + p0), mk);
-            __m256i t[8];
-            for (int j = 0; j < 8; j++)
-                t[j] = _mm256_castps_si256(product(x, v[j], addend, aux->p, fast,
-                                                   rounding));
-            transpose8_avx2(t);
-            for (int q = 0; q < steps; q++)
-                sum[i] = _mm256_add_ps(sum[i], _mm256_castsi256_ps(t[q]));
-        }
-    }
+    int64_t p0 = 0;
+    for (; p0 + 8 <= kc; p0 += 8)
+        dots_steps(m, 8, p0, kc, row, xa, sum, &s, aux, fast, rounding);
+    if (p0 < kc)
+        dots_steps(m, (int)(kc - p0), p0, kc, row, xa, sum, &s, aux, fast, rounding);
     for (int64_t i = 0; i < m; i++)
         _mm256_storeu_ps(acc + i * 8, sum[i]);
     if (fast)
         seen8_merge_avx2(rounding ? s : (seen8){s.lo_raw, s.lo_raw, s.hi}, range);
+}
+
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) void dots_m(
+    int64_t m, int64_t kc, int64_t rows, const uint32_t *xa, const char *w,
+    int64_t rs_w, float *acc, lmul_range *range, const lmul_gemm_aux *aux, int fast,
+    int rounding)
+{
+    switch (m) {
+    case 1: dots(1, kc, rows, xa, w, rs_w, acc, range, aux, fast, rounding); break;
+    case 2: dots(2, kc, rows, xa, w, rs_w, acc, range, aux, fast, rounding); break;
+    case 3: dots(3, kc, rows, xa, w, rs_w, acc, range, aux, fast, rounding); break;
+    default: dots(4, kc, rows, xa, w, rs_w, acc, range, aux, fast, rounding);
+    }
 }
 
 LMUL_TARGET_AVX2
@@ -457,11 +487,11 @@ void lmul_sgemv_dots_avx2_8(int64_t m, int64_t kc, int64_t rows, const uint32_t 
 {
     const int rounding = aux->p->round_shift != 0;
     if (fast && rounding)
-        dots(m, kc, rows, xa, w, rs_w, acc, range, aux, 1, 1);
+        dots_m(m, kc, rows, xa, w, rs_w, acc, range, aux, 1, 1);
     else if (fast)
-        dots(m, kc, rows, xa, w, rs_w, acc, range, aux, 1, 0);
+        dots_m(m, kc, rows, xa, w, rs_w, acc, range, aux, 1, 0);
     else
-        dots(m, kc, rows, xa, w, rs_w, acc, range, aux, 0, rounding);
+        dots_m(m, kc, rows, xa, w, rs_w, acc, range, aux, 0, rounding);
 }
 
 /* ------------------------------------------------ dots in lanes */
