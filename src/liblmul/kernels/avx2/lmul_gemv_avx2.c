@@ -173,11 +173,13 @@ static inline void seen8_merge_f8_avx2(seen8 s, const lmul_fp8_format *f, lmul_r
 
 /* The float8 codes in columns j .. j + 32 (those below n) of `rows` rows,
  * into the bytes of s->lo (smallest non-zero 2|code| - 1) and s->hi
- * (largest 2|code|): 32 at a time, not 8 in load_w. */
+ * (largest 2|code|): 32 at a time, not 8 in load_w. Whether one of them
+ * is a zero (+0 or -0). */
 LMUL_TARGET_AVX2
-static inline __attribute__((always_inline)) void f8_seen_cols(
+static inline __attribute__((always_inline)) int f8_seen_cols(
     int rows, const char *const *row, int64_t j, int64_t n, seen8 *s)
 {
+    __m256i zeros = _mm256_setzero_si256();
     for (int q = 0; q < rows; q++) {
         _Alignas(32) uint8_t pad[32] = {0};                 /* past the end: 0 */
         const char *e = row[q] + j;
@@ -188,7 +190,9 @@ static inline __attribute__((always_inline)) void f8_seen_cols(
         /* 2 |code| - 1: a zero wraps to 0xFF, above every other */
         s->lo = _mm256_min_epu8(s->lo, _mm256_sub_epi8(t, _mm256_set1_epi8(1)));
         s->hi = _mm256_max_epu8(s->hi, t);
+        zeros = _mm256_or_si256(zeros, _mm256_cmpeq_epi8(t, _mm256_setzero_si256()));
     }
+    return !_mm256_testz_si256(zeros, zeros);
 }
 
 /* The float8 widening's constants for lmul_fp8_half: the shift in the low
@@ -258,12 +262,14 @@ static inline __attribute__((always_inline)) __m256i load_w(
 #define STEPS 4
 
 /* Columns j .. j + 8 (the first `left` of them) of rows `rows` (a constant:
- * STEPS or 1). */
+ * STEPS or 1); float8 zeros masked out of the sums when `zeros` (a
+ * constant) says the columns may hold one. */
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) void stream_cols(
     int kind, const lmul_fp8_format *f, __m256i half, int rows, int m,
     const char *const *row, int64_t j, int64_t left, const __m256i (*x)[STEPS],
-    float *acc, int64_t n, seen8 *s, const lmul_gemm_aux *aux, int fast, int rounding)
+    float *acc, int64_t n, seen8 *s, const lmul_gemm_aux *aux, int fast, int rounding,
+    int zeros)
 {
     const __m256i addend = _mm256_set1_epi32((int)aux->a_addend);
     const int whole = left >= 8;
@@ -277,9 +283,9 @@ static inline __attribute__((always_inline)) void stream_cols(
         __m256 sum = whole ? _mm256_loadu_ps(a) : _mm256_maskload_ps(a, mk);
         for (int q = 0; q < rows; q++) {
             /* a float8 zero's product, +0 or -0, leaves the sum as it is */
+            const __m256i sum8 = _mm256_add_epi32(x[i][q], v[q]);
             const __m256 prod = kind == LMUL_WIDEN_F8
-                ? _mm256_castsi256_ps(_mm256_and_si256(
-                      _mm256_add_epi32(x[i][q], v[q]), nz[q]))
+                ? _mm256_castsi256_ps(zeros ? _mm256_and_si256(sum8, nz[q]) : sum8)
                 : product(x[i][q], v[q], addend, aux->p, fast, rounding);
             /* lanes past the end add +0: no flag from what is not W */
             sum = _mm256_add_ps(sum, whole ? prod : _mm256_and_ps(prod, _mm256_castsi256_ps(mk)));
@@ -305,18 +311,24 @@ static inline __attribute__((always_inline)) void stream_rows(
         for (int i = 0; i < m; i++)
             x[i][q] = _mm256_set1_epi32((int)(xa[i * ldx + p + q] + x_add));
     }
+    const __m256i (*xs)[STEPS] = (const __m256i (*)[STEPS])x;
     int64_t j = 0;
+    int zeros = 1;
     for (; j + 8 <= n; j += 8) {
         if (kind == LMUL_WIDEN_F8 && j % 32 == 0)
-            f8_seen_cols(rows, row, j, n, s);
-        stream_cols(kind, f, half, rows, m, row, j, 8, (const __m256i (*)[STEPS])x,
-                    acc, n, s, aux, fast, rounding);
+            zeros = f8_seen_cols(rows, row, j, n, s);
+        if (kind == LMUL_WIDEN_F8 && !zeros)
+            stream_cols(kind, f, half, rows, m, row, j, 8, xs, acc, n, s, aux, fast,
+                        rounding, 0);
+        else
+            stream_cols(kind, f, half, rows, m, row, j, 8, xs, acc, n, s, aux, fast,
+                        rounding, 1);
     }
     if (kind == LMUL_WIDEN_F8 && j < n && j % 32 == 0)
         f8_seen_cols(rows, row, j, n, s);
     if (j < n)
-        stream_cols(kind, f, half, rows, m, row, j, n - j,
-                    (const __m256i (*)[STEPS])x, acc, n, s, aux, fast, rounding);
+        stream_cols(kind, f, half, rows, m, row, j, n - j, xs, acc, n, s, aux, fast,
+                    rounding, 1);
 }
 
 LMUL_TARGET_AVX2
