@@ -33,7 +33,7 @@
 #define WIDEN_ROWS 4            /* narrow rows of B widened at a time by the stream path */
 #define GROUP 8                 /* steps per prefetch of the tile path */
 #define AHEAD 16                /* how far ahead they prefetch */
-#define MIN_WORK_PER_THREAD (INT64_C(1) << 20)  /* m*n*k below this: one thread */
+#define MIN_WORK_PER_THREAD (INT64_C(1) << 18)  /* m*n*k below this: one thread */
 #define MAX_THREADS 256
 
 
