@@ -59,6 +59,31 @@ def test_few_rows_equal_blocked(layout, kdim, special):
         same_bits(r, results[0])
 
 
+@pytest.mark.parametrize("layout", ["rows", "columns"])
+@pytest.mark.parametrize("x_exp", [0, 100, -100])
+def test_weights_at_range_edges(layout, x_exp):
+    """Weights at powers of two from 2^-64 to 2^66 and near float32's
+    limits, next to ordinary ones, with x near 1, 2^100 or 2^-100: wherever
+    the one-add products stay valid, overflow or underflow, the stream and
+    dots loops (and their choice of the one-add or the every-case loop per
+    chunk) give the blocked bits."""
+    kdim, n = 260, 150
+    x = (RNG.uniform(1, 2, (ROWS + 1, kdim)) * 2.0 ** x_exp).astype(np.float32)
+    edges = np.array([2.0 ** e for e in (-64, -63, -62, 27, 28, 29, 64, 65, 66)]
+                     + [1.99 * 2.0 ** 64, 1.5e-38, 3e38], np.float32)
+    for col in range(0, n, 10):
+        w = np.array(weights(kdim, n, layout=layout))
+        if layout == "columns":
+            w = np.ascontiguousarray(w.T).T
+        w[(col * 7) % kdim, col] = edges[col // 10 % edges.size]
+        w[(col * 7 + 255) % kdim, col] = -edges[(col // 10 + 3) % edges.size]
+        for isa in ISAS:
+            with lmul_simd.use_isa(isa):
+                blocked = lmul_simd.matmul(x, w)
+                for m in (1, 2):
+                    same_bits(lmul_simd.matmul(x[:m], w), blocked[:m])
+
+
 @pytest.mark.parametrize("kdim", [9, 513])
 def test_few_columns_equal_blocked(kdim):
     """W @ x (the short operand second) and a C with rows contiguous."""
