@@ -10,23 +10,33 @@ import threading
 import numpy as np
 from numpy.typing import ArrayLike
 
+from . import _api
+
 # the C library's lmul_format codes, and each format's own k
 _FORMATS = {"float32": (0, 23), "float64": (1, 52), "float16": (2, 10),
             "bfloat16": (3, 7), "float8_e4m3fn": (4, 3), "float8_e5m2": (5, 2)}
 _FLOAT32_MANTISSA = 23
 
 
+@functools.lru_cache(maxsize=None)
+def _dtype_name(dtype):
+    """dtype.name, cached by the dtype: NumPy computes it in Python on every
+    access (microseconds), which each product with a packed operand would
+    pay several times."""
+    return np.dtype(dtype).name
+
+
 def _format(dtype):
-    return _FORMATS[np.dtype(dtype).name][0]
+    return _FORMATS[_dtype_name(dtype)][0]
 
 
 def _own_k(dtype):
-    return _FORMATS[np.dtype(dtype).name][1]
+    return _FORMATS[_dtype_name(dtype)][1]
 
 
 def _result_dtype(loop):
     """The dtype matmul gives for a loop's inputs: float8 sums are float32."""
-    return np.dtype(np.float32) if np.dtype(loop).name.startswith("float8") else loop
+    return np.dtype(np.float32) if _dtype_name(loop).startswith("float8") else loop
 
 
 @functools.lru_cache(maxsize=None)
@@ -53,7 +63,6 @@ class PackedMatrix:
     __slots__ = ("_b", "_k", "_packs", "_lock", "__weakref__")
 
     def __init__(self, b, k=None):
-        from . import _api
         b = np.asarray(b)
         if b.ndim != 2:
             raise ValueError(f"pack expects a 2-D matrix (k, n), got {b.ndim}-D")
@@ -93,7 +102,7 @@ class PackedMatrix:
         """The C pack for this loop dtype at the active instruction set."""
         from . import _core
         k = self._k if self._k is not None else _own_k(loop)
-        key = (_core.get_isa(), np.dtype(loop).name, k)
+        key = (_core.get_isa(), _dtype_name(loop), k)
         pack = self._packs.get(key)
         if pack is None:
             with self._lock:
@@ -133,7 +142,6 @@ class PackedMatrix:
         return out
 
     def __rmatmul__(self, a):
-        from . import _api
         return self._matmul(a, _api.matmul, None)
 
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
@@ -148,7 +156,6 @@ class PackedMatrix:
         if isinstance(out, tuple):
             out = out[0]
         if ufunc is np.matmul:
-            from . import _api
             ufunc = _api.matmul
         return self._matmul(inputs[0], ufunc, k, out)
 
@@ -156,7 +163,6 @@ class PackedMatrix:
 def _matmul_k_of(ufunc):
     """None for matmul (lmul_simd's, or numpy's from `a @ packed`), k for
     lmul_simd.matmul_k(k), False for any other ufunc."""
-    from . import _api
     if ufunc is _api.matmul or ufunc is np.matmul:
         return None
     name = getattr(ufunc, "__name__", "")
@@ -180,7 +186,6 @@ def pack(b: ArrayLike, k: int | None = None) -> PackedMatrix:
     read-only copy of b the object keeps. Any number of threads may use it at
     once.
     """
-    from . import _api
     if _api.backend != "c":
         raise RuntimeError("lmul_simd.pack needs the compiled C extension "
                            f"(the {_api.backend} backend is in use)")
