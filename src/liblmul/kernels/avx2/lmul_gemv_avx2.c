@@ -317,12 +317,12 @@ static inline __attribute__((always_inline)) void stream_rows(
     for (; j + 8 <= n; j += 8) {
         if (kind == LMUL_WIDEN_F8 && j % 32 == 0)
             zeros = f8_seen_cols(rows, row, j, n, s);
-        if (kind == LMUL_WIDEN_F8 && !zeros)
-            stream_cols(kind, f, half, rows, m, row, j, 8, xs, acc, n, s, aux, fast,
-                        rounding, 0);
-        else
+        if (zeros)              /* always, but for float8 blocks without a zero */
             stream_cols(kind, f, half, rows, m, row, j, 8, xs, acc, n, s, aux, fast,
                         rounding, 1);
+        else
+            stream_cols(kind, f, half, rows, m, row, j, 8, xs, acc, n, s, aux, fast,
+                        rounding, 0);
     }
     if (kind == LMUL_WIDEN_F8 && j < n && j % 32 == 0)
         f8_seen_cols(rows, row, j, n, s);
