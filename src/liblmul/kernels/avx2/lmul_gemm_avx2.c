@@ -262,6 +262,31 @@ static inline uint32_t nonzero32(uint32_t x)
     return -(uint32_t)((x & 0x7FFFFFFFu) != 0);
 }
 
+/* 8 elements x of a zero-kernel panel as `val` and `factor`: x itself (plus
+ * `shift`) and `one` where x less `minus` is not +-0, else `zero_as` and 0. */
+LMUL_TARGET_AVX2
+static inline void zprep32_avx2_8(const uint32_t *x, uint32_t *val, uint32_t *factor,
+                                  __m256i minus, __m256i shift, __m256i zero_as,
+                                  __m256i one)
+{
+    const __m256i v = _mm256_loadu_si256((const __m256i *)x);
+    const __m256i mag = _mm256_and_si256(_mm256_sub_epi32(v, minus),
+                                         _mm256_set1_epi32(0x7FFFFFFF));
+    const __m256i zero = _mm256_cmpeq_epi32(mag, _mm256_setzero_si256());
+    _mm256_storeu_si256((__m256i *)val,
+                        _mm256_blendv_epi8(_mm256_add_epi32(v, shift), zero_as, zero));
+    _mm256_storeu_si256((__m256i *)factor, _mm256_andnot_si256(zero, one));
+}
+
+/* The same for one element (panel tails). */
+static inline void zprep32_1(uint32_t x, uint32_t *val, uint32_t *factor, uint32_t minus,
+                             uint32_t shift, uint32_t zero_as, uint32_t one)
+{
+    const uint32_t keep = nonzero32(x - minus);
+    *val = ((x + shift) & keep) | (zero_as & ~keep);
+    *factor = one & keep;
+}
+
 /* A's panel for the float32 zero kernel (lmul_zprep_ft): per step, `width`
  * values a' then `width` factors, as described above (a zero A's bits less
  * a_addend are +-0; it becomes a_zero_as). */
@@ -271,12 +296,17 @@ void lmul_zprep32a_avx2(int64_t kc, int width, const void *pa, void *dst,
 {
     const uint32_t *a = pa;
     uint32_t *out = dst;
-    for (int64_t p = 0; p < kc; p++, a += width, out += 2 * width)
-        for (int i = 0; i < width; i++) {
-            const uint32_t keep = nonzero32(a[i] - (uint32_t)a_addend);
-            out[i] = (a[i] & keep) | ((uint32_t)a_zero_as & ~keep);
-            out[width + i] = ONE32 & keep;
-        }
+    const __m256i minus = _mm256_set1_epi32((int)a_addend), none = _mm256_setzero_si256();
+    const __m256i zero_as = _mm256_set1_epi32((int)a_zero_as);
+    const __m256i one = _mm256_set1_epi32((int)ONE32);
+    const int vectors = width / 8 * 8;
+    for (int64_t p = 0; p < kc; p++, a += width, out += 2 * width) {
+        for (int i = 0; i < vectors; i += 8)
+            zprep32_avx2_8(a + i, out + i, out + width + i, minus, none, zero_as, one);
+        for (int i = vectors; i < width; i++)
+            zprep32_1(a[i], out + i, out + width + i, (uint32_t)a_addend, 0,
+                      (uint32_t)a_zero_as, ONE32);
+    }
 }
 
 /* A's panel for the float64 zero kernel: per step, `width` masks, all ones
@@ -294,18 +324,48 @@ void lmul_zprep64a_avx2(int64_t kc, int width, const void *pa, void *dst,
 #define SCALE_SHIFT ((uint32_t)LMUL_SZEROS_SCALE_AVX2 << 23)     /* times 2^100 */
 #define SCALE_FACTOR ((uint32_t)(127 - LMUL_SZEROS_SCALE_AVX2) << 23)   /* 2^-100 */
 
+#define ZFLAT 1024    /* elements of a B panel prepared per round into flat buffers */
+
 /* Per step, nr values then nr float32 factors: b + shift and `factor` for a
  * non-zero B, -a_addend (A's own finite bits come out of a + b') and 0.0
- * for a zero. */
-static void zprep32_b(int64_t kc, int nr, const uint32_t *b, uint32_t *out,
-                      uint32_t a_addend, uint32_t shift, uint32_t factor)
+ * for a zero. Vectors run over the panel's elements as they lie, into flat
+ * buffers; each step's nr values and factors are then copied into place
+ * (nr a constant where it is inlined: the copies are a few moves). */
+LMUL_TARGET_AVX2
+static inline __attribute__((always_inline)) void zprep32b_avx2_nr(
+    int64_t kc, int nr, const uint32_t *b, uint32_t *out, uint32_t a_addend,
+    uint32_t shift, uint32_t factor)
 {
-    for (int64_t p = 0; p < kc; p++, b += nr, out += 2 * nr)
-        for (int j = 0; j < nr; j++) {
-            const uint32_t keep = nonzero32(b[j]);
-            out[j] = ((b[j] + shift) & keep) | (-a_addend & ~keep);
-            out[nr + j] = factor & keep;
+    uint32_t val[ZFLAT], fac[ZFLAT];
+    const int64_t per_round = ZFLAT / nr;   /* nr is a kernel's, far below ZFLAT */
+    const __m256i none = _mm256_setzero_si256(), vshift = _mm256_set1_epi32((int)shift);
+    const __m256i zero_as = _mm256_set1_epi32(-(int)a_addend);
+    const __m256i vfactor = _mm256_set1_epi32((int)factor);
+    for (int64_t p0 = 0; p0 < kc; p0 += per_round) {
+        const int64_t steps = kc - p0 < per_round ? kc - p0 : per_round, n = steps * nr;
+        int64_t i = 0;
+        for (; i + 8 <= n; i += 8)
+            zprep32_avx2_8(b + i, val + i, fac + i, none, vshift, zero_as, vfactor);
+        for (; i < n; i++)
+            zprep32_1(b[i], val + i, fac + i, 0, shift, -a_addend, factor);
+        for (int64_t p = 0; p < steps; p++, out += 2 * nr) {
+            memcpy(out, val + p * nr, (size_t)nr * sizeof *out);
+            memcpy(out + nr, fac + p * nr, (size_t)nr * sizeof *out);
         }
+        b += n;
+    }
+}
+
+LMUL_TARGET_AVX2
+static void zprep32b_avx2(int64_t kc, int nr, const uint32_t *b, uint32_t *out,
+                          uint32_t a_addend, uint32_t shift, uint32_t factor)
+{
+    if (nr == 5)            /* this level's panels */
+        zprep32b_avx2_nr(kc, 5, b, out, a_addend, shift, factor);
+    else if (nr == 12)      /* the AVX-512 level's */
+        zprep32b_avx2_nr(kc, 12, b, out, a_addend, shift, factor);
+    else
+        zprep32b_avx2_nr(kc, nr, b, out, a_addend, shift, factor);
 }
 
 /* B's panel for the zero kernels of the AVX-512 level (lmul_zprep_ft):
@@ -314,7 +374,7 @@ void lmul_zprep32_avx2(int64_t kc, int nr, const void *pb, void *dst,
                        uint64_t a_addend, uint64_t a_zero_as)
 {
     (void)a_zero_as;
-    zprep32_b(kc, nr, pb, dst, (uint32_t)a_addend, 0, ONE32);
+    zprep32b_avx2(kc, nr, pb, dst, (uint32_t)a_addend, 0, ONE32);
 }
 
 /* B's panel for this level's zero kernel (lmul_zprep_ft): b + SCALE_SHIFT
@@ -323,7 +383,7 @@ void lmul_zprep32s_avx2(int64_t kc, int nr, const void *pb, void *dst,
                         uint64_t a_addend, uint64_t a_zero_as)
 {
     (void)a_zero_as;
-    zprep32_b(kc, nr, pb, dst, (uint32_t)a_addend, SCALE_SHIFT, SCALE_FACTOR);
+    zprep32b_avx2(kc, nr, pb, dst, (uint32_t)a_addend, SCALE_SHIFT, SCALE_FACTOR);
 }
 
 LMUL_TARGET_AVX2
