@@ -91,14 +91,16 @@ def test_float8_gemv_every_code(name, kdim, special_rows):
                 same_bits(lmul_simd.matmul(x, w), expected)
 
 
+@pytest.mark.parametrize("lone", ["zero", "subnormal"])
 @pytest.mark.parametrize("name", ["float8_e4m3fn", "float8_e5m2"])
-def test_float8_gemv_lone_zeros(name):
-    """A float8 zero (+0 or -0) alone among zero-free weights: the stream
-    loops skip the zero mask for blocks of columns without a zero, so a zero
-    in any row of a block of rows, at either end of a block of columns or in
-    the tail, must still leave its product out of the sum. (Unmasked, an
-    e5m2 zero adds about x; an e4m3fn zero adds about x * 2^-119, which the
-    sum mostly absorbs.)"""
+def test_float8_gemv_lone_zeros(name, lone):
+    """A float8 zero (+0 or -0) or subnormal alone among normal weights: the
+    stream loops widen blocks of columns of normal codes by shifting the code
+    (which gives a zero's or a subnormal's bits wrongly) and without the zero
+    mask, so such a code in any row of a block of rows, at either end of a
+    block of columns or in the tail, must still send its block to the float16
+    conversion and the mask. (Unmasked, an e5m2 zero adds about x; an
+    e4m3fn's adds about x * 2^-119, which the sum mostly absorbs.)"""
     kdim, n = 9, 100
     codes = RNG.integers(0x20, 0x60, size=(kdim, n), dtype=np.uint8)   # normal, nonzero
     codes |= RNG.integers(0, 2, size=(kdim, n), dtype=np.uint8) << 7
@@ -106,7 +108,7 @@ def test_float8_gemv_lone_zeros(name):
     for row in (0, 3, 4, 8):
         for col in (0, 7, 8, 31, 32, 63, 64, 95, 96, 99):
             w = codes.copy()
-            w[row, col] = 0x80 if (row + col) % 2 else 0x00
+            w[row, col] = (0x80 if (row + col) % 2 else 0x00) | (lone == "subnormal")
             w = w.view(getattr(ml_dtypes, name))
             for m in (1, 2):
                 expected = lmul_simd.matmul(x[:m], w.astype(np.float32))
