@@ -174,13 +174,12 @@ static inline void seen8_merge_f8_avx2(seen8 s, const lmul_fp8_format *f, lmul_r
 /* The float8 codes in columns j .. j + 32 (those below n) of `rows` rows,
  * into the bytes of s->lo (smallest non-zero 2|code| - 1) and s->hi
  * (largest 2|code|): 32 at a time, not 8 in load_w. Whether one of them
- * has the exponent field 0 (a zero or a subnormal: 2|code| below
- * `plain_from`, 2 << mantissa bits). */
+ * is a zero (+0 or -0). */
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) int f8_seen_cols(
-    int rows, const char *const *row, int64_t j, int64_t n, __m256i plain_from, seen8 *s)
+    int rows, const char *const *row, int64_t j, int64_t n, seen8 *s)
 {
-    __m256i special = _mm256_setzero_si256();
+    __m256i zeros = _mm256_setzero_si256();
     for (int q = 0; q < rows; q++) {
         _Alignas(32) uint8_t pad[32] = {0};                 /* past the end: 0 */
         const char *e = row[q] + j;
@@ -191,10 +190,9 @@ static inline __attribute__((always_inline)) int f8_seen_cols(
         /* 2 |code| - 1: a zero wraps to 0xFF, above every other */
         s->lo = _mm256_min_epu8(s->lo, _mm256_sub_epi8(t, _mm256_set1_epi8(1)));
         s->hi = _mm256_max_epu8(s->hi, t);
-        special = _mm256_or_si256(special, _mm256_cmpgt_epi8(plain_from, _mm256_min_epu8(
-                                      t, plain_from)));
+        zeros = _mm256_or_si256(zeros, _mm256_cmpeq_epi8(t, _mm256_setzero_si256()));
     }
-    return !_mm256_testz_si256(special, special);
+    return !_mm256_testz_si256(zeros, zeros);
 }
 
 /* The float8 widening's constants for lmul_fp8_half: the shift in the low
@@ -235,28 +233,17 @@ static inline __attribute__((always_inline)) __m256i load8(
 
 /* Columns j .. j + 8 (the first `left` real) of a row of W in format `kind`
  * (a constant), ready for the product: rounded and recorded in *s when
- * fast. A float8 element (its range recorded by f8_seen_cols) is widened
- * to its float32 bits less f->normal_add, which A's lanes carry: where its
- * columns have no zero or subnormal (`special` 0) by shifting the
- * sign-extended code and clearing the sign's copies; else by the float16
- * conversion (lmul_fp8_half, less the exponents' difference: the same
- * bits but for a zero's or a subnormal's), *nz then all ones in its
- * non-zero lanes. */
+ * fast. A float8 element is widened by the float16 conversion
+ * (lmul_fp8_half: its float32 bits less the part of normal_add that is in
+ * A's addend), *nz all ones in its non-zero lanes (f8_seen_cols records
+ * its range). */
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) __m256i load_w(
     int kind, const lmul_fp8_format *f, __m256i half, const char *row, int64_t j,
-    int64_t left, seen8 *s, __m256i *nz, const lmul_params *p, int fast, int rounding,
-    int special)
+    int64_t left, seen8 *s, __m256i *nz, const lmul_params *p, int fast, int rounding)
 {
     const size_t es = kind == LMUL_WIDEN_F8 ? 1 : kind == LMUL_WIDEN_BF16 ? 2 : 4;
-    const char *e = row + j * (int64_t)es;
-    *nz = _mm256_set1_epi32(-1);
-    if (kind == LMUL_WIDEN_F8 && !special) {
-        const __m256i c = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)e));
-        return _mm256_and_si256(_mm256_sll_epi32(c, _mm_cvtsi32_si128(f->shift)),
-                                _mm256_set1_epi32((int)lmul_fp8_code_keep(f)));
-    }
-    const __m256i v = load8(kind, f, e, left);
+    const __m256i v = load8(kind, f, row + j * (int64_t)es, left);
     if (kind == LMUL_WIDEN_F8) {
         const __m128i h = _mm_and_si128(
             _mm_sll_epi16(_mm_cvtepi8_epi16(_mm256_castsi256_si128(v)),
@@ -264,9 +251,9 @@ static inline __attribute__((always_inline)) __m256i load_w(
             _mm256_extracti128_si256(half, 1));
         const __m256 w = _mm256_cvtph_ps(h);
         *nz = _mm256_castps_si256(_mm256_cmp_ps(w, _mm256_setzero_ps(), _CMP_NEQ_UQ));
-        return _mm256_sub_epi32(_mm256_castps_si256(w),
-                                _mm256_set1_epi32((int)(f->normal_add - lmul_fp8_half_add(f))));
+        return _mm256_castps_si256(w);
     }
+    *nz = _mm256_set1_epi32(-1);
     return fast ? prepared(v, p, rounding, s) : v;
 }
 
@@ -275,14 +262,14 @@ static inline __attribute__((always_inline)) __m256i load_w(
 #define STEPS 4
 
 /* Columns j .. j + 8 (the first `left` of them) of rows `rows` (a constant:
- * STEPS or 1); float8 zeros masked out of the sums when `special` (a
- * constant) says the columns may hold one (or a subnormal). */
+ * STEPS or 1); float8 zeros masked out of the sums when `zeros` (a
+ * constant) says the columns may hold one. */
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) void stream_cols(
     int kind, const lmul_fp8_format *f, __m256i half, int rows, int m,
     const char *const *row, int64_t j, int64_t left, const __m256i (*x)[STEPS],
     float *acc, int64_t n, seen8 *s, const lmul_gemm_aux *aux, int fast, int rounding,
-    int special)
+    int zeros)
 {
     const __m256i addend = _mm256_set1_epi32((int)aux->a_addend);
     const int whole = left >= 8;
@@ -290,7 +277,7 @@ static inline __attribute__((always_inline)) void stream_cols(
     __m256i v[STEPS], nz[STEPS];
     for (int q = 0; q < rows; q++)
         v[q] = load_w(kind, f, half, row[q], j, left, s, &nz[q], aux->p, fast,
-                      rounding, special);
+                      rounding);
     for (int i = 0; i < m; i++) {
         float *a = acc + i * n + j;
         __m256 sum = whole ? _mm256_loadu_ps(a) : _mm256_maskload_ps(a, mk);
@@ -298,7 +285,7 @@ static inline __attribute__((always_inline)) void stream_cols(
             /* a float8 zero's product, +0 or -0, leaves the sum as it is */
             const __m256i sum8 = _mm256_add_epi32(x[i][q], v[q]);
             const __m256 prod = kind == LMUL_WIDEN_F8
-                ? _mm256_castsi256_ps(special ? _mm256_and_si256(sum8, nz[q]) : sum8)
+                ? _mm256_castsi256_ps(zeros ? _mm256_and_si256(sum8, nz[q]) : sum8)
                 : product(x[i][q], v[q], addend, aux->p, fast, rounding);
             /* lanes past the end add +0: no flag from what is not W */
             sum = _mm256_add_ps(sum, whole ? prod : _mm256_and_ps(prod, _mm256_castsi256_ps(mk)));
@@ -316,9 +303,7 @@ static inline __attribute__((always_inline)) void stream_rows(
     int64_t n, const uint32_t *xa, int64_t ldx, const char *w, int64_t rs_w,
     float *acc, seen8 *s, const lmul_gemm_aux *aux, int fast, int rounding)
 {
-    const uint32_t x_add = kind == LMUL_WIDEN_F8 ? f->normal_add : 0;
-    const __m256i plain_from = _mm256_set1_epi8(
-        (char)(kind == LMUL_WIDEN_F8 ? 2 << f->mantissa_bits : 0));
+    const uint32_t x_add = kind == LMUL_WIDEN_F8 ? lmul_fp8_half_add(f) : 0;
     __m256i x[LMUL_GEMV_STREAM_ROWS][STEPS];
     const char *row[STEPS];
     for (int q = 0; q < rows; q++) {
@@ -328,11 +313,11 @@ static inline __attribute__((always_inline)) void stream_rows(
     }
     const __m256i (*xs)[STEPS] = (const __m256i (*)[STEPS])x;
     int64_t j = 0;
-    int special = 1;
+    int zeros = 1;
     for (; j + 8 <= n; j += 8) {
         if (kind == LMUL_WIDEN_F8 && j % 32 == 0)
-            special = f8_seen_cols(rows, row, j, n, plain_from, s);
-        if (special)            /* always, but for float8 blocks of normal codes */
+            zeros = f8_seen_cols(rows, row, j, n, s);
+        if (zeros)              /* always, but for float8 blocks without a zero */
             stream_cols(kind, f, half, rows, m, row, j, 8, xs, acc, n, s, aux, fast,
                         rounding, 1);
         else
@@ -340,7 +325,7 @@ static inline __attribute__((always_inline)) void stream_rows(
                         rounding, 0);
     }
     if (kind == LMUL_WIDEN_F8 && j < n && j % 32 == 0)
-        f8_seen_cols(rows, row, j, n, plain_from, s);
+        f8_seen_cols(rows, row, j, n, s);
     if (j < n)
         stream_cols(kind, f, half, rows, m, row, j, n - j, xs, acc, n, s, aux, fast,
                     rounding, 1);

@@ -98,14 +98,6 @@ static inline uint32_t lmul_fp8_half_add(const lmul_fp8_format *f)
     return f->normal_add - ((127u - 15u) << 23);
 }
 
-/* The code, sign-extended to 32 bits and shifted left by f->shift, ANDed
- * with this is a normal float8's float32 bits less f->normal_add (sign,
- * exponent field, mantissa; the sign's copies cleared). */
-static inline uint32_t lmul_fp8_code_keep(const lmul_fp8_format *f)
-{
-    return 0x80000000u | ((1u << (7 + f->shift)) - 1u);
-}
-
 /* The range of the codes a float8 loop saw, from its bytes: lo[i] the
  * smallest non-zero doubled magnitude (2|c| or 2|c| - 1; 0xFF: none),
  * hi[i] the largest doubled magnitude. */
