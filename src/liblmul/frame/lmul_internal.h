@@ -249,8 +249,9 @@ typedef void (*lmul_sdots_ft)(int64_t kc, int64_t items, const char *x, int64_t 
                               const char *y, int64_t rs_y, float *sums,
                               const lmul_params *p);
 /* The same dots by the one-add sum alone, p rounding nothing, with the raw
- * magnitudes of x and y in *rx and *ry: the sums are the dots' when
- * lmul_ranges_one_add(rx, ry), else garbage (and may have raised flags). */
+ * magnitudes of x and y in *rx and *ry (or of both together in each): the
+ * sums are the dots' when lmul_ranges_one_add(rx, ry), else garbage (and
+ * may have raised flags). */
 typedef void (*lmul_sdots_fast_ft)(int64_t kc, int64_t items, const char *x,
                                    int64_t rs_x, const char *y, int64_t rs_y,
                                    float *sums, const lmul_params *p, lmul_range *rx,
