@@ -24,7 +24,7 @@ const lmul_kernels lmul_kernels_avx2 = {
               .gemv_lanes = 8, .gemv_stream = lmul_sgemv_stream_avx2,
               .gemv_dots = lmul_sgemv_dots_avx2_8, .gemv_dots_rows = 8,
               .sdots = lmul_sdots_avx2_8,
-              .sdots_fast = lmul_sdots_fast_avx2_16, .sdots_items = 16},
+              .sdots_fast = lmul_sdots_fast_avx2_8, .sdots_items = 8},
     .dgemm = {.mr = 8, .nr = 6, .mc = 96, .nc = 3072,
               .fast = lmul_dgemm_fast_avx2_8x6,
               .zeros = lmul_dgemm_zeros_avx2_8x6,

@@ -578,43 +578,27 @@ static inline __attribute__((always_inline)) void sdots_fast_steps(
         *sum = _mm256_add_ps(*sum, _mm256_castsi256_ps(t[q]));
 }
 
-/* `groups` (a constant) groups of 8 dots, their steps interleaved: each
- * group's sums are one chain of dependent adds, which alone would wait on
- * the add's latency. */
+/* One group of 8 dots, x and y seen together (in both *rx and *ry). Not
+ * more groups at once: their chains of adds would overlap, but with 16
+ * registers their sums and transposes spill, and 32 rows read at once
+ * outrun the hardware prefetcher; nor two ranges, whose bounds spill too
+ * (1000 dots of 256: 1.25x faster than three groups with two ranges). */
 LMUL_TARGET_AVX2
-static inline __attribute__((always_inline)) void sdots_fast_groups(
-    int groups, int64_t kc, const uint32_t *const *xr, const uint32_t *const *yr,
-    __m256 *sum, const lmul_params *p, seen8 *s)
+void lmul_sdots_fast_avx2_8(int64_t kc, int64_t items, const char *x, int64_t rs_x,
+                            const char *y, int64_t rs_y, float *sums,
+                            const lmul_params *p, lmul_range *rx, lmul_range *ry)
 {
+    const uint32_t *xr[8], *yr[8];
+    lmul_item_rows(x, rs_x, items, 8, xr);
+    lmul_item_rows(y, rs_y, items, 8, yr);
+    seen8 s = seen8_start();
+    __m256 sum = _mm256_setzero_ps();
     int64_t p0 = 0;
     for (; p0 + 8 <= kc; p0 += 8)
-        for (int g = 0; g < groups; g++)
-            sdots_fast_steps(8, p0, xr + 8 * g, yr + 8 * g, &sum[g], p, s);
+        sdots_fast_steps(8, p0, xr, yr, &sum, p, &s);
     if (p0 < kc)
-        for (int g = 0; g < groups; g++)
-            sdots_fast_steps((int)(kc - p0), p0, xr + 8 * g, yr + 8 * g, &sum[g], p, s);
-}
-
-/* Two groups of 8 dots, not three, and one range for x and y together (in
- * both *rx and *ry): with 16 registers, three groups' sums and transposes
- * and two ranges' bounds spilled (1.05-1.14x faster, 1000 dots of 256). */
-LMUL_TARGET_AVX2
-void lmul_sdots_fast_avx2_16(int64_t kc, int64_t items, const char *x, int64_t rs_x,
-                             const char *y, int64_t rs_y, float *sums,
-                             const lmul_params *p, lmul_range *rx, lmul_range *ry)
-{
-    const uint32_t *xr[16], *yr[16];
-    lmul_item_rows(x, rs_x, items, 16, xr);
-    lmul_item_rows(y, rs_y, items, 16, yr);
-    seen8 s = seen8_start();
-    __m256 sum[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    if (items > 8)
-        sdots_fast_groups(2, kc, xr, yr, sum, p, &s);
-    else
-        sdots_fast_groups(1, kc, xr, yr, sum, p, &s);
-    _mm256_maskstore_ps(sums, lanes_below(items), sum[0]);
-    if (items > 8)
-        _mm256_maskstore_ps(sums + 8, lanes_below(items - 8), sum[1]);
+        sdots_fast_steps((int)(kc - p0), p0, xr, yr, &sum, p, &s);
+    _mm256_maskstore_ps(sums, lanes_below(items), sum);
     *rx = (lmul_range){UINT64_MAX, 0, 0};
     seen8_merge_avx2((seen8){s.lo_raw, s.lo_raw, s.hi}, rx);
     *ry = *rx;
