@@ -173,10 +173,10 @@ static inline void seen8_merge_f8_avx2(seen8 s, const lmul_fp8_format *f, lmul_r
 
 /* The float8 codes in columns j .. j + 32 (those below n) of `rows` rows,
  * into the bytes of s->lo (smallest non-zero 2|code| - 1) and s->hi
- * (largest 2|code|): 32 at a time, not 8 in load_w. Whether one of them
- * is a zero (+0 or -0). */
+ * (largest 2|code|): 32 at a time, not 8 in load_w. Bit c set where column
+ * j + c holds a zero (+0 or -0) in one of the rows. */
 LMUL_TARGET_AVX2
-static inline __attribute__((always_inline)) int f8_seen_cols(
+static inline __attribute__((always_inline)) uint32_t f8_seen_cols(
     int rows, const char *const *row, int64_t j, int64_t n, seen8 *s)
 {
     __m256i zeros = _mm256_setzero_si256();
@@ -192,7 +192,7 @@ static inline __attribute__((always_inline)) int f8_seen_cols(
         s->hi = _mm256_max_epu8(s->hi, t);
         zeros = _mm256_or_si256(zeros, _mm256_cmpeq_epi8(t, _mm256_setzero_si256()));
     }
-    return !_mm256_testz_si256(zeros, zeros);
+    return (uint32_t)_mm256_movemask_epi8(zeros);
 }
 
 /* The float8 widening's constants for lmul_fp8_half: the shift in the low
@@ -313,11 +313,14 @@ static inline __attribute__((always_inline)) void stream_rows(
     }
     const __m256i (*xs)[STEPS] = (const __m256i (*)[STEPS])x;
     int64_t j = 0;
-    int zeros = 1;
+    uint32_t zero_cols = UINT32_MAX;
     for (; j + 8 <= n; j += 8) {
         if (kind == LMUL_WIDEN_F8 && j % 32 == 0)
-            zeros = f8_seen_cols(rows, row, j, n, s);
-        if (zeros)              /* always, but for float8 blocks without a zero */
+            zero_cols = f8_seen_cols(rows, row, j, n, s);
+        /* always, but for float8 columns j .. j + 8 without a zero: on
+         * weights cast from normal values, a zero in 1 block of 4 x 8 in 20
+         * where 1 of 4 x 32 in 5 (fewer masks, fewer mispredicted branches) */
+        if ((zero_cols >> (j % 32)) & 0xFF)
             stream_cols(kind, f, half, rows, m, row, j, 8, xs, acc, n, s, aux, fast,
                         rounding, 1);
         else
