@@ -93,7 +93,7 @@ def test_float8_gemv_every_code(name, kdim, special_rows):
 
 @pytest.mark.parametrize("lone", ["zero", "subnormal"])
 @pytest.mark.parametrize("name", ["float8_e4m3fn", "float8_e5m2"])
-def test_float8_gemv_lone_zeros(name, lone):
+def test_float8_gemv_lone_zero_or_subnormal(name, lone):
     """A float8 zero (+0 or -0) or subnormal alone among normal weights: the
     stream loops skip the zero mask for blocks of columns without a zero, so
     a zero in any row of a block of rows, at either end of a block of columns
