@@ -212,7 +212,7 @@ LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) __m256i load8(
     int kind, const lmul_fp8_format *f, const char *e, int64_t left)
 {
-    const size_t es = kind == LMUL_WIDEN_F8 ? 1 : kind == LMUL_WIDEN_BF16 ? 2 : 4;
+    const size_t es = (size_t)lmul_widen_bytes(kind);
     _Alignas(32) uint8_t pad[32];
     if (left < 8) {
         for (int i = 0; i < 8; i++) {
@@ -242,7 +242,7 @@ static inline __attribute__((always_inline)) __m256i load_w(
     int kind, const lmul_fp8_format *f, __m256i half, const char *row, int64_t j,
     int64_t left, seen8 *s, __m256i *nz, const lmul_params *p, int fast, int rounding)
 {
-    const size_t es = kind == LMUL_WIDEN_F8 ? 1 : kind == LMUL_WIDEN_BF16 ? 2 : 4;
+    const size_t es = (size_t)lmul_widen_bytes(kind);
     const __m256i v = load8(kind, f, row + j * (int64_t)es, left);
     if (kind == LMUL_WIDEN_F8) {
         const __m128i h = _mm_and_si128(
@@ -317,6 +317,8 @@ static inline __attribute__((always_inline)) void stream_rows(
     for (; j + 8 <= n; j += 8) {
         if (kind == LMUL_WIDEN_F8 && j % 32 == 0)
             zero_cols = f8_seen_cols(rows, row, j, n, s);
+        if (j * lmul_widen_bytes(kind) % 64 == 0)
+            lmul_prefetch_rows_below(rows, row, STEPS * rs_w, j * lmul_widen_bytes(kind));
         /* always, but for float8 columns j .. j + 8 without a zero: on
          * weights cast from normal values, a zero in 1 block of 4 x 8 in 20
          * where 1 of 4 x 32 in 5 (fewer masks, fewer mispredicted branches) */
