@@ -174,25 +174,32 @@ static inline void seen8_merge_f8_avx2(seen8 s, const lmul_fp8_format *f, lmul_r
 /* The float8 codes in columns j .. j + 32 (those below n) of `rows` rows,
  * into the bytes of s->lo (smallest non-zero 2|code| - 1) and s->hi
  * (largest 2|code|): 32 at a time, not 8 in load_w. Bit c set where column
- * j + c holds a zero (+0 or -0) in one of the rows. */
+ * j + c holds a zero (+0 or -0) in one of the rows. The rows are reduced
+ * first and merged into *s once: *s lives in memory, and a merge per row
+ * made a chain of loads and stores through the whole stream. */
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) uint32_t f8_seen_cols(
     int rows, const char *const *row, int64_t j, int64_t n, seen8 *s)
 {
-    __m256i zeros = _mm256_setzero_si256();
+    __m256i lo = _mm256_set1_epi8(-1), hi = _mm256_setzero_si256(), least = lo;
     for (int q = 0; q < rows; q++) {
-        _Alignas(32) uint8_t pad[32] = {0};                 /* past the end: 0 */
+        _Alignas(32) uint8_t pad[32];
         const char *e = row[q] + j;
-        if (n - j < 32)
+        if (n - j < 32) {
+            memset(pad, 0, sizeof pad);                     /* past the end: 0 */
             e = memcpy(pad, e, (size_t)(n - j));
+        }
         const __m256i c = _mm256_loadu_si256((const __m256i *)e);
         const __m256i t = _mm256_add_epi8(c, c);
         /* 2 |code| - 1: a zero wraps to 0xFF, above every other */
-        s->lo = _mm256_min_epu8(s->lo, _mm256_sub_epi8(t, _mm256_set1_epi8(1)));
-        s->hi = _mm256_max_epu8(s->hi, t);
-        zeros = _mm256_or_si256(zeros, _mm256_cmpeq_epi8(t, _mm256_setzero_si256()));
+        const __m256i u = _mm256_sub_epi8(t, _mm256_set1_epi8(1));
+        lo = q == 0 ? u : _mm256_min_epu8(lo, u);
+        hi = q == 0 ? t : _mm256_max_epu8(hi, t);
+        least = q == 0 ? t : _mm256_min_epu8(least, t);
     }
-    return (uint32_t)_mm256_movemask_epi8(zeros);
+    s->lo = _mm256_min_epu8(s->lo, lo);
+    s->hi = _mm256_max_epu8(s->hi, hi);
+    return (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(least, _mm256_setzero_si256()));
 }
 
 /* The float8 widening's constants for lmul_fp8_half: the shift in the low
