@@ -91,6 +91,27 @@ def test_float8_gemv_every_code(name, kdim, special_rows):
                 same_bits(lmul_simd.matmul(x, w), expected)
 
 
+@pytest.mark.parametrize("name", ["float8_e4m3fn", "float8_e5m2"])
+@pytest.mark.parametrize("scale", [2.0 ** -118, 2.0 ** 125])
+def test_float8_gemv_products_out_of_range(name, scale):
+    """Activations so small (large) that their products with the smallest
+    (largest) float8 codes leave float32's normal range: the stream loops'
+    record of the codes they saw must send those chunks to the safe loop,
+    whose flushed (infinite) products the one-add sum would get wrong. All
+    positive: an infinite product makes its sum +inf, not NaN."""
+    kdim, n = 260, 1100
+    w = (every_code(name, kdim, n, 0).view(np.uint8) & 0x7F).view(getattr(ml_dtypes, name))
+    x = (np.abs(RNG.standard_normal((2, kdim))) * scale).astype(np.float32)
+    exact = np.abs(x[:, :, None].astype(np.float64) * w.astype(np.float64)[None])
+    assert (exact[exact > 0].min() < 2.0 ** -126) if scale < 1 else (exact.max() > 2.0 ** 128)
+    with np.errstate(over="ignore"):                    # the infinite products
+        for m in (1, 2):
+            expected = lmul_simd.matmul(x[:m], w.astype(np.float32))
+            for isa in lmul_simd.available_isas():
+                with lmul_simd.use_isa(isa):
+                    same_bits(lmul_simd.matmul(x[:m], w), expected)
+
+
 @pytest.mark.parametrize("lone", ["zero", "subnormal"])
 @pytest.mark.parametrize("name", ["float8_e4m3fn", "float8_e5m2"])
 def test_float8_gemv_lone_zero_or_subnormal(name, lone):
