@@ -464,6 +464,13 @@ static inline __attribute__((always_inline)) void dots_steps(
     }
 }
 
+/* How far ahead in its 8 rows of W the dots loop asks for lines (into
+ * L2): 2 KiB. Eight rows read at once, on two cores, outrun the hardware
+ * prefetchers (x @ W.T, 1x4096 @ 4096x4096 from DRAM in C: 1.10-1.14x on
+ * two threads, 1.12x on one; 4 or 8 KiB ahead 0.93-1.0x of that, 0.5 KiB
+ * into L1 0.85-0.99x). */
+#define DOTS_AHEAD 512                  /* elements */
+
 /* m (a constant) rows of x times 8 rows of W. The sums stay in registers
  * (a runtime m kept them in memory, and a store and load lengthened every
  * chain of adds). */
@@ -480,8 +487,13 @@ static inline __attribute__((always_inline)) void dots(
     for (int64_t i = 0; i < m; i++)
         sum[i] = _mm256_setzero_ps();
     int64_t p0 = 0;
-    for (; p0 + 8 <= kc; p0 += 8)
+    for (; p0 + 8 <= kc; p0 += 8) {
+        if (p0 % 16 == 0)       /* a cache line of each row, DOTS_AHEAD on */
+            for (int j = 0; j < 8; j++)
+                __builtin_prefetch((const void *)((uintptr_t)(row[j] + p0)
+                                                  + DOTS_AHEAD * sizeof(uint32_t)), 0, 2);
         dots_steps(m, 8, p0, kc, row, xa, sum, &s, aux, fast, rounding);
+    }
     if (p0 < kc)
         dots_steps(m, (int)(kc - p0), p0, kc, row, xa, sum, &s, aux, fast, rounding);
     for (int64_t i = 0; i < m; i++)
