@@ -237,6 +237,16 @@ static inline int64_t lmul_widen_bytes(lmul_widen_kind kind)
     return kind == LMUL_WIDEN_F8 ? 1 : kind == LMUL_WIDEN_BF16 ? 2 : 4;
 }
 
+/* The cache line `ahead` bytes past p, into L2. The address is formed as
+ * an integer: it may lie past the array (past W's last row, say), where it
+ * is only prefetched, never read. Always inlined: GCC finds a call to it
+ * free of effects, and drops it, where it is not. */
+static inline __attribute__((always_inline)) void lmul_prefetch_l2(const void *p,
+                                                                   int64_t ahead)
+{
+    __builtin_prefetch((const void *)((uintptr_t)p + (uintptr_t)ahead), 0, 2);
+}
+
 /*
  * A stream kernel's prefetch, once per cache line of its rows: the byte `at`
  * of each of its `rows` rows of W, `below` bytes further on (the next group
@@ -244,16 +254,13 @@ static inline int64_t lmul_widen_bytes(lmul_widen_kind kind)
  * afresh (and stop at each 4 KiB page, a whole row of 4096 float8 weights):
  * the next group, asked for while this one is computed, is in L2 when its
  * turn comes (a 4096 x 4096 GEMV from DRAM on two threads: 1.05-1.3x, every
- * format, both levels). Past W's last row the address is only prefetched,
- * never read. Always inlined: GCC finds a call to it free of effects, and
- * drops it, where it is not.
+ * format, both levels).
  */
 static inline __attribute__((always_inline)) void lmul_prefetch_rows_below(
     int rows, const char *const *row, int64_t below, int64_t at)
 {
     for (int q = 0; q < rows; q++)
-        __builtin_prefetch((const void *)((uintptr_t)row[q] + (uintptr_t)(below + at)), 0,
-                           2);
+        lmul_prefetch_l2(row[q] + at, below);
 }
 
 /* rows[j] = row j of `items` rows `stride` bytes apart from base, for

@@ -598,8 +598,7 @@ static inline __attribute__((always_inline)) void dots(
     for (; p0 + 8 <= kc; p0 += 8) {
         if (p0 % 16 == 0)       /* a cache line of each row, DOTS_AHEAD on */
             for (int j = 0; j < 8; j++)
-                __builtin_prefetch((const void *)((uintptr_t)(row[j] + p0)
-                                                  + DOTS_AHEAD * sizeof(uint32_t)), 0, 2);
+                lmul_prefetch_l2(row[j] + p0, DOTS_AHEAD * (int64_t)sizeof(uint32_t));
         dots_steps(m, 8, p0, kc, row, xa, sum, &s, aux, fast, rounding);
     }
     if (p0 < kc)
