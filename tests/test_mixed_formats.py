@@ -19,6 +19,15 @@ def same_bits(x, y):
                                   np.where(np.isnan(y), 0, y).view(np.uint32))
 
 
+def same_as_widened_on_every_level(x, w):
+    """x @ w with w narrow: the bits of x @ w widened to float32 first, on
+    every level."""
+    expected = lmul_simd.matmul(x, w.astype(np.float32))
+    for isa in lmul_simd.available_isas():
+        with lmul_simd.use_isa(isa):
+            same_bits(lmul_simd.matmul(x, w), expected)
+
+
 def narrow_weights(name, shape, special=True):
     """Normal samples (so float8 zeros and subnormals too), and with special:
     NaN, infinities (where the format has them), signed zeros, extremes."""
@@ -84,11 +93,7 @@ def test_float8_gemv_every_code(name, kdim, special_rows):
                     assert sum(lmul_simd.gemm_stats().values()) == 0   # not the blocked path
                     same_bits(got, expected)
     for n in (1, 7, 9, 17, 33, 63, 65, 100):   # one vector or a few, and their tails
-        w = every_code(name, kdim, n, special_rows)
-        expected = lmul_simd.matmul(x, w.astype(np.float32))
-        for isa in lmul_simd.available_isas():
-            with lmul_simd.use_isa(isa):
-                same_bits(lmul_simd.matmul(x, w), expected)
+        same_as_widened_on_every_level(x, every_code(name, kdim, n, special_rows))
 
 
 @pytest.mark.parametrize("name", ["float8_e4m3fn", "float8_e5m2"])
@@ -106,10 +111,7 @@ def test_float8_gemv_products_out_of_range(name, scale):
     assert (exact[exact > 0].min() < 2.0 ** -126) if scale < 1 else (exact.max() > 2.0 ** 128)
     with np.errstate(over="ignore"):                    # the infinite products
         for m in (1, 2):
-            expected = lmul_simd.matmul(x[:m], w.astype(np.float32))
-            for isa in lmul_simd.available_isas():
-                with lmul_simd.use_isa(isa):
-                    same_bits(lmul_simd.matmul(x[:m], w), expected)
+            same_as_widened_on_every_level(x[:m], w)
 
 
 @pytest.mark.parametrize("lone", ["zero", "subnormal"])
@@ -131,10 +133,7 @@ def test_float8_gemv_lone_zero_or_subnormal(name, lone):
             w[row, col] = (0x80 if (row + col) % 2 else 0x00) | (lone == "subnormal")
             w = w.view(getattr(ml_dtypes, name))
             for m in (1, 2):
-                expected = lmul_simd.matmul(x[:m], w.astype(np.float32))
-                for isa in lmul_simd.available_isas():
-                    with lmul_simd.use_isa(isa):
-                        same_bits(lmul_simd.matmul(x[:m], w), expected)
+                same_as_widened_on_every_level(x[:m], w)
 
 
 @pytest.mark.parametrize("name", ["float8_e4m3fn", "float8_e5m2"])
