@@ -138,6 +138,27 @@ def test_operands_of_far_apart_scales():
             same_bits(lmul_simd.vecdot(x, y), want)
 
 
+@pytest.mark.parametrize("sx", [1.0, -1.0])
+@pytest.mark.parametrize("sy", [1.0, -1.0])
+@pytest.mark.parametrize("scale", [2.0 ** -65, 2.0 ** 70])
+def test_products_the_one_add_window_must_refuse(sx, sy, scale):
+    """The one-add kernels first check that every element lies in a window of
+    magnitudes ([2^-31, 2^33)) where each product is one add, by the top
+    halves of the elements whatever their sign: an item whose products
+    underflow (2^-65 * 2^-65) or overflow (2^70 * 2^70) in either sign must
+    fail it; beside it, items with elements on the window's own edges."""
+    x, y = operands(40, 256, special=False)
+    below_top = np.nextafter(np.float32(2.0 ** 33), np.float32(0))
+    x[1, ::2], y[1, ::2] = np.float32(2.0 ** -31), -below_top
+    x[2, 1::3], y[2, 1::3] = -below_top, np.float32(-(2.0 ** -31))
+    x[5, 7:9] = np.float32(sx * scale)
+    y[5, 7:9] = np.float32(sy * scale)
+    want = np.array([blocked_order(a[None], b[:, None])[0, 0] for a, b in zip(x, y)])
+    for isa in ISAS:
+        with lmul_simd.use_isa(isa):
+            same_bits(lmul_simd.vecdot(x, y), want)
+
+
 def test_a_discarded_one_add_try_leaves_no_flags():
     x, y = one_add_breakers(40, 256)
     x[3, 0] = 1.0                   # no infinity: the exact dots raise nothing

@@ -119,6 +119,19 @@ typedef struct lmul_range {
 } lmul_range;
 
 /*
+ * The one-add window: float32 magnitudes in [2^-31, 2^33) (exponents 96 ..
+ * 159), where any two multiply by the one-add product (their exponents sum
+ * far from both ends). A kernel checks it in two operations per vector where
+ * the exact range takes three: each 32-bit lane's top half less
+ * LMUL_WINDOW_BASE16 (a 16-bit subtraction: the sign bit drops out, as the
+ * other half's garbage does), ORed together; at the end the bits
+ * LMUL_WINDOW_OUT32 are clear in every lane when every element was inside
+ * (its magnitude's top half, less the base, below 0x2000).
+ */
+#define LMUL_WINDOW_BASE16 0x3000
+#define LMUL_WINDOW_OUT32 0x60000000u
+
+/*
  * GEMM packing preparation: dst[r*width + i] = src element i of row r, the
  * rows `src_stride` bytes apart, each `width` contiguous container bit
  * patterns (uint32 or uint64 by the container; src may be dst when rows is 1),
@@ -280,14 +293,16 @@ static inline void lmul_item_rows(const char *base, int64_t stride, int64_t item
 typedef void (*lmul_sdots_ft)(int64_t kc, int64_t items, const char *x, int64_t rs_x,
                               const char *y, int64_t rs_y, float *sums,
                               const lmul_params *p);
-/* The same dots by the one-add sum alone, p rounding nothing, with the raw
- * magnitudes of x and y in *rx and *ry (or of both together in each): the
- * sums are the dots' when lmul_ranges_one_add(rx, ry), else garbage (and
- * may have raised flags). */
-typedef void (*lmul_sdots_fast_ft)(int64_t kc, int64_t items, const char *x,
-                                   int64_t rs_x, const char *y, int64_t rs_y,
-                                   float *sums, const lmul_params *p, lmul_range *rx,
-                                   lmul_range *ry);
+/* The same dots by the one-add sum alone, p rounding nothing. With
+ * `window`: 1 when every element of x and y lay in the one-add window (the
+ * sums are the dots'), else 0. Without: 1, with the raw magnitudes of x and
+ * y in *rx and *ry (or of both together in each): the sums are the dots'
+ * when lmul_ranges_one_add(rx, ry). Otherwise they are garbage (and may have
+ * raised flags). */
+typedef int (*lmul_sdots_fast_ft)(int64_t kc, int64_t items, const char *x,
+                                  int64_t rs_x, const char *y, int64_t rs_y,
+                                  float *sums, const lmul_params *p, int window,
+                                  lmul_range *rx, lmul_range *ry);
 typedef void (*lmul_gemv_stream_ft)(int64_t m, int64_t kc, int64_t n,
                                     const uint32_t *xa, int64_t ldx,
                                     const char *w, int64_t rs_w,

@@ -685,54 +685,86 @@ void lmul_sdots_avx2_8(int64_t kc, int64_t items, const char *x, int64_t rs_x,
         sdots(kc, items, x, rs_x, y, rs_y, sums, p, 0);
 }
 
+/* v's elements checked against the one-add window (lmul_window_range):
+ * their top halves less the base ORed into *out. */
+LMUL_TARGET_AVX2
+static inline void window_seen(__m256i v, __m256i *out)
+{
+    *out = _mm256_or_si256(*out, _mm256_sub_epi16(v, _mm256_set1_epi16(LMUL_WINDOW_BASE16)));
+}
+
 /* Steps p0 .. p0 + steps of the 8 dots by the one-add sum, x and y both
- * seen in *s (lanes past `steps` read 1.0 and are not summed). */
+ * checked against the window (in out[0] and out[1]) when `window` (a
+ * constant), else seen in *s (lanes past `steps` read 1.0 and are not
+ * summed). */
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) void sdots_fast_steps(
     int steps, int64_t p0, const uint32_t *const *xr, const uint32_t *const *yr,
-    __m256 *sum, const lmul_params *p, seen8 *s)
+    __m256 *sum, const lmul_params *p, int window, seen8 *s, __m256i out[2])
 {
     const __m256i mk = lanes_below(steps);
     const __m256i add = _mm256_set1_epi32((int)(p->offset - 0x3F800000u));
     __m256i t[8];
 #pragma GCC unroll 8
     for (int j = 0; j < 8; j++) {
-        const __m256i x = steps == 8 ? _mm256_loadu_si256((const __m256i *)(xr[j] + p0))
-                                     : load_padded(xr[j] + p0, mk);
-        const __m256i y = steps == 8 ? _mm256_loadu_si256((const __m256i *)(yr[j] + p0))
-                                     : load_padded(yr[j] + p0, mk);
-        t[j] = _mm256_add_epi32(_mm256_add_epi32(prepared(x, p, 0, s),
-                                                 prepared(y, p, 0, s)), add);
+        __m256i x = steps == 8 ? _mm256_loadu_si256((const __m256i *)(xr[j] + p0))
+                               : load_padded(xr[j] + p0, mk);
+        __m256i y = steps == 8 ? _mm256_loadu_si256((const __m256i *)(yr[j] + p0))
+                               : load_padded(yr[j] + p0, mk);
+        if (window) {
+            window_seen(x, &out[0]);
+            window_seen(y, &out[1]);
+        } else {
+            x = prepared(x, p, 0, s);
+            y = prepared(y, p, 0, s);
+        }
+        t[j] = _mm256_add_epi32(_mm256_add_epi32(x, y), add);
     }
     transpose8_avx2(t);
     for (int q = 0; q < steps; q++)
         *sum = _mm256_add_ps(*sum, _mm256_castsi256_ps(t[q]));
 }
 
-/* One group of 8 dots, x and y seen together (in both *rx and *ry). Not
- * more groups at once: their chains of adds would overlap, but with 16
- * registers their sums and transposes spill, and 32 rows read at once
- * outrun the hardware prefetcher; nor two ranges, whose bounds spill too
- * (1000 dots of 256: 1.25x faster than three groups with two ranges). */
+/* The 8 dots' sums into sums; with `window`, whether every element was in
+ * the window, else their exact range (x and y together) in *r. */
 LMUL_TARGET_AVX2
-void lmul_sdots_fast_avx2_8(int64_t kc, int64_t items, const char *x, int64_t rs_x,
-                            const char *y, int64_t rs_y, float *sums,
-                            const lmul_params *p, lmul_range *rx, lmul_range *ry)
+static inline __attribute__((always_inline)) int sdots_fast(
+    int window, int64_t kc, int64_t items, const uint32_t *const *xr,
+    const uint32_t *const *yr, float *sums, const lmul_params *p, lmul_range *r)
+{
+    seen8 s = seen8_start();
+    __m256i out[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+    __m256 sum = _mm256_setzero_ps();
+    int64_t p0 = 0;
+    for (; p0 + 8 <= kc; p0 += 8)
+        sdots_fast_steps(8, p0, xr, yr, &sum, p, window, &s, out);
+    if (p0 < kc)
+        sdots_fast_steps((int)(kc - p0), p0, xr, yr, &sum, p, window, &s, out);
+    _mm256_maskstore_ps(sums, lanes_below(items), sum);
+    if (window)
+        return _mm256_testz_si256(_mm256_or_si256(out[0], out[1]),
+                                  _mm256_set1_epi32((int)LMUL_WINDOW_OUT32));
+    *r = (lmul_range){UINT64_MAX, 0, 0};
+    seen8_merge_avx2((seen8){s.lo_raw, s.lo_raw, s.hi}, r);
+    return 1;
+}
+
+/* One group of 8 dots. Not more groups at once: their chains of adds would
+ * overlap, but with 16 registers their sums and transposes spill, and 32
+ * rows read at once outrun the hardware prefetcher (two groups: 0.88x). */
+LMUL_TARGET_AVX2
+int lmul_sdots_fast_avx2_8(int64_t kc, int64_t items, const char *x, int64_t rs_x,
+                           const char *y, int64_t rs_y, float *sums, const lmul_params *p,
+                           int window, lmul_range *rx, lmul_range *ry)
 {
     const uint32_t *xr[8], *yr[8];
     lmul_item_rows(x, rs_x, items, 8, xr);
     lmul_item_rows(y, rs_y, items, 8, yr);
-    seen8 s = seen8_start();
-    __m256 sum = _mm256_setzero_ps();
-    int64_t p0 = 0;
-    for (; p0 + 8 <= kc; p0 += 8)
-        sdots_fast_steps(8, p0, xr, yr, &sum, p, &s);
-    if (p0 < kc)
-        sdots_fast_steps((int)(kc - p0), p0, xr, yr, &sum, p, &s);
-    _mm256_maskstore_ps(sums, lanes_below(items), sum);
-    *rx = (lmul_range){UINT64_MAX, 0, 0};
-    seen8_merge_avx2((seen8){s.lo_raw, s.lo_raw, s.hi}, rx);
+    if (window)
+        return sdots_fast(1, kc, items, xr, yr, sums, p, rx);
+    sdots_fast(0, kc, items, xr, yr, sums, p, rx);
     *ry = *rx;
+    return 1;
 }
 
 #endif /* LMUL_X86 */

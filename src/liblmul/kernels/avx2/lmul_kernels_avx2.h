@@ -63,8 +63,8 @@ void lmul_sgemv_dots_avx2_8(int64_t m, int64_t kc, int64_t rows, const uint32_t 
                             lmul_range *range, const lmul_gemm_aux *aux, int fast);
 void lmul_sdots_avx2_8(int64_t kc, int64_t items, const char *x, int64_t rs_x,
                       const char *y, int64_t rs_y, float *sums, const lmul_params *p);
-void lmul_sdots_fast_avx2_8(int64_t kc, int64_t items, const char *x, int64_t rs_x,
+int lmul_sdots_fast_avx2_8(int64_t kc, int64_t items, const char *x, int64_t rs_x,
                            const char *y, int64_t rs_y, float *sums,
-                           const lmul_params *p, lmul_range *rx, lmul_range *ry);
+                           const lmul_params *p, int window, lmul_range *rx, lmul_range *ry);
 int64_t lmul_sgemm_small_avx2(const lmul_small_batch *sb, int64_t lo, int64_t hi);
 #endif

@@ -417,21 +417,30 @@ void lmul_sdots_avx512_16(int64_t kc, int64_t items, const char *x, int64_t rs_x
         sdots(kc, items, x, rs_x, y, rs_y, sums, p, 0);
 }
 
-/* Steps p0 .. p0 + steps of the 16 dots by the one-add sum, x and y seen
- * in *sx and *sy (lanes past `steps` read 1.0 and are not summed). */
+/* Steps p0 .. p0 + steps of 16 dots by the one-add sum, x and y checked
+ * against the one-add window (their top halves less its base ORed into
+ * *out) when `window` (a constant), else seen in *sx and *sy. */
 LMUL_TARGET_AVX512
 static inline __attribute__((always_inline)) void sdots_fast_steps(
     int steps, int64_t p0, const uint32_t *const *xr, const uint32_t *const *yr,
-    __m512 *sum, const lmul_params *p, seen16 *sx, seen16 *sy)
+    __m512 *sum, const lmul_params *p, int window, seen16 *sx, seen16 *sy, __m512i *out)
 {
     const __mmask16 mk = (__mmask16)((1u << steps) - 1);
     const __m512i one = _mm512_set1_epi32(ONE_BITS);
     const __m512i add = _mm512_set1_epi32((int)(p->offset - 0x3F800000u));
+    const __m512i base = _mm512_set1_epi16(LMUL_WINDOW_BASE16);
     __m512i t[16];
 #pragma GCC unroll 16
     for (int j = 0; j < 16; j++) {
-        const __m512i x = prepared(_mm512_mask_loadu_epi32(one, mk, xr[j] + p0), p, 0, sx);
-        const __m512i y = prepared(_mm512_mask_loadu_epi32(one, mk, yr[j] + p0), p, 0, sy);
+        __m512i x = _mm512_mask_loadu_epi32(one, mk, xr[j] + p0);
+        __m512i y = _mm512_mask_loadu_epi32(one, mk, yr[j] + p0);
+        if (window) {
+            *out = _mm512_ternarylogic_epi32(*out, _mm512_sub_epi16(x, base),
+                                             _mm512_sub_epi16(y, base), 0xFE);
+        } else {
+            x = prepared(x, p, 0, sx);
+            y = prepared(y, p, 0, sy);
+        }
         t[j] = _mm512_add_epi32(_mm512_add_epi32(x, y), add);
     }
     transpose16_avx512(t);
@@ -441,42 +450,67 @@ static inline __attribute__((always_inline)) void sdots_fast_steps(
 
 /* `groups` (a constant) groups of 16 dots, their steps interleaved: each
  * group's sums are one chain of dependent adds, which alone would wait on
- * the add's latency. */
+ * the add's latency. With `window`, whether every element was in the
+ * one-add window, else their exact ranges in *rx and *ry. */
 LMUL_TARGET_AVX512
-static inline __attribute__((always_inline)) void sdots_fast_groups(
-    int groups, int64_t kc, const uint32_t *const *xr, const uint32_t *const *yr,
-    __m512 *sum, const lmul_params *p, seen16 *sx, seen16 *sy)
+static inline __attribute__((always_inline)) int sdots_fast_groups(
+    int window, int groups, int64_t kc, const uint32_t *const *xr,
+    const uint32_t *const *yr, __m512 *sum, const lmul_params *p, lmul_range *rx,
+    lmul_range *ry)
 {
+    seen16 sx = seen16_start(), sy = seen16_start();
+    __m512i out = _mm512_setzero_si512();
     int64_t p0 = 0;
+    for (int g = 0; g < groups; g++)
+        sum[g] = _mm512_setzero_ps();
     for (; p0 + 16 <= kc; p0 += 16)
         for (int g = 0; g < groups; g++)
-            sdots_fast_steps(16, p0, xr + 16 * g, yr + 16 * g, &sum[g], p, sx, sy);
+            sdots_fast_steps(16, p0, xr + 16 * g, yr + 16 * g, &sum[g], p, window, &sx, &sy,
+                             &out);
     if (p0 < kc)
         for (int g = 0; g < groups; g++)
-            sdots_fast_steps((int)(kc - p0), p0, xr + 16 * g, yr + 16 * g, &sum[g], p, sx,
-                             sy);
+            sdots_fast_steps((int)(kc - p0), p0, xr + 16 * g, yr + 16 * g, &sum[g], p,
+                             window, &sx, &sy, &out);
+    if (window)
+        return _mm512_test_epi32_mask(out, _mm512_set1_epi32((int)LMUL_WINDOW_OUT32)) == 0;
+    *rx = *ry = (lmul_range){UINT64_MAX, 0, 0};
+    seen16_merge_avx512((seen16){sx.lo_raw, sx.lo_raw, sx.hi}, rx);
+    seen16_merge_avx512((seen16){sy.lo_raw, sy.lo_raw, sy.hi}, ry);
+    return 1;
 }
 
+/* sdots_fast_groups with `window` and the number of groups known at run
+ * time: each case its own loop. */
 LMUL_TARGET_AVX512
-void lmul_sdots_fast_avx512_32(int64_t kc, int64_t items, const char *x, int64_t rs_x,
-                               const char *y, int64_t rs_y, float *sums,
-                               const lmul_params *p, lmul_range *rx, lmul_range *ry)
+static inline __attribute__((always_inline)) int sdots_fast_cases(
+    int window, int64_t items, int64_t kc, const uint32_t *const *xr,
+    const uint32_t *const *yr, __m512 *sum, const lmul_params *p, lmul_range *rx,
+    lmul_range *ry)
+{
+    if (items > 16)
+        return window ? sdots_fast_groups(1, 2, kc, xr, yr, sum, p, rx, ry)
+                      : sdots_fast_groups(0, 2, kc, xr, yr, sum, p, rx, ry);
+    return window ? sdots_fast_groups(1, 1, kc, xr, yr, sum, p, rx, ry)
+                  : sdots_fast_groups(0, 1, kc, xr, yr, sum, p, rx, ry);
+}
+
+/* x and y each checked against the window in one subtraction, the two
+ * ORed in one operation, where the exact ranges take three each. */
+LMUL_TARGET_AVX512
+int lmul_sdots_fast_avx512_32(int64_t kc, int64_t items, const char *x, int64_t rs_x,
+                              const char *y, int64_t rs_y, float *sums,
+                              const lmul_params *p, int window, lmul_range *rx,
+                              lmul_range *ry)
 {
     const uint32_t *xr[32], *yr[32];
     lmul_item_rows(x, rs_x, items, 32, xr);
     lmul_item_rows(y, rs_y, items, 32, yr);
-    seen16 sx = seen16_start(), sy = seen16_start();
-    __m512 sum[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-    if (items > 16)
-        sdots_fast_groups(2, kc, xr, yr, sum, p, &sx, &sy);
-    else
-        sdots_fast_groups(1, kc, xr, yr, sum, p, &sx, &sy);
+    __m512 sum[2];
+    const int held = sdots_fast_cases(window, items, kc, xr, yr, sum, p, rx, ry);
     _mm512_mask_storeu_ps(sums, (__mmask16)((1u << (items < 16 ? items : 16)) - 1), sum[0]);
     if (items > 16)
         _mm512_mask_storeu_ps(sums + 16, (__mmask16)((1u << (items - 16)) - 1), sum[1]);
-    *rx = *ry = (lmul_range){UINT64_MAX, 0, 0};
-    seen16_merge_avx512((seen16){sx.lo_raw, sx.lo_raw, sx.hi}, rx);
-    seen16_merge_avx512((seen16){sy.lo_raw, sy.lo_raw, sy.hi}, ry);
+    return held;
 }
 
 #endif /* LMUL_X86 */
