@@ -165,35 +165,30 @@ static inline __m256i lanes_below(int64_t left)
                               _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/* What f8_seen_cols saw, in the bytes of s.lo and s.hi. */
+/* What f8_seen_cols saw, in the bytes of s.hi. */
 LMUL_TARGET_AVX2
 static inline void seen8_merge_f8_avx2(seen8 s, const lmul_fp8_format *f, lmul_range *r)
 {
-    _Alignas(32) uint8_t lo[32], hi[32];
-    _mm256_store_si256((__m256i *)lo, s.lo);
+    _Alignas(32) uint8_t hi[32];
     _mm256_store_si256((__m256i *)hi, s.hi);
-    lmul_fp8_seen_merge(lo, hi, 32, f, r);
+    lmul_fp8_seen_merge(hi, 32, f, r);
 }
 
-/* The 32 float8 codes c[q] of each of `rows` rows into the bytes of s->lo
- * (smallest non-zero 2|code| - 1) and s->hi (largest 2|code|). Bit c set
- * where byte c holds a zero (+0 or -0) in one of the rows. The rows are
- * reduced first and merged into *s once: *s lives in memory, and a merge
- * per row made a chain of loads and stores through the whole stream. */
+/* The 32 float8 codes c[q] of each of `rows` rows into the bytes of s->hi
+ * (largest 2|code|, lmul_fp8_seen_merge); bit c set where byte c holds a
+ * zero (+0 or -0) in one of the rows. The rows are reduced first and merged
+ * into *s once: *s lives in memory, and a merge per row made a chain of
+ * loads and stores through the whole stream. */
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) uint32_t f8_seen_codes(
     int rows, const __m256i *c, seen8 *s)
 {
-    __m256i lo = _mm256_set1_epi8(-1), hi = _mm256_setzero_si256(), least = lo;
+    __m256i hi = _mm256_setzero_si256(), least = _mm256_set1_epi8(-1);
     for (int q = 0; q < rows; q++) {
         const __m256i t = _mm256_add_epi8(c[q], c[q]);
-        /* 2 |code| - 1: a zero wraps to 0xFF, above every other */
-        const __m256i u = _mm256_sub_epi8(t, _mm256_set1_epi8(1));
-        lo = q == 0 ? u : _mm256_min_epu8(lo, u);
         hi = q == 0 ? t : _mm256_max_epu8(hi, t);
         least = q == 0 ? t : _mm256_min_epu8(least, t);
     }
-    s->lo = _mm256_min_epu8(s->lo, lo);
     s->hi = _mm256_max_epu8(s->hi, hi);
     return (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(least, _mm256_setzero_si256()));
 }

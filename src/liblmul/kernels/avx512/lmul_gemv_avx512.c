@@ -147,19 +147,18 @@ static inline __m512 product(__m512i x, __m512i w, __m512i addend, const lmul_pa
     return _mm512_castsi512_ps(full_product_avx512(_mm512_sub_epi32(x, addend), w, p, rounding));
 }
 
-/* What f8_seen_cols saw, in the bytes of s.lo and s.hi. */
+/* What f8_seen_cols saw, in the bytes of s.hi. */
 LMUL_TARGET_AVX512
 static inline void seen16_merge_f8_avx512(seen16 s, const lmul_fp8_format *f, lmul_range *r)
 {
-    _Alignas(64) uint8_t lo[64], hi[64];
-    _mm512_store_si512(lo, s.lo);
+    _Alignas(64) uint8_t hi[64];
     _mm512_store_si512(hi, s.hi);
-    lmul_fp8_seen_merge(lo, hi, 64, f, r);
+    lmul_fp8_seen_merge(hi, 64, f, r);
 }
 
 /* The float8 codes in columns j .. j + 64 (those below n) of `rows` rows,
- * into the bytes of s->lo (smallest non-zero 2|code|) and s->hi (largest):
- * 64 at a time, not 16 in load_w. */
+ * into the bytes of s->hi (largest 2|code|, lmul_fp8_seen_merge): 64 at a
+ * time, not 16 in load_w. */
 LMUL_TARGET_AVX512
 static inline __attribute__((always_inline)) void f8_seen_cols(
     int rows, const char *const *row, int64_t j, int64_t n, seen16 *s)
@@ -167,9 +166,7 @@ static inline __attribute__((always_inline)) void f8_seen_cols(
     const __mmask64 mk = n - j >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (n - j)) - 1;
     for (int q = 0; q < rows; q++) {
         const __m512i c = _mm512_maskz_loadu_epi8(mk, row[q] + j);     /* past the end: 0 */
-        const __m512i t = _mm512_add_epi8(c, c);
-        s->lo = _mm512_mask_min_epu8(s->lo, _mm512_test_epi8_mask(t, t), s->lo, t);
-        s->hi = _mm512_max_epu8(s->hi, t);
+        s->hi = _mm512_max_epu8(s->hi, _mm512_add_epi8(c, c));
     }
 }
 
