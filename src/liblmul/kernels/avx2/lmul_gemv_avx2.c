@@ -680,7 +680,7 @@ void lmul_sdots_avx2_8(int64_t kc, int64_t items, const char *x, int64_t rs_x,
         sdots(kc, items, x, rs_x, y, rs_y, sums, p, 0);
 }
 
-/* v's elements checked against the one-add window (lmul_window_range):
+/* v's elements checked against the one-add window (LMUL_WINDOW_BASE16):
  * their top halves less the base ORed into *out. */
 LMUL_TARGET_AVX2
 static inline void window_seen(__m256i v, __m256i *out)
