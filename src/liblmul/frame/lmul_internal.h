@@ -261,17 +261,19 @@ static inline __attribute__((always_inline)) void lmul_prefetch_l2(const void *p
 }
 
 /*
- * A stream kernel's prefetch, once per cache line of its rows: the byte `at`
- * of each of its `rows` rows of W, `below` bytes further on (the next group
- * of rows), into L2. The hardware prefetchers learn each new row's stream
- * afresh (and stop at each 4 KiB page, a whole row of 4096 float8 weights):
- * the next group, asked for while this one is computed, is in L2 when its
- * turn comes (a 4096 x 4096 GEMV from DRAM on two threads: 1.05-1.3x, every
- * format, both levels).
+ * A stream kernel's prefetch, once per cache line of its rows: where the
+ * byte `at` of its rows begins a line, that line of each of its `rows` rows
+ * of W, `below` bytes further on (the next group of rows), into L2. The
+ * hardware prefetchers learn each new row's stream afresh (and stop at each
+ * 4 KiB page, a whole row of 4096 float8 weights): the next group, asked
+ * for while this one is computed, is in L2 when its turn comes (a 4096 x
+ * 4096 GEMV from DRAM on two threads: 1.05-1.3x, every format, both levels).
  */
 static inline __attribute__((always_inline)) void lmul_prefetch_rows_below(
     int rows, const char *const *row, int64_t below, int64_t at)
 {
+    if (at % 64 != 0)
+        return;
     for (int q = 0; q < rows; q++)
         lmul_prefetch_l2(row[q] + at, below);
 }

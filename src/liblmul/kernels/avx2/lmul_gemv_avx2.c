@@ -388,8 +388,7 @@ static inline __attribute__((always_inline)) int64_t stream_f8_blocks32(
         __m256i c[STEPS];
         for (int q = 0; q < rows; q++)
             c[q] = _mm256_loadu_si256((const __m256i *)(row[q] + j));
-        if (j % 64 == 0)
-            lmul_prefetch_rows_below(rows, row, STEPS * rs_w, j);
+        lmul_prefetch_rows_below(rows, row, STEPS * rs_w, j);
         const uint32_t zero_cols = f8_seen_codes(rows, c, s);
         if (LMUL_LIKELY(zero_cols == 0)) {
             stream_f8_1x32(rows, c, x[0], acc + j, sra, keep);
@@ -428,8 +427,7 @@ static inline __attribute__((always_inline)) int64_t stream_rows(
             zero_cols = f8_seen_cols(rows, row, j, n, s);
             zero_blocks += zero_cols != 0;
         }
-        if (j * lmul_widen_bytes(kind) % 64 == 0)
-            lmul_prefetch_rows_below(rows, row, STEPS * rs_w, j * lmul_widen_bytes(kind));
+        lmul_prefetch_rows_below(rows, row, STEPS * rs_w, j * lmul_widen_bytes(kind));
         stream_cols8(kind, f, half, rows, m, row, j, xs, acc, n, s, aux, fast, rounding,
                      zero_cols >> (j % 32));
     }

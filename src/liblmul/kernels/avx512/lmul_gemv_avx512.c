@@ -258,8 +258,7 @@ static inline __attribute__((always_inline)) void stream_rows(
     for (; j + 16 <= n; j += 16) {
         if (kind == LMUL_WIDEN_F8 && j % 64 == 0)
             f8_seen_cols(rows, row, j, n, s);
-        if (j * lmul_widen_bytes(kind) % 64 == 0)
-            lmul_prefetch_rows_below(rows, row, STEPS * rs_w, j * lmul_widen_bytes(kind));
+        lmul_prefetch_rows_below(rows, row, STEPS * rs_w, j * lmul_widen_bytes(kind));
         stream_cols(kind, half, rows, m, row, j, 0xFFFF,
                     (const __m512i (*)[STEPS])x, acc, n, s, aux, fast, rounding);
     }
