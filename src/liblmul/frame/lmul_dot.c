@@ -73,13 +73,6 @@ typedef enum one_add_try {
     TRY_RANGE                   /* the exact ranges at once */
 } one_add_try;
 
-/* Whether magnitudes in r lie in the one-add window (LMUL_WINDOW_BASE16). */
-static int in_window(lmul_range r)
-{
-    return !r.zeros && r.min >= (uint64_t)LMUL_WINDOW_BASE16 << 16
-        && r.max < (uint64_t)(LMUL_WINDOW_BASE16 + 0x2000) << 16;
-}
-
 /* The one-add kernel's sums of a chunk, and whether they are the dots': the
  * operands checked against the one-add window (two operations a vector
  * where the exact range takes three: 1000 dots of 256 from L2 1.1x faster
@@ -97,7 +90,7 @@ static int one_add_sums(const lmul_dot_problem *d, int64_t kc, int64_t items, co
         && d->ker->sdots_fast(kc, items, x, rs_x, y, rs_y, sums, &d->params, 1, &rx, &ry))
         return 1;
     d->ker->sdots_fast(kc, items, x, rs_x, y, rs_y, sums, &d->params, 0, &rx, &ry);
-    *next = in_window(rx) && in_window(ry) ? TRY_WINDOW : TRY_RANGE;
+    *next = lmul_range_in_window(rx) && lmul_range_in_window(ry) ? TRY_WINDOW : TRY_RANGE;
     return lmul_ranges_one_add(&lmul_container_f32, &d->params, rx, ry);
 }
 

@@ -126,10 +126,18 @@ typedef struct lmul_range {
  * LMUL_WINDOW_BASE16 (a 16-bit subtraction: the sign bit drops out, as the
  * other half's garbage does), ORed together; at the end the bits
  * LMUL_WINDOW_OUT32 are clear in every lane when every element was inside
- * (its magnitude's top half, less the base, below 0x2000).
+ * (its magnitude's top half, less the base, below the span).
  */
 #define LMUL_WINDOW_BASE16 0x3000
-#define LMUL_WINDOW_OUT32 0x60000000u
+#define LMUL_WINDOW_SPAN16 0x2000
+#define LMUL_WINDOW_OUT32 ((uint32_t)(0x8000 - LMUL_WINDOW_SPAN16) << 16)
+
+/* Whether the magnitudes in r lie in the one-add window. */
+static inline int lmul_range_in_window(lmul_range r)
+{
+    return !r.zeros && r.min >= (uint64_t)LMUL_WINDOW_BASE16 << 16
+        && r.max < (uint64_t)(LMUL_WINDOW_BASE16 + LMUL_WINDOW_SPAN16) << 16;
+}
 
 /*
  * GEMM packing preparation: dst[r*width + i] = src element i of row r, the
