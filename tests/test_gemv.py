@@ -51,7 +51,7 @@ def test_few_rows_equal_blocked(layout, kdim, special):
             for threads in (1, 2, 3, 7):
                 with lmul_simd.num_threads(threads):
                     blocked = lmul_simd.matmul(x, w)
-                    for m in (1, 2, 5, ROWS):
+                    for m in (1, 2, 5, 6, 7, 9, 13, ROWS):   # every row-group size
                         same_bits(lmul_simd.matmul(x[:m], w), blocked[:m])
                     same_bits(lmul_simd.matmul(x[0], w), blocked[0])   # 1-D @ 2-D
                     results.append(blocked)
