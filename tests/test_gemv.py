@@ -3,6 +3,9 @@ both layouts of the long operand, every ISA level and thread count, with
 zeros, subnormals, infinities and NaN in the weights. A product with more
 than 16 rows and columns takes the blocked path, so slicing its rows (or
 columns) gives the reference bits."""
+import ctypes
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -57,6 +60,62 @@ def test_few_rows_equal_blocked(layout, kdim, special):
                     results.append(blocked)
     for r in results[1:]:
         same_bits(r, results[0])
+
+
+def split_weights(fmt, kdim, n):
+    """K x n weights in format fmt (float32 ones with specials)."""
+    if fmt == "float32":
+        return weights(kdim, n, special=True)
+    if fmt == "float16":
+        return weights(kdim, n).astype(np.float16)
+    ml_dtypes = pytest.importorskip("ml_dtypes", reason="the narrow formats are ml_dtypes'")
+    return weights(kdim, n).astype(getattr(ml_dtypes, fmt))
+
+
+@pytest.mark.parametrize("fmt, n", [("float32", 300), ("float32", 4100), ("float16", 300),
+                                    ("bfloat16", 300), ("float8_e4m3fn", 300)])
+def test_split_along_k_equal_blocked(fmt, n):
+    """One or two rows of A, K of 9 chunks (the last short) and under 2048
+    columns a thread: the threads take whole chunks of K and meet their sums
+    in order afterwards (lmul_gemv.c, split_k), also over two strips of 4096
+    columns and into a float16 C; the blocked bits on every thread count."""
+    kdim = 8 * 256 + 246
+    w = split_weights(fmt, kdim, n)
+    x = RNG.standard_normal((ROWS + 1, kdim)).astype(np.float16 if fmt == "float16"
+                                                      else np.float32)
+    for isa in ISAS:
+        with lmul_simd.use_isa(isa):
+            blocked = lmul_simd.matmul(x, w)
+            for threads in (1, 2, 3, 7):
+                with lmul_simd.num_threads(threads):
+                    for m in (1, 2):
+                        same_bits(lmul_simd.matmul(x[:m], w), blocked[:m])
+
+
+def test_split_along_k_alpha_beta():
+    """C = alpha A B + beta C through the C API, split along k as above: the
+    bits of the same rows in a blocked product."""
+    lib = ctypes.CDLL(str(next(Path(lmul_simd.__file__).parent.glob("liblmul_simd.*"))))
+    lib.lmul_sgemm_strided.argtypes = [ctypes.c_int64] * 3 + [
+        ctypes.c_float, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p,
+        ctypes.c_int64, ctypes.c_int64, ctypes.c_float, ctypes.c_void_p, ctypes.c_int64,
+        ctypes.c_int64, ctypes.c_int]
+    kdim, n = 8 * 256 + 246, 300
+    a = RNG.standard_normal((ROWS + 1, kdim)).astype(np.float32)
+    b = weights(kdim, n, special=True)
+    c0 = RNG.standard_normal((ROWS + 1, n)).astype(np.float32)
+
+    def sgemm(m):
+        c = c0[:m].copy()
+        status = lib.lmul_sgemm_strided(m, n, kdim, 2.0, a.ctypes.data, *a.strides,
+                                        b.ctypes.data, *b.strides, 0.5, c.ctypes.data,
+                                        *c.strides, 23)
+        assert status == 0
+        return c
+    with lmul_simd.num_threads(2):
+        blocked = sgemm(ROWS + 1)
+        for m in (1, 2):
+            same_bits(sgemm(m), blocked[:m])
 
 
 @pytest.mark.parametrize("layout", ["rows", "columns"])

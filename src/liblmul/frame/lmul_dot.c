@@ -192,10 +192,9 @@ static void dot_task(void *arg, int t)
         long_dot(d, job->bufs[t]);
         return;
     }
-    const int64_t units = (d->batch + unit - 1) / unit;
-    const int64_t per = units / job->nt, extra = units % job->nt;
-    const int64_t u0 = t * per + lmul_min64(t, extra), u1 = u0 + per + (t < extra);
-    const int64_t b0 = u0 * unit, count = lmul_min64(u1 * unit, d->batch) - b0;
+    int64_t b0, b1;
+    lmul_split(d->batch, unit, job->nt, t, &b0, &b1);
+    const int64_t count = b1 - b0;
     one_add_try next = TRY_WINDOW;
     if (2 * unit > MAX_STREAMED_ROWS) {
         for (int64_t b = 0; b < count; b += unit)

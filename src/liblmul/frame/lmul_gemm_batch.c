@@ -297,8 +297,8 @@ static void small_items(const batch_state *st, int64_t lo, int64_t hi,
 static void batch_task(void *arg, int t)
 {
     const batch_state *st = arg;
-    const int64_t count = st->batch.count, per = count / st->nt, extra = count % st->nt;
-    const int64_t lo = t * per + lmul_min64(t, extra), hi = lo + per + (t < extra);
+    int64_t lo, hi;
+    lmul_split(st->batch.count, 1, st->nt, t, &lo, &hi);
     if (st->small) {
         small_items(st, lo, hi, &st->buf[t]);
         return;

@@ -523,9 +523,7 @@ static int thread_count(const lmul_gemm_problem *pr, int64_t nt)
     return nt < 1 ? 1 : (int)nt;
 }
 
-/* Part idx of `parts` of [0, len), in whole units except the last. */
-static void split(int64_t len, int64_t unit, int parts, int idx, int64_t *lo,
-                  int64_t *hi)
+void lmul_split(int64_t len, int64_t unit, int parts, int idx, int64_t *lo, int64_t *hi)
 {
     const int64_t units = (len + unit - 1) / unit;
     const int64_t per = units / parts, extra = units % parts;
@@ -556,8 +554,8 @@ static void make_regions(const lmul_gemm_problem *pr, int nt, region *regions)
     const int tn = nt / best_tm;
     for (int t = 0; t < nt; t++) {
         region *r = &regions[t];
-        split(pr->m, mr, best_tm, t / tn, &r->m0, &r->m1);
-        split(pr->n, nr, tn, t % tn, &r->n0, &r->n1);
+        lmul_split(pr->m, mr, best_tm, t / tn, &r->m0, &r->m1);
+        lmul_split(pr->n, nr, tn, t % tn, &r->n0, &r->n1);
     }
 }
 

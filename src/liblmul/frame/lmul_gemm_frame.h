@@ -224,6 +224,10 @@ int lmul_gemm_run(lmul_gemm_problem *pr);
  * (L-Mul commutes, so every element keeps its bits). */
 void lmul_gemm_transpose(lmul_gemm_problem *pr);
 
+/* Part idx of `parts` of [0, len) as even as whole units allow (the last
+ * unit may be short): [*lo, *hi). Threads share out work by it. */
+void lmul_split(int64_t len, int64_t unit, int parts, int idx, int64_t *lo, int64_t *hi);
+
 /* C = (alpha * t) + (beta * C) for an mr x nr tile t (t[i + j*ldt]), C's
  * element (i, j) at c + i*rs + j*cs: the microkernels' two roundings. */
 void lmul_merge_f32(const float *t, int64_t ldt, char *c, int64_t mr, int64_t nr,

@@ -14,7 +14,9 @@
  * chunk summed from +0 in order, then C = alpha*sum + beta*C for the first
  * chunk and alpha*sum + 1*C for the others (a narrow C: summed in a float32
  * block from beta*C, rounded once), so both paths give the same bits.
- * Threads split the columns of C, never the inner dimension.
+ * Threads split the columns of C; the stream path with at most 2 rows of A
+ * on many threads splits whole chunks instead (split_k), each chunk's sums
+ * kept and met with C in chunk order once all are made: the same bits.
  */
 #include <fenv.h>
 #include <stdlib.h>
@@ -57,6 +59,7 @@ typedef struct gemv_job {
     int64_t unit;               /* columns of C per kernel call (threads split in these) */
     int nt;
     gemv_ws *ws;
+    float *chunk_sums;          /* split_k: every chunk's sums (chunk_sums_at) */
 } gemv_job;
 
 static lmul_widen_kind widen_kind(lmul_elem_format f)
@@ -180,9 +183,10 @@ static lmul_widen_kind streamed_kind(const lmul_gemm_problem *pr, int fast)
     return LMUL_WIDEN_F16;
 }
 
-/* One chunk of a strip by the stream kernel, fast or not; what it saw. */
+/* One chunk of a strip by the stream kernel, fast or not, into acc (m rows
+ * of b.width); what it saw. */
 static lmul_range stream_chunk(const gemv_job *g, const gemv_ws *ws, cblock b,
-                               int64_t pc, int64_t kc, int fast)
+                               int64_t pc, int64_t kc, int fast, float *acc)
 {
     const lmul_gemm_problem *pr = g->pr;
     const lmul_gemm_aux aux = streamed_aux(pr);
@@ -191,10 +195,10 @@ static lmul_range stream_chunk(const gemv_job *g, const gemv_ws *ws, cblock b,
     const lmul_widen_kind kind = streamed_kind(pr, fast);
     const lmul_fp8_format *f = lmul_elem_fp8(pr->op_b.in);
     lmul_range r = {UINT64_MAX, 0, 0};
-    memset(ws->acc, 0, (size_t)(pr->m * b.width) * sizeof(float));
+    memset(acc, 0, (size_t)(pr->m * b.width) * sizeof(float));
     if (kind != LMUL_WIDEN_F16) {
         pr->ker->gemv_stream(pr->m, kc, b.width, xa, kc, src, pr->rs_b, kind, f,
-                             ws->acc, &r, &aux, fast);
+                             acc, &r, &aux, fast);
         return r;
     }
     for (int64_t p0 = 0; p0 < kc; p0 += WIDEN_ROWS) {
@@ -204,14 +208,15 @@ static lmul_range stream_chunk(const gemv_job *g, const gemv_ws *ws, cblock b,
                       ws->tmp + p * b.width);
         pr->ker->gemv_stream(pr->m, rows, b.width, xa + p0, kc, (const char *)ws->tmp,
                              b.width * (int64_t)sizeof(uint32_t), LMUL_WIDEN_NONE, f,
-                             ws->acc, &r, &aux, fast);
+                             acc, &r, &aux, fast);
     }
     return r;
 }
 
-/* One chunk of `rows` rows of W from column j of C by the dots kernel. */
+/* One chunk of `rows` rows of W from column j of C by the dots kernel,
+ * into acc. */
 static lmul_range dots_chunk(const gemv_job *g, const gemv_ws *ws, int64_t j,
-                             int64_t rows, int64_t pc, int64_t kc, int fast)
+                             int64_t rows, int64_t pc, int64_t kc, int fast, float *acc)
 {
     const lmul_gemm_problem *pr = g->pr;
     const lmul_gemm_aux aux = streamed_aux(pr);
@@ -224,33 +229,43 @@ static lmul_range dots_chunk(const gemv_job *g, const gemv_ws *ws, int64_t j,
         src = (const char *)ws->tmp;
         rs = kc * (int64_t)sizeof(uint32_t);
     }
-    pr->ker->gemv_dots(pr->m, kc, rows, g->xa + pc * pr->m, src, rs, ws->acc, &r,
+    pr->ker->gemv_dots(pr->m, kc, rows, g->xa + pc * pr->m, src, rs, acc, &r,
                        &aux, fast);
     return r;
 }
 
-/* Columns b of C by the stream or the dots kernel, chunk by chunk: the
- * one-add loop first, again by the safe one where its range says so. */
-static void streamed_block(const gemv_job *g, const gemv_ws *ws, cblock b)
+/* Chunk `chunk` (at pc) of columns b by the stream or the dots kernel into
+ * acc: the one-add loop first, again by the safe one where its range says
+ * so (a discarded try leaves no flags). */
+static void chunk_sums(const gemv_job *g, const gemv_ws *ws, cblock b, int64_t pc,
+                       int64_t chunk, float *acc)
 {
     const lmul_gemm_problem *pr = g->pr;
     const int dots = g->path == PATH_DOTS;
+    const int64_t kc = lmul_min64(LMUL_GEMM_KC, pr->k - pc);
+    fexcept_t flags;
+    fegetexceptflag(&flags, FE_ALL_EXCEPT);
+    const lmul_range seen = dots ? dots_chunk(g, ws, b.j0, b.width, pc, kc, 1, acc)
+                                 : stream_chunk(g, ws, b, pc, kc, 1, acc);
+    if (lmul_gemm_tile_case(pr, g->xr[chunk], seen) < 0)
+        return;
+    fesetexceptflag(&flags, FE_ALL_EXCEPT);
+    if (dots)
+        dots_chunk(g, ws, b.j0, b.width, pc, kc, 0, acc);
+    else
+        stream_chunk(g, ws, b, pc, kc, 0, acc);
+}
+
+/* Columns b of C by the stream or the dots kernel, chunk by chunk, each
+ * chunk's sums met as soon as they are made. */
+static void streamed_block(const gemv_job *g, const gemv_ws *ws, cblock b)
+{
+    const lmul_gemm_problem *pr = g->pr;
+    const int64_t ld = g->path == PATH_DOTS ? pr->ker->gemv_dots_rows : b.width;
     block_begin(g, ws, b);
     for (int64_t pc = 0, chunk = 0; pc < pr->k; pc += LMUL_GEMM_KC, chunk++) {
-        const int64_t kc = lmul_min64(LMUL_GEMM_KC, pr->k - pc);
-        fexcept_t flags;        /* a discarded one-add try leaves no flags */
-        fegetexceptflag(&flags, FE_ALL_EXCEPT);
-        const lmul_range seen = dots ? dots_chunk(g, ws, b.j0, b.width, pc, kc, 1)
-                                     : stream_chunk(g, ws, b, pc, kc, 1);
-        if (lmul_gemm_tile_case(pr, g->xr[chunk], seen) >= 0) {
-            fesetexceptflag(&flags, FE_ALL_EXCEPT);
-            if (dots)
-                dots_chunk(g, ws, b.j0, b.width, pc, kc, 0);
-            else
-                stream_chunk(g, ws, b, pc, kc, 0);
-        }
-        block_merge(g, ws, b, pc == 0, ws->acc, dots ? pr->ker->gemv_dots_rows : b.width, 0,
-                    b.width);
+        chunk_sums(g, ws, b, pc, chunk, ws->acc);
+        block_merge(g, ws, b, pc == 0, ws->acc, ld, 0, b.width);
     }
     block_end(g, ws, b);
 }
@@ -419,17 +434,85 @@ static int64_t block_width(const gemv_job *g)
 static void gemv_task(void *arg, int t)
 {
     const gemv_job *g = arg;
-    const int64_t units = (g->pr->n + g->unit - 1) / g->unit;
-    const int64_t per = units / g->nt, extra = units % g->nt;
-    const int64_t u0 = t * per + lmul_min64(t, extra), u1 = u0 + per + (t < extra);
-    const int64_t n1 = lmul_min64(u1 * g->unit, g->pr->n), width = block_width(g);
-    for (int64_t j0 = u0 * g->unit; j0 < n1; j0 += width) {
+    int64_t j0, n1;
+    lmul_split(g->pr->n, g->unit, g->nt, t, &j0, &n1);
+    for (const int64_t width = block_width(g); j0 < n1; j0 += width) {
         const cblock b = {j0, lmul_min64(width, n1 - j0)};
         if (g->path == PATH_TILES)
             tiled_block(g, &g->ws[t], b);
         else
             streamed_block(g, &g->ws[t], b);
     }
+}
+
+/* ------------------------------------------------------------ split along k */
+
+/* Where chunk `chunk`'s sums of the strip at column j0 lie (split_k): chunk
+ * by chunk, strip by strip, m rows of the strip's width each. */
+static float *chunk_sums_at(const gemv_job *g, int64_t chunk, int64_t j0)
+{
+    return g->chunk_sums + (chunk * g->pr->n + j0) * g->pr->m;
+}
+
+/* Thread t's whole chunks, every column, each chunk's sums kept. */
+static void split_k_sums_task(void *arg, int t)
+{
+    const gemv_job *g = arg;
+    const int64_t k = g->pr->k, n = g->pr->n;
+    int64_t pc, pc1;
+    lmul_split(k, LMUL_GEMM_KC, g->nt, t, &pc, &pc1);
+    for (; pc < pc1; pc += LMUL_GEMM_KC)
+        for (int64_t j0 = 0; j0 < n; j0 += STRIP) {
+            const cblock b = {j0, lmul_min64(STRIP, n - j0)};
+            chunk_sums(g, &g->ws[t], b, pc, pc / LMUL_GEMM_KC,
+                       chunk_sums_at(g, pc / LMUL_GEMM_KC, j0));
+        }
+}
+
+/* Thread t's columns of C met with every chunk's sums in chunk order, as
+ * streamed_block meets them. */
+static void split_k_merge_task(void *arg, int t)
+{
+    const gemv_job *g = arg;
+    const gemv_ws *ws = &g->ws[t];
+    const int64_t chunks = (g->pr->k + LMUL_GEMM_KC - 1) / LMUL_GEMM_KC;
+    int64_t j0, n1;
+    lmul_split(g->pr->n, g->unit, g->nt, t, &j0, &n1);
+    while (j0 < n1) {
+        const int64_t strip = j0 / STRIP * STRIP;
+        const int64_t ld = lmul_min64(STRIP, g->pr->n - strip);
+        const cblock b = {j0, lmul_min64(strip + STRIP, n1) - j0};
+        block_begin(g, ws, b);
+        for (int64_t c = 0; c < chunks; c++)
+            block_merge(g, ws, b, c == 0, chunk_sums_at(g, c, strip) + (j0 - strip), ld, 0,
+                        b.width);
+        block_end(g, ws, b);
+        j0 += b.width;
+    }
+}
+
+/* Whether the stream path's threads take whole chunks of the inner
+ * dimension (their sums kept, met in order afterwards) rather than columns:
+ * each thread then streams whole rows of B, where a share of the columns is
+ * a segment of every row, short on many threads. Column split over k-split
+ * time (Zen 4, 2 cores, 1 x K @ K x n, medians in one process):
+ *   float32, n = 1024 (512 columns a thread): 1.32; n = 2048: 1.25;
+ *   n = 1536: 1.06 (AVX2), 1.24 (AVX-512); n = 4096: 0.97-1.0;
+ *   float8 e4m3fn, n = 1536-2048: 1.02-1.04; 2 rows of A, n = 1024: 1.21;
+ *   4 rows of A: 0.85-0.98 (its sums, 4 n floats, leave L1), so not there;
+ *   16 threads on the 2 cores (256 columns a thread), n = 4096: float32 1.77,
+ *   float8 1.26, as on the 16-core Xeon, where the column split ran at
+ *   0.6-0.8x NumPy (float8 weights 1.0-1.4x).
+ * Taken for at most 2 rows of A, under 2048 columns a thread, where the
+ * chunks share out evenly (the largest share at most 1/8 above an even
+ * one) and their sums take at most 64 MiB. */
+static int split_k(const gemv_job *g)
+{
+    const lmul_gemm_problem *pr = g->pr;
+    const int64_t chunks = (pr->k + LMUL_GEMM_KC - 1) / LMUL_GEMM_KC;
+    const int64_t largest = (chunks + g->nt - 1) / g->nt * LMUL_GEMM_KC;
+    return g->path == PATH_STREAM && g->nt > 1 && pr->m <= 2 && pr->n < 2048 * g->nt
+        && 8 * largest * g->nt <= 9 * pr->k && chunks * pr->m * pr->n <= (INT64_C(16) << 20);
 }
 
 /* One block per thread: each path's buffers, a narrow C's block only when C
@@ -496,13 +579,27 @@ static void choose_path(gemv_job *g)
     g->nt = thread_count(pr, lmul_max64(g->unit, 16));
 }
 
+/* The stream path split along k: every chunk's sums, then C met with them. */
+static int run_split_k(gemv_job *g)
+{
+    const lmul_gemm_problem *pr = g->pr;
+    const int64_t chunks = (pr->k + LMUL_GEMM_KC - 1) / LMUL_GEMM_KC;
+    g->chunk_sums = lmul_workspace_alloc((size_t)(chunks * pr->m * pr->n) * sizeof(float));
+    if (g->chunk_sums == NULL)
+        return LMUL_ERR_NOMEM;
+    lmul_parallel_run(g->nt, split_k_sums_task, g);
+    lmul_parallel_run(g->nt, split_k_merge_task, g);
+    lmul_workspace_free(g->chunk_sums);
+    return LMUL_OK;
+}
+
 int lmul_gemv_run(const lmul_gemm_problem *problem)
 {
     lmul_gemm_problem pr;
     if (!oriented(problem, &pr))
         return LMUL_GEMV_NOT_MINE;
     gemv_ws ws[MAX_THREADS];
-    gemv_job g = {&pr, PATH_TILES, NULL, NULL, 0, 1, ws};
+    gemv_job g = {&pr, PATH_TILES, NULL, NULL, 0, 1, ws, NULL};
     choose_path(&g);
     const int64_t chunks = (pr.k + LMUL_GEMM_KC - 1) / LMUL_GEMM_KC;
     uint32_t *xa = lmul_workspace_alloc((size_t)(pr.m * pr.k) * sizeof *xa);
@@ -514,7 +611,10 @@ int lmul_gemv_run(const lmul_gemm_problem *problem)
         prepare_a(&pr, xa, xr);
         g.xa = xa;
         g.xr = xr;
-        lmul_parallel_run(g.nt, gemv_task, &g);
+        if (split_k(&g))
+            status = run_split_k(&g);
+        else
+            lmul_parallel_run(g.nt, gemv_task, &g);
     } else {
         t--;                    /* the one that failed holds nothing */
     }
