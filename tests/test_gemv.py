@@ -92,6 +92,21 @@ def test_split_along_k_equal_blocked(fmt, n):
                         same_bits(lmul_simd.matmul(x[:m], w), blocked[:m])
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3, 7])
+def test_split_along_k_few_columns(threads):
+    """16 columns (one unit of columns: a single thread before) and K of 32
+    chunks: threads along K only; the blocked bits."""
+    kdim = 32 * 256 - 10
+    w = weights(kdim, 16, special=True)
+    x = RNG.standard_normal((ROWS + 1, kdim)).astype(np.float32)
+    for isa in ISAS:
+        with lmul_simd.use_isa(isa):
+            blocked = lmul_simd.matmul(x, w)
+            with lmul_simd.num_threads(threads):
+                for m in (1, 2):
+                    same_bits(lmul_simd.matmul(x[:m], w), blocked[:m])
+
+
 def test_split_along_k_alpha_beta():
     """C = alpha A B + beta C through the C API, split along k as above: the
     bits of the same rows in a blocked product."""

@@ -59,7 +59,8 @@ typedef struct gemv_job {
     int64_t unit;               /* columns of C per kernel call (threads split in these) */
     int nt;
     gemv_ws *ws;
-    float *chunk_sums;          /* split_k: every chunk's sums (chunk_sums_at) */
+    int split_k;                /* threads take chunks of K (split_k), not columns */
+    float *chunk_sums;          /* then every chunk's sums (chunk_sums_at) */
 } gemv_job;
 
 static lmul_widen_kind widen_kind(lmul_elem_format f)
@@ -505,14 +506,16 @@ static void split_k_merge_task(void *arg, int t)
  *   0.6-0.8x NumPy (float8 weights 1.0-1.4x).
  * Taken for at most 2 rows of A, under 2048 columns a thread, where the
  * chunks share out evenly (the largest share at most 1/8 above an even
- * one) and their sums take at most 64 MiB. */
-static int split_k(const gemv_job *g)
+ * one) and their sums take at most 64 MiB, on nt threads: as many as the
+ * chunks allow, so that a long K over a few columns (1 x 65536 @ 65536 x
+ * 16: one unit of columns) is threaded too. */
+static int split_k(const gemv_job *g, int nt)
 {
     const lmul_gemm_problem *pr = g->pr;
     const int64_t chunks = (pr->k + LMUL_GEMM_KC - 1) / LMUL_GEMM_KC;
-    const int64_t largest = (chunks + g->nt - 1) / g->nt * LMUL_GEMM_KC;
-    return g->path == PATH_STREAM && g->nt > 1 && pr->m <= 2 && pr->n < 2048 * g->nt
-        && 8 * largest * g->nt <= 9 * pr->k && chunks * pr->m * pr->n <= (INT64_C(16) << 20);
+    const int64_t largest = (chunks + nt - 1) / nt * LMUL_GEMM_KC;
+    return g->path == PATH_STREAM && nt > 1 && pr->m <= 2 && pr->n < 2048 * nt
+        && 8 * largest * nt <= 9 * pr->k && chunks * pr->m * pr->n <= (INT64_C(16) << 20);
 }
 
 /* One block per thread: each path's buffers, a narrow C's block only when C
@@ -545,11 +548,12 @@ static int ws_alloc(const gemv_job *g, gemv_ws *ws)
     return LMUL_OK;
 }
 
-static int thread_count(const lmul_gemm_problem *pr, int64_t unit)
+/* Threads for `parts` parts of work (columns' units, or chunks of K). */
+static int thread_count(const lmul_gemm_problem *pr, int64_t parts)
 {
     int64_t nt = lmul_get_num_threads();
     nt = lmul_min64(nt, lmul_gemm_work(pr) / MIN_WORK_PER_THREAD);
-    nt = lmul_min64(nt, (pr->n + unit - 1) / unit);
+    nt = lmul_min64(nt, parts);
     nt = lmul_min64(nt, MAX_THREADS);
     return nt < 1 ? 1 : (int)nt;
 }
@@ -576,7 +580,13 @@ static void choose_path(gemv_job *g)
         g->path = rows ? PATH_STREAM : PATH_DOTS;
     g->unit = g->path == PATH_DOTS ? pr->ker->gemv_dots_rows
             : g->path == PATH_TILES ? pr->ker->gemv_nb : 16;
-    g->nt = thread_count(pr, lmul_max64(g->unit, 16));
+    const int64_t unit = lmul_max64(g->unit, 16);
+    g->nt = thread_count(pr, (pr->n + unit - 1) / unit);
+    const int along_k = thread_count(pr, (pr->k + LMUL_GEMM_KC - 1) / LMUL_GEMM_KC);
+    if (split_k(g, along_k)) {
+        g->split_k = 1;
+        g->nt = along_k;
+    }
 }
 
 /* The stream path split along k: every chunk's sums, then C met with them. */
@@ -599,7 +609,7 @@ int lmul_gemv_run(const lmul_gemm_problem *problem)
     if (!oriented(problem, &pr))
         return LMUL_GEMV_NOT_MINE;
     gemv_ws ws[MAX_THREADS];
-    gemv_job g = {&pr, PATH_TILES, NULL, NULL, 0, 1, ws, NULL};
+    gemv_job g = {&pr, PATH_TILES, NULL, NULL, 0, 1, ws, 0, NULL};
     choose_path(&g);
     const int64_t chunks = (pr.k + LMUL_GEMM_KC - 1) / LMUL_GEMM_KC;
     uint32_t *xa = lmul_workspace_alloc((size_t)(pr.m * pr.k) * sizeof *xa);
@@ -611,7 +621,7 @@ int lmul_gemv_run(const lmul_gemm_problem *problem)
         prepare_a(&pr, xa, xr);
         g.xa = xa;
         g.xr = xr;
-        if (split_k(&g))
+        if (g.split_k)
             status = run_split_k(&g);
         else
             lmul_parallel_run(g.nt, gemv_task, &g);
