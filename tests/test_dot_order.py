@@ -159,6 +159,38 @@ def test_products_the_one_add_window_must_refuse(sx, sy, scale):
             same_bits(lmul_simd.vecdot(x, y), want)
 
 
+@pytest.mark.parametrize("pattern", ["relu", "signed zeros", "subnormals", "zero by inf",
+                                     "all zeros"])
+def test_zero_operands_in_the_one_add_sum(pattern):
+    """Zeros (ReLU's every other element, -0), subnormals, a zero times
+    infinity, a row of zeros: the one-add loop takes their products as +0
+    where the other operands allow it (docs/contract.md 5.1 step 3), and
+    gives the bits of the loop that computes every product, on every level
+    and thread count, batched and as single long dots."""
+    x, y = operands(40, 300, special=False)
+    if pattern == "relu":
+        x[:, ::2] = 0.0
+    elif pattern == "signed zeros":
+        x[RNG.random(x.shape) < 0.3] = -0.0
+    elif pattern == "subnormals":
+        y[RNG.random(y.shape) < 0.2] = np.float32(-1e-40)
+    elif pattern == "zero by inf":
+        x[x < 0] = 0.0
+        y[3, np.flatnonzero(x[3] == 0)[0]] = np.inf          # 0 * inf: NaN
+    else:
+        x[5] = 0.0
+    with lmul_simd.use_isa("scalar"):               # no one-add loop there
+        expected = lmul_simd.vecdot(x, y)
+        expected_long = lmul_simd.vecdot(x[3], y[3])
+    assert np.isnan(expected[3]) == (pattern == "zero by inf")
+    for isa in ISAS:
+        with lmul_simd.use_isa(isa):
+            for threads in (1, 2, 3):
+                with lmul_simd.num_threads(threads):
+                    same_bits(lmul_simd.vecdot(x, y), expected)
+                    same_bits(lmul_simd.vecdot(x[3], y[3]), expected_long)
+
+
 def test_a_discarded_one_add_try_leaves_no_flags():
     x, y = one_add_breakers(40, 256)
     x[3, 0] = 1.0                   # no infinity: the exact dots raise nothing
@@ -166,6 +198,23 @@ def test_a_discarded_one_add_try_leaves_no_flags():
         with lmul_simd.use_isa(isa), np.errstate(all="raise"):
             got = lmul_simd.vecdot(x, y)
         assert got[0] == 0.0
+
+
+def test_a_refused_window_try_leaves_no_flags():
+    """ReLU's zeros: the window's try adds their bits too, and a zero's
+    garbage product with y in (-1, 0) lies among the infinities and NaNs
+    (overflow, invalid); the window refuses them and the ranges' try (zeros
+    as +0) keeps its sums: the flags must be those of the dots alone, none."""
+    x, y = operands(40, 300, special=False)
+    x[:, ::2] = 0.0
+    for isa in ISAS:
+        with lmul_simd.use_isa(isa), lmul_simd.num_threads(2):
+            with np.errstate(all="raise"):
+                got = lmul_simd.vecdot(x, y)
+                long = lmul_simd.vecdot(x[0], y[0])
+            with lmul_simd.use_isa("scalar"):
+                same_bits(got, lmul_simd.vecdot(x, y))
+                same_bits(long, lmul_simd.vecdot(x[0], y[0]))
 
 
 def test_bad_input():

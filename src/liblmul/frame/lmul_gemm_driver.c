@@ -268,11 +268,11 @@ static int tile_kernel(const lmul_gemm_problem *pr, lmul_range a, lmul_range b,
     return kernel;
 }
 
-int lmul_ranges_one_add(const lmul_container *c, const lmul_params *p, lmul_range a,
-                        lmul_range b)
+int lmul_ranges_masked_one_add(const lmul_container *c, const lmul_params *p,
+                               lmul_range a, lmul_range b)
 {
     lmul_safe_case unused;
-    return range_kernel(c, p->offset, a, b, &unused) == KER_FAST;
+    return range_kernel(c, p->offset, a, b, &unused) != KER_SAFE;
 }
 
 int lmul_gemm_tile_case(const lmul_gemm_problem *pr, lmul_range a, lmul_range b)

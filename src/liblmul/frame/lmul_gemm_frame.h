@@ -178,10 +178,11 @@ uint64_t lmul_gemm_a_addend(const lmul_gemm_problem *pr);
 int lmul_gemm_tile_case(const lmul_gemm_problem *pr, lmul_range a, lmul_range b);
 
 /* Whether every product of operands in ranges a and b (of container c,
- * parameters p) is the one-add sum: none zero, subnormal, infinite or NaN,
- * every product normal. */
-int lmul_ranges_one_add(const lmul_container *c, const lmul_params *p, lmul_range a,
-                        lmul_range b);
+ * parameters p) is the one-add sum or, where an operand is zero or
+ * subnormal, +0 (as a masked one-add sum takes it): none infinite or NaN,
+ * every product of normal operands normal. */
+int lmul_ranges_masked_one_add(const lmul_container *c, const lmul_params *p,
+                               lmul_range a, lmul_range b);
 
 /* The panels of a pre-packed A from element ic (a multiple of mr) at step pc
  * (a multiple of kc), and their ranges. */

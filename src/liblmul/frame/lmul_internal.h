@@ -139,6 +139,24 @@ static inline int lmul_range_in_window(lmul_range r)
         && r.max < (uint64_t)(LMUL_WINDOW_BASE16 + LMUL_WINDOW_SPAN16) << 16;
 }
 
+/* float32's least normal magnitude, 2^-126, as bits. */
+#define LMUL_F32_MIN_NORMAL_BITS 0x00800000u
+
+/* What a masked one-add sum (lmul_sdots_fast_ft without the window) saw,
+ * merged into r: `least` its least normal magnitude's bits less 2^-126's
+ * (at 2^31 or above: none normal, zeros and subnormals having wrapped past
+ * every normal one), `most` its largest magnitude, `zeros` whether a zero
+ * or subnormal was there. */
+static inline void lmul_masked_range_merge(uint32_t least, uint32_t most, int zeros,
+                                           lmul_range *r)
+{
+    const uint64_t min = (uint64_t)least + LMUL_F32_MIN_NORMAL_BITS;
+    r->zeros |= zeros;
+    if (least < 0x80000000u && min < r->min)
+        r->min = min;
+    r->max = most > r->max ? most : r->max;
+}
+
 /*
  * GEMM packing preparation: dst[r*width + i] = src element i of row r, the
  * rows `src_stride` bytes apart, each `width` contiguous container bit
@@ -305,10 +323,12 @@ typedef void (*lmul_sdots_ft)(int64_t kc, int64_t items, const char *x, int64_t 
                               const lmul_params *p);
 /* The same dots by the one-add sum alone, p rounding nothing. With
  * `window`: 1 when every element of x and y lay in the one-add window (the
- * sums are the dots'), else 0. Without: 1, with the raw magnitudes of x and
- * y in *rx and *ry (or of both together in each): the sums are the dots'
- * when lmul_ranges_one_add(rx, ry). Otherwise they are garbage (and may have
- * raised flags). */
+ * sums are the dots'), else 0. Without: 1, the products of a zero or
+ * subnormal operand taken as +0 (docs/contract.md 5.1 step 3), and the
+ * ranges of x and y in *rx and *ry (or of both together in each; their least
+ * magnitude the least normal one, lmul_masked_range_merge): the sums are the
+ * dots' when lmul_ranges_masked_one_add(rx, ry). Otherwise they are garbage
+ * (and may have raised flags). */
 typedef int (*lmul_sdots_fast_ft)(int64_t kc, int64_t items, const char *x,
                                   int64_t rs_x, const char *y, int64_t rs_y,
                                   float *sums, const lmul_params *p, int window,

@@ -693,10 +693,40 @@ static inline void window_seen(__m256i v, __m256i *out)
     *out = _mm256_or_si256(*out, _mm256_sub_epi16(v, _mm256_set1_epi16(LMUL_WINDOW_BASE16)));
 }
 
+/* v's magnitude seen by the masked one-add sum: the largest in s->hi, the
+ * least normal one in s->lo less 2^-126's bits (zeros and subnormals wrap
+ * past every normal one there); all ones where v is zero or subnormal. */
+LMUL_TARGET_AVX2
+static inline __m256i masked_seen(__m256i v, seen8 *s)
+{
+    const __m256i mag = _mm256_andnot_si256(_mm256_set1_epi32((int)0x80000000u), v);
+    const __m256i least_normal = _mm256_set1_epi32(LMUL_F32_MIN_NORMAL_BITS);
+    s->lo = _mm256_min_epu32(s->lo, _mm256_sub_epi32(mag, least_normal));
+    s->hi = _mm256_max_epu32(s->hi, mag);
+    return _mm256_cmpgt_epi32(least_normal, mag);
+}
+
+/* What masked_seen saw, and where a zero or subnormal was (*zeros), as a
+ * range: its least normal magnitude, its largest, whether it held zeros. */
+LMUL_TARGET_AVX2
+static inline void masked_seen_merge_avx2(seen8 s, __m256i zeros, lmul_range *r)
+{
+    _Alignas(32) uint32_t lo[8], hi[8];
+    _mm256_store_si256((__m256i *)lo, s.lo);
+    _mm256_store_si256((__m256i *)hi, s.hi);
+    uint32_t least = UINT32_MAX, most = 0;
+    for (int i = 0; i < 8; i++) {
+        least = lo[i] < least ? lo[i] : least;
+        most = hi[i] > most ? hi[i] : most;
+    }
+    lmul_masked_range_merge(least, most, !_mm256_testz_si256(zeros, zeros), r);
+}
+
 /* Steps p0 .. p0 + steps of the 8 dots by the one-add sum, x and y both
  * checked against the window (in out[0] and out[1]) when `window` (a
- * constant), else seen in *s (lanes past `steps` read 1.0 and are not
- * summed). */
+ * constant), else seen in *s, the products of a zero or subnormal operand
+ * taken as +0 and their lanes marked in out[0] (lanes past `steps` read 1.0
+ * and are not summed). */
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) void sdots_fast_steps(
     int steps, int64_t p0, const uint32_t *const *xr, const uint32_t *const *yr,
@@ -711,14 +741,15 @@ static inline __attribute__((always_inline)) void sdots_fast_steps(
                                : load_padded(xr[j] + p0, mk);
         __m256i y = steps == 8 ? _mm256_loadu_si256((const __m256i *)(yr[j] + p0))
                                : load_padded(yr[j] + p0, mk);
+        t[j] = _mm256_add_epi32(_mm256_add_epi32(x, y), add);
         if (window) {
             window_seen(x, &out[0]);
             window_seen(y, &out[1]);
         } else {
-            x = prepared(x, p, 0, s);
-            y = prepared(y, p, 0, s);
+            const __m256i zero = _mm256_or_si256(masked_seen(x, s), masked_seen(y, s));
+            out[0] = _mm256_or_si256(out[0], zero);
+            t[j] = _mm256_andnot_si256(zero, t[j]);
         }
-        t[j] = _mm256_add_epi32(_mm256_add_epi32(x, y), add);
     }
     transpose8_avx2(t);
     for (int q = 0; q < steps; q++)
@@ -726,7 +757,8 @@ static inline __attribute__((always_inline)) void sdots_fast_steps(
 }
 
 /* The 8 dots' sums into sums; with `window`, whether every element was in
- * the window, else their exact range (x and y together) in *r. */
+ * the window, else their range (x and y together, lmul_masked_range_merge)
+ * in *r. */
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) int sdots_fast(
     int window, int64_t kc, int64_t items, const uint32_t *const *xr,
@@ -745,7 +777,7 @@ static inline __attribute__((always_inline)) int sdots_fast(
         return _mm256_testz_si256(_mm256_or_si256(out[0], out[1]),
                                   _mm256_set1_epi32((int)LMUL_WINDOW_OUT32));
     *r = (lmul_range){UINT64_MAX, 0, 0};
-    seen8_merge_avx2((seen8){s.lo_raw, s.lo_raw, s.hi}, r);
+    masked_seen_merge_avx2(s, out[0], r);
     return 1;
 }
 

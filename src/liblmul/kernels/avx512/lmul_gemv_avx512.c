@@ -413,13 +413,37 @@ void lmul_sdots_avx512_16(int64_t kc, int64_t items, const char *x, int64_t rs_x
         sdots(kc, items, x, rs_x, y, rs_y, sums, p, 0);
 }
 
+/* v's magnitude seen by the masked one-add sum: the largest in s->hi, the
+ * least normal one in s->lo less 2^-126's bits (zeros and subnormals wrap
+ * past every normal one there); set where v is zero or subnormal. */
+LMUL_TARGET_AVX512
+static inline __mmask16 masked_seen(__m512i v, seen16 *s)
+{
+    const __m512i mag = _mm512_andnot_si512(_mm512_set1_epi32((int)0x80000000u), v);
+    const __m512i least_normal = _mm512_set1_epi32((int)LMUL_F32_MIN_NORMAL_BITS);
+    s->lo = _mm512_min_epu32(s->lo, _mm512_sub_epi32(mag, least_normal));
+    s->hi = _mm512_max_epu32(s->hi, mag);
+    return _mm512_cmplt_epu32_mask(mag, least_normal);
+}
+
+/* What masked_seen saw as a range (lmul_masked_range_merge). */
+LMUL_TARGET_AVX512
+static inline void masked_seen_merge_avx512(seen16 s, int zeros, lmul_range *r)
+{
+    lmul_masked_range_merge(_mm512_reduce_min_epu32(s.lo), _mm512_reduce_max_epu32(s.hi),
+                            zeros, r);
+}
+
 /* Steps p0 .. p0 + steps of 16 dots by the one-add sum, x and y checked
  * against the one-add window (their top halves less its base ORed into
- * *out) when `window` (a constant), else seen in *sx and *sy. */
+ * *out) when `window` (a constant), else seen in *sx and *sy, the products
+ * of a zero or subnormal operand taken as +0 and their lanes set in
+ * zeros[0] (x) and zeros[1] (y). */
 LMUL_TARGET_AVX512
 static inline __attribute__((always_inline)) void sdots_fast_steps(
     int steps, int64_t p0, const uint32_t *const *xr, const uint32_t *const *yr,
-    __m512 *sum, const lmul_params *p, int window, seen16 *sx, seen16 *sy, __m512i *out)
+    __m512 *sum, const lmul_params *p, int window, seen16 *sx, seen16 *sy, __m512i *out,
+    __mmask16 zeros[2])
 {
     const __mmask16 mk = (__mmask16)((1u << steps) - 1);
     const __m512i one = _mm512_set1_epi32(ONE_BITS);
@@ -433,11 +457,13 @@ static inline __attribute__((always_inline)) void sdots_fast_steps(
         if (window) {
             *out = _mm512_ternarylogic_epi32(*out, _mm512_sub_epi16(x, base),
                                              _mm512_sub_epi16(y, base), 0xFE);
+            t[j] = _mm512_add_epi32(_mm512_add_epi32(x, y), add);
         } else {
-            x = prepared(x, p, 0, sx);
-            y = prepared(y, p, 0, sy);
+            const __mmask16 zx = masked_seen(x, sx), zy = masked_seen(y, sy);
+            zeros[0] |= zx;
+            zeros[1] |= zy;
+            t[j] = _mm512_maskz_add_epi32((__mmask16)~(zx | zy), _mm512_add_epi32(x, y), add);
         }
-        t[j] = _mm512_add_epi32(_mm512_add_epi32(x, y), add);
     }
     transpose16_avx512(t);
     for (int q = 0; q < steps; q++)
@@ -447,7 +473,8 @@ static inline __attribute__((always_inline)) void sdots_fast_steps(
 /* `groups` (a constant) groups of 16 dots, their steps interleaved: each
  * group's sums are one chain of dependent adds, which alone would wait on
  * the add's latency. With `window`, whether every element was in the
- * one-add window, else their exact ranges in *rx and *ry. */
+ * one-add window, else their ranges in *rx and *ry (the products of a zero
+ * or subnormal operand taken as +0). */
 LMUL_TARGET_AVX512
 static inline __attribute__((always_inline)) int sdots_fast_groups(
     int window, int groups, int64_t kc, const uint32_t *const *xr,
@@ -456,22 +483,23 @@ static inline __attribute__((always_inline)) int sdots_fast_groups(
 {
     seen16 sx = seen16_start(), sy = seen16_start();
     __m512i out = _mm512_setzero_si512();
+    __mmask16 zeros[2] = {0, 0};
     int64_t p0 = 0;
     for (int g = 0; g < groups; g++)
         sum[g] = _mm512_setzero_ps();
     for (; p0 + 16 <= kc; p0 += 16)
         for (int g = 0; g < groups; g++)
             sdots_fast_steps(16, p0, xr + 16 * g, yr + 16 * g, &sum[g], p, window, &sx, &sy,
-                             &out);
+                             &out, zeros);
     if (p0 < kc)
         for (int g = 0; g < groups; g++)
             sdots_fast_steps((int)(kc - p0), p0, xr + 16 * g, yr + 16 * g, &sum[g], p,
-                             window, &sx, &sy, &out);
+                             window, &sx, &sy, &out, zeros);
     if (window)
         return _mm512_test_epi32_mask(out, _mm512_set1_epi32((int)LMUL_WINDOW_OUT32)) == 0;
     *rx = *ry = (lmul_range){UINT64_MAX, 0, 0};
-    seen16_merge_avx512((seen16){sx.lo_raw, sx.lo_raw, sx.hi}, rx);
-    seen16_merge_avx512((seen16){sy.lo_raw, sy.lo_raw, sy.hi}, ry);
+    masked_seen_merge_avx512(sx, zeros[0] != 0, rx);
+    masked_seen_merge_avx512(sy, zeros[1] != 0, ry);
     return 1;
 }
 
