@@ -333,6 +333,18 @@ typedef int (*lmul_sdots_fast_ft)(int64_t kc, int64_t items, const char *x,
                                   int64_t rs_x, const char *y, int64_t rs_y,
                                   float *sums, const lmul_params *p, int window,
                                   lmul_range *rx, lmul_range *ry);
+/* A stream kernel's `fast`: 0 every case; 1 the one-add product alone;
+ * LMUL_FAST_MASKED the one-add product, that of A's zero elements (prepared:
+ * lmul_prepared_zero) taken as +0 (docs/contract.md 5.1 step 3). */
+#define LMUL_FAST_MASKED 2
+
+/* Whether A's prepared element e (its bits plus addend, subnormals flushed
+ * to zero) is a zero. */
+static inline int lmul_prepared_zero(uint32_t e, uint64_t addend)
+{
+    return ((e - (uint32_t)addend) & 0x7FFFFFFFu) == 0;
+}
+
 typedef void (*lmul_gemv_stream_ft)(int64_t m, int64_t kc, int64_t n,
                                     const uint32_t *xa, int64_t ldx,
                                     const char *w, int64_t rs_w,

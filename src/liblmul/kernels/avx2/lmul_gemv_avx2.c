@@ -111,6 +111,12 @@ typedef struct seen8 {
     __m256i lo_raw, lo, hi;
 } seen8;
 
+/* A's elements of the rows being streamed, broadcast (v), and with
+ * LMUL_FAST_MASKED all ones where they are not zero (nz). */
+typedef struct xrows {
+    __m256i v[LMUL_GEMV_STREAM_ROWS][STEPS], nz[LMUL_GEMV_STREAM_ROWS][STEPS];
+} xrows;
+
 LMUL_TARGET_AVX2
 static inline seen8 seen8_start(void)
 {
@@ -288,7 +294,7 @@ static inline __attribute__((always_inline)) __m256i load_w(
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) void stream_cols(
     int kind, const lmul_fp8_format *f, __m256i half, int rows, int m,
-    const char *const *row, int64_t j, int64_t left, const __m256i (*x)[STEPS],
+    const char *const *row, int64_t j, int64_t left, const xrows *x,
     float *acc, int64_t n, seen8 *s, const lmul_gemm_aux *aux, int fast, int rounding,
     int zeros)
 {
@@ -304,10 +310,12 @@ static inline __attribute__((always_inline)) void stream_cols(
         __m256 sum = whole ? _mm256_loadu_ps(a) : _mm256_maskload_ps(a, mk);
         for (int q = 0; q < rows; q++) {
             /* a float8 zero's product, +0 or -0, leaves the sum as it is */
-            const __m256i sum8 = _mm256_add_epi32(x[i][q], v[q]);
-            const __m256 prod = kind == LMUL_WIDEN_F8
+            const __m256i sum8 = _mm256_add_epi32(x->v[i][q], v[q]);
+            __m256 prod = kind == LMUL_WIDEN_F8
                 ? _mm256_castsi256_ps(zeros ? _mm256_and_si256(sum8, nz[q]) : sum8)
-                : product(x[i][q], v[q], addend, aux->p, fast, rounding);
+                : product(x->v[i][q], v[q], addend, aux->p, fast, rounding);
+            if (fast == LMUL_FAST_MASKED)    /* A's zero: +0 */
+                prod = _mm256_and_ps(prod, _mm256_castsi256_ps(x->nz[i][q]));
             /* lanes past the end add +0: no flag from what is not W */
             sum = _mm256_add_ps(sum, whole ? prod : _mm256_and_ps(prod, _mm256_castsi256_ps(mk)));
         }
@@ -326,7 +334,7 @@ static inline __attribute__((always_inline)) void stream_cols(
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) void stream_cols8(
     int kind, const lmul_fp8_format *f, __m256i half, int rows, int m,
-    const char *const *row, int64_t j, const __m256i (*x)[STEPS], float *acc, int64_t n,
+    const char *const *row, int64_t j, const xrows *x, float *acc, int64_t n,
     seen8 *s, const lmul_gemm_aux *aux, int fast, int rounding, uint32_t zero_bits)
 {
     if (zero_bits & 0xFF)
@@ -354,10 +362,11 @@ static inline __attribute__((always_inline)) void f8_widen32(__m256i c, __m128i 
 
 /* One row of A (m = 1) times 32 float8 columns without a zero, codes c[q]
  * of rows `rows` (STEPS or 1): the 32 sums in registers across the rows,
- * each row added in order. */
+ * each row added in order (with `masked`, A's zeros' products +0). */
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) void stream_f8_1x32(
-    int rows, const __m256i *c, const __m256i *x, float *a, __m128i sra, __m256i keep)
+    int rows, const __m256i *c, const __m256i *x, const __m256i *nz, int masked, float *a,
+    __m128i sra, __m256i keep)
 {
     __m256 sum[4];
     for (int g = 0; g < 4; g++)
@@ -365,9 +374,12 @@ static inline __attribute__((always_inline)) void stream_f8_1x32(
     for (int q = 0; q < rows; q++) {
         __m256 w[4];
         f8_widen32(c[q], sra, keep, w);
-        for (int g = 0; g < 4; g++)
-            sum[g] = _mm256_add_ps(sum[g], _mm256_castsi256_ps(
-                _mm256_add_epi32(x[q], _mm256_castps_si256(w[g]))));
+        for (int g = 0; g < 4; g++) {
+            __m256i prod = _mm256_add_epi32(x[q], _mm256_castps_si256(w[g]));
+            if (masked)
+                prod = _mm256_and_si256(prod, nz[q]);
+            sum[g] = _mm256_add_ps(sum[g], _mm256_castsi256_ps(prod));
+        }
     }
     for (int g = 0; g < 4; g++)
         _mm256_storeu_ps(a + 8 * g, sum[g]);
@@ -384,8 +396,8 @@ static inline __attribute__((always_inline)) void stream_f8_1x32(
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) int64_t stream_f8_blocks32(
     const lmul_fp8_format *f, __m256i half, int rows, const char *const *row, int64_t n,
-    int64_t rs_w, const __m256i (*x)[STEPS], float *acc, seen8 *s,
-    const lmul_gemm_aux *aux, int64_t *zero_blocks)
+    int64_t rs_w, const xrows *x, float *acc, seen8 *s, const lmul_gemm_aux *aux, int fast,
+    int64_t *zero_blocks)
 {
     const int shift = lmul_fp8_half_shift(f);
     const __m128i sra = _mm_cvtsi32_si128(8 - shift);
@@ -398,12 +410,13 @@ static inline __attribute__((always_inline)) int64_t stream_f8_blocks32(
         lmul_prefetch_rows_below(rows, row, STEPS * rs_w, j);
         const uint32_t zero_cols = f8_seen_codes(rows, c, s);
         if (LMUL_LIKELY(zero_cols == 0)) {
-            stream_f8_1x32(rows, c, x[0], acc + j, sra, keep);
+            stream_f8_1x32(rows, c, x->v[0], x->nz[0], fast == LMUL_FAST_MASKED, acc + j, sra,
+                           keep);
             continue;
         }
         ++*zero_blocks;
         for (int64_t b = j; b < j + 32; b += 8)
-            stream_cols8(LMUL_WIDEN_F8, f, half, rows, 1, row, b, x, acc, n, s, aux, 1, 0,
+            stream_cols8(LMUL_WIDEN_F8, f, half, rows, 1, row, b, x, acc, n, s, aux, fast, 0,
                          zero_cols >> (b - j));
     }
     return j;
@@ -416,19 +429,24 @@ static inline __attribute__((always_inline)) int64_t stream_rows(
     float *acc, seen8 *s, const lmul_gemm_aux *aux, int fast, int rounding, int by32)
 {
     const uint32_t x_add = kind == LMUL_WIDEN_F8 ? lmul_fp8_half_add(f) : 0;
-    __m256i x[LMUL_GEMV_STREAM_ROWS][STEPS];
+    xrows x;
     const char *row[STEPS];
     for (int q = 0; q < rows; q++) {
         row[q] = w + (p + q) * rs_w;
-        for (int i = 0; i < m; i++)
-            x[i][q] = _mm256_set1_epi32((int)(xa[i * ldx + p + q] + x_add));
+        for (int i = 0; i < m; i++) {
+            const uint32_t e = xa[i * ldx + p + q];
+            x.v[i][q] = _mm256_set1_epi32((int)(e + x_add));
+            if (fast == LMUL_FAST_MASKED)
+                x.nz[i][q] = _mm256_set1_epi32(lmul_prepared_zero(e, aux->a_addend) ? 0 : -1);
+        }
     }
-    const __m256i (*xs)[STEPS] = (const __m256i (*)[STEPS])x;
+    const xrows *xs = &x;
     int64_t j = 0;
     uint32_t zero_cols = UINT32_MAX;
     int64_t zero_blocks = 0;
     if (kind == LMUL_WIDEN_F8 && m == 1 && by32)
-        j = stream_f8_blocks32(f, half, rows, row, n, rs_w, xs, acc, s, aux, &zero_blocks);
+        j = stream_f8_blocks32(f, half, rows, row, n, rs_w, xs, acc, s, aux, fast,
+                               &zero_blocks);
     for (; j + 8 <= n; j += 8) {
         if (kind == LMUL_WIDEN_F8 && j % 32 == 0) {
             zero_cols = f8_seen_cols(rows, row, j, n, s);
@@ -487,15 +505,20 @@ static inline __attribute__((always_inline)) void stream_m(
     }
 }
 
-/* Each format's loops: the one-add one, with or without rounding, and the safe one. */
+/* Each format's loops: the one-add one (A's zeros masked or not), with or
+ * without rounding, and the safe one. */
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) void stream_kind(
     int kind, const lmul_fp8_format *f, int64_t m, int64_t kc, int64_t n,
     const uint32_t *xa, int64_t ldx, const char *w, int64_t rs_w, float *acc,
     lmul_range *range, const lmul_gemm_aux *aux, int fast)
 {
-    const int rounding = aux->p->round_shift != 0;
-    if (kind == LMUL_WIDEN_F8)
+    const int rounding = kind != LMUL_WIDEN_F8 && aux->p->round_shift != 0;
+    if (fast == LMUL_FAST_MASKED && rounding)
+        stream_m(kind, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, LMUL_FAST_MASKED, 1);
+    else if (fast == LMUL_FAST_MASKED)
+        stream_m(kind, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, LMUL_FAST_MASKED, 0);
+    else if (kind == LMUL_WIDEN_F8)
         stream_m(kind, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, 1, 0);
     else if (fast && rounding)
         stream_m(kind, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, 1, 1);

@@ -215,11 +215,13 @@ static inline __attribute__((always_inline)) __m512i load_w(
  * per STEPS products (added in row order). */
 #define STEPS 4
 
-/* Columns j .. j + 16 (mask mk) of rows `rows` (a constant: STEPS or 1). */
+/* Columns j .. j + 16 (mask mk) of rows `rows` (a constant: STEPS or 1);
+ * with LMUL_FAST_MASKED, A's zeros (xnz clear) add nothing. */
 LMUL_TARGET_AVX512
 static inline __attribute__((always_inline)) void stream_cols(
     int kind, __m512i half, int rows, int m, const char *const *row, int64_t j,
-    __mmask16 mk, const __m512i (*x)[STEPS], float *acc, int64_t n, seen16 *s, const lmul_gemm_aux *aux, int fast, int rounding)
+    __mmask16 mk, const __m512i (*x)[STEPS], const __mmask16 (*xnz)[STEPS], float *acc,
+    int64_t n, seen16 *s, const lmul_gemm_aux *aux, int fast, int rounding)
 {
     const __m512i addend = _mm512_set1_epi32((int)aux->a_addend);
     __m512i v[STEPS];
@@ -234,7 +236,8 @@ static inline __attribute__((always_inline)) void stream_cols(
             const __m512 prod = kind == LMUL_WIDEN_F8
                 ? _mm512_castsi512_ps(_mm512_maskz_add_epi32(nz[q], x[i][q], v[q]))
                 : product(x[i][q], v[q], addend, aux->p, fast, rounding);
-            sum = _mm512_mask_add_ps(sum, mk, sum, prod);   /* no lane past the end */
+            const __mmask16 lanes = fast == LMUL_FAST_MASKED ? mk & xnz[i][q] : mk;
+            sum = _mm512_mask_add_ps(sum, lanes, sum, prod);   /* no lane past the end */
         }
         _mm512_mask_storeu_ps(a, mk, sum);
     }
@@ -248,26 +251,31 @@ static inline __attribute__((always_inline)) void stream_rows(
 {
     const uint32_t x_add = kind == LMUL_WIDEN_F8 ? lmul_fp8_half_add(f) : 0;
     __m512i x[LMUL_GEMV_STREAM_ROWS][STEPS];
+    __mmask16 xnz[LMUL_GEMV_STREAM_ROWS][STEPS];
     const char *row[STEPS];
     for (int q = 0; q < rows; q++) {
         row[q] = w + (p + q) * rs_w;
-        for (int i = 0; i < m; i++)
-            x[i][q] = _mm512_set1_epi32((int)(xa[i * ldx + p + q] + x_add));
+        for (int i = 0; i < m; i++) {
+            const uint32_t e = xa[i * ldx + p + q];
+            x[i][q] = _mm512_set1_epi32((int)(e + x_add));
+            xnz[i][q] = lmul_prepared_zero(e, aux->a_addend) ? 0 : 0xFFFF;
+        }
     }
+    const __mmask16 (*xnzs)[STEPS] = (const __mmask16 (*)[STEPS])xnz;
     int64_t j = 0;
     for (; j + 16 <= n; j += 16) {
         if (kind == LMUL_WIDEN_F8 && j % 64 == 0)
             f8_seen_cols(rows, row, j, n, s);
         lmul_prefetch_rows_below(rows, row, STEPS * rs_w, j * lmul_widen_bytes(kind));
         stream_cols(kind, half, rows, m, row, j, 0xFFFF,
-                    (const __m512i (*)[STEPS])x, acc, n, s, aux, fast, rounding);
+                    (const __m512i (*)[STEPS])x, xnzs, acc, n, s, aux, fast, rounding);
     }
     if (kind == LMUL_WIDEN_F8 && j < n && j % 64 == 0)
         f8_seen_cols(rows, row, j, n, s);
     if (j < n)
         stream_cols(kind, half, rows, m, row, j,
-                    (__mmask16)((1u << (n - j)) - 1), (const __m512i (*)[STEPS])x, acc,
-                    n, s, aux, fast, rounding);
+                    (__mmask16)((1u << (n - j)) - 1), (const __m512i (*)[STEPS])x, xnzs,
+                    acc, n, s, aux, fast, rounding);
 }
 
 LMUL_TARGET_AVX512
@@ -306,15 +314,20 @@ static inline __attribute__((always_inline)) void stream_m(
     }
 }
 
-/* Each format's loops: the one-add one, with or without rounding, and the safe one. */
+/* Each format's loops: the one-add one (A's zeros masked or not), with or
+ * without rounding, and the safe one. */
 LMUL_TARGET_AVX512
 static inline __attribute__((always_inline)) void stream_kind(
     int kind, const lmul_fp8_format *f, int64_t m, int64_t kc, int64_t n,
     const uint32_t *xa, int64_t ldx, const char *w, int64_t rs_w, float *acc,
     lmul_range *range, const lmul_gemm_aux *aux, int fast)
 {
-    const int rounding = aux->p->round_shift != 0;
-    if (kind == LMUL_WIDEN_F8)
+    const int rounding = kind != LMUL_WIDEN_F8 && aux->p->round_shift != 0;
+    if (fast == LMUL_FAST_MASKED && rounding)
+        stream_m(kind, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, LMUL_FAST_MASKED, 1);
+    else if (fast == LMUL_FAST_MASKED)
+        stream_m(kind, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, LMUL_FAST_MASKED, 0);
+    else if (kind == LMUL_WIDEN_F8)
         stream_m(kind, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, 1, 0);
     else if (fast && rounding)
         stream_m(kind, f, m, kc, n, xa, ldx, w, rs_w, acc, range, aux, 1, 1);

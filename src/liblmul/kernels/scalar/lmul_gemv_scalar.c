@@ -60,6 +60,8 @@ static inline uint32_t prepared(uint32_t v, const lmul_params *p, lmul_range *r)
 
 static inline float product(uint32_t x, uint32_t w, const lmul_gemm_aux *aux, int fast)
 {
+    if (fast == LMUL_FAST_MASKED && lmul_prepared_zero(x, aux->a_addend))
+        return 0.0f;
     const uint32_t r = fast ? x + w : (uint32_t)lmul_bits_scalar(
         (uint32_t)(x - aux->a_addend), w, &lmul_container_f32, aux->p);
     float f;
