@@ -110,11 +110,11 @@ def test_split_along_k_few_columns(threads):
 @pytest.mark.parametrize("fmt", ["float32", "float32 specials", "float32 zeros", "float16",
                                  "bfloat16", "float8_e4m3fn", "k=5"])
 def test_relu_rows_of_a(fmt):
-    """A with ReLU's zeros (and subnormals, -0): the stream loop masks their
-    products (+0) and stays on the one-add product, unless B's chunk has an
-    infinity or NaN (0 * inf is NaN), zeros of its own (float32) or products
-    out of range: the blocked bits in every case, every level and thread
-    count, x @ W and x @ W.T."""
+    """A with ReLU's zeros (and subnormals, -0): the stream and dots loops mask
+    their products (+0) and stay on the one-add product, unless B's chunk has
+    an infinity or NaN (0 * inf is NaN), zeros of its own (float32) or
+    products out of range: the blocked bits in every case, every level and
+    thread count, x @ W and x @ W.T."""
     kdim, n = 600, 150
     name = fmt.split()[0]
     w = split_weights("float32" if name == "k=5" else name, kdim, n)
@@ -128,6 +128,7 @@ def test_relu_rows_of_a(fmt):
     x[:, 5] = -0.0
     x[:, 7] = np.float32(1e-40) if name != "float16" else 0
     matmul = lmul_simd.matmul_k(5) if name == "k=5" else lmul_simd.matmul
+    wt = np.ascontiguousarray(w.T).T                    # nn.Linear's layout: the dots loop
     for isa in ISAS:
         with lmul_simd.use_isa(isa):
             blocked = matmul(x, w)
@@ -135,9 +136,7 @@ def test_relu_rows_of_a(fmt):
                 with lmul_simd.num_threads(threads):
                     for m in (1, 2, 4):
                         same_bits(matmul(x[:m], w), blocked[:m])
-                    if name == "float32":
-                        wt = np.ascontiguousarray(w.T).T
-                        same_bits(matmul(x[:2], wt), blocked[:2])
+                        same_bits(matmul(x[:m], wt), blocked[:m])
 
 
 def test_split_along_k_alpha_beta():

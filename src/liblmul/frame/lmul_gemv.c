@@ -249,19 +249,19 @@ static int one_add_holds(const gemv_job *g, int64_t chunk, lmul_range seen, int 
 }
 
 /* Chunk `chunk` (at pc) of columns b by the stream or the dots kernel into
- * acc: the one-add loop first (the stream loop's masking A's zeros where
- * the chunk of A has any: ReLU's outputs), again by the safe one where the
- * ranges say so (a discarded try leaves no flags). */
+ * acc: the one-add loop first (masking A's zeros where the chunk of A has
+ * any: ReLU's outputs), again by the safe one where the ranges say so (a
+ * discarded try leaves no flags). */
 static void chunk_sums(const gemv_job *g, const gemv_ws *ws, cblock b, int64_t pc,
                        int64_t chunk, float *acc)
 {
     const lmul_gemm_problem *pr = g->pr;
     const int dots = g->path == PATH_DOTS;
     const int64_t kc = lmul_min64(LMUL_GEMM_KC, pr->k - pc);
-    const int fast = !dots && g->xr[chunk].zeros ? LMUL_FAST_MASKED : 1;
+    const int fast = g->xr[chunk].zeros ? LMUL_FAST_MASKED : 1;
     fexcept_t flags;
     fegetexceptflag(&flags, FE_ALL_EXCEPT);
-    const lmul_range seen = dots ? dots_chunk(g, ws, b.j0, b.width, pc, kc, 1, acc)
+    const lmul_range seen = dots ? dots_chunk(g, ws, b.j0, b.width, pc, kc, fast, acc)
                                  : stream_chunk(g, ws, b, pc, kc, fast, acc);
     if (one_add_holds(g, chunk, seen, fast))
         return;

@@ -333,7 +333,7 @@ typedef int (*lmul_sdots_fast_ft)(int64_t kc, int64_t items, const char *x,
                                   int64_t rs_x, const char *y, int64_t rs_y,
                                   float *sums, const lmul_params *p, int window,
                                   lmul_range *rx, lmul_range *ry);
-/* A stream kernel's `fast`: 0 every case; 1 the one-add product alone;
+/* A stream or dots kernel's `fast`: 0 every case; 1 the one-add product alone;
  * LMUL_FAST_MASKED the one-add product, that of A's zero elements (prepared:
  * lmul_prepared_zero) taken as +0 (docs/contract.md 5.1 step 3). */
 #define LMUL_FAST_MASKED 2

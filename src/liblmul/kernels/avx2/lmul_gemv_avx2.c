@@ -566,7 +566,8 @@ static inline void transpose8_avx2(__m256i r[8])
 }
 
 /* Steps p0 .. p0 + steps (steps a constant where it is 8) of m (a constant)
- * rows of x times the 8 rows of W. */
+ * rows of x times the 8 rows of W; with LMUL_FAST_MASKED, x's zeros'
+ * products +0. */
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) void dots_steps(
     int64_t m, int steps, int64_t p0, int64_t kc, const uint32_t *const *row,
@@ -586,9 +587,14 @@ static inline __attribute__((always_inline)) void dots_steps(
         const __m256i x = steps == 8
             ? _mm256_loadu_si256((const __m256i *)(xa + i * kc + p0))
             : _mm256_maskload_epi32((const int *)(xa + i * kc + p0), mk);
-        __m256i t[8];
-        for (int j = 0; j < 8; j++)
+        __m256i t[8], zero = _mm256_setzero_si256();
+        if (fast == LMUL_FAST_MASKED)
+            zero = _mm256_cmpeq_epi32(_mm256_slli_epi32(_mm256_sub_epi32(x, addend), 1), zero);
+        for (int j = 0; j < 8; j++) {
             t[j] = _mm256_castps_si256(product(x, v[j], addend, aux->p, fast, rounding));
+            if (fast == LMUL_FAST_MASKED)
+                t[j] = _mm256_andnot_si256(zero, t[j]);
+        }
         transpose8_avx2(t);
         for (int q = 0; q < steps; q++)
             sum[i] = _mm256_add_ps(sum[i], _mm256_castsi256_ps(t[q]));
@@ -652,7 +658,11 @@ void lmul_sgemv_dots_avx2_8(int64_t m, int64_t kc, int64_t rows, const uint32_t 
                             lmul_range *range, const lmul_gemm_aux *aux, int fast)
 {
     const int rounding = aux->p->round_shift != 0;
-    if (fast && rounding)
+    if (fast == LMUL_FAST_MASKED && rounding)
+        dots_m(m, kc, rows, xa, w, rs_w, acc, range, aux, LMUL_FAST_MASKED, 1);
+    else if (fast == LMUL_FAST_MASKED)
+        dots_m(m, kc, rows, xa, w, rs_w, acc, range, aux, LMUL_FAST_MASKED, 0);
+    else if (fast && rounding)
         dots_m(m, kc, rows, xa, w, rs_w, acc, range, aux, 1, 1);
     else if (fast)
         dots_m(m, kc, rows, xa, w, rs_w, acc, range, aux, 1, 0);
