@@ -110,8 +110,8 @@ def test_split_along_k_few_columns(threads):
 @pytest.mark.parametrize("fmt", ["float32", "float32 specials", "float32 zeros", "float16",
                                  "bfloat16", "float8_e4m3fn", "k=5"])
 def test_relu_rows_of_a(fmt):
-    """A with ReLU's zeros (and subnormals, -0): the stream and dots loops mask
-    their products (+0) and stay on the one-add product, unless B's chunk has
+    """A with ReLU's zeros (and subnormals, -0): the stream, dots and tile loops
+    mask their products (+0) and stay on the one-add product, unless B's chunk has
     an infinity or NaN (0 * inf is NaN), zeros of its own (float32) or
     products out of range: the blocked bits in every case, every level and
     thread count, x @ W and x @ W.T."""
@@ -134,7 +134,7 @@ def test_relu_rows_of_a(fmt):
             blocked = matmul(x, w)
             for threads in (1, 2, 3):
                 with lmul_simd.num_threads(threads):
-                    for m in (1, 2, 4):
+                    for m in (1, 2, 4, 7, ROWS):     # the stream, dots and tile loops
                         same_bits(matmul(x[:m], w), blocked[:m])
                         same_bits(matmul(x[:m], wt), blocked[:m])
 

@@ -426,11 +426,13 @@ static void tiled_block(const gemv_job *g, const gemv_ws *ws, cblock b)
         const int64_t ldw = columns ? TILE : rows_ldw(g, b.width);
         const lmul_range wr = columns ? prepare_columns(g, ws, pc, kc, b.j0, b.width)
                                       : prepare_rows(g, ws, pc, kc, b.j0, b.width, plain);
-        const int safe_case = lmul_gemm_tile_case(pr, g->xr[chunk], wr);
+        const int masked = g->xr[chunk].zeros;
+        const int fast = one_add_holds(g, chunk, wr, masked ? LMUL_FAST_MASKED : 1);
         const lmul_gemm_aux aux = {.alpha = pr->alpha, .beta = pr->beta,
                                    .a_addend = lmul_gemm_a_addend(pr),
-                                   .safe_case = LMUL_SAFE_FULL, .p = &kernel_params};
-        const lmul_gemv_ukr_ft ukr = safe_case < 0 ? ker->gemv_fast : ker->gemv_safe;
+                                   .safe_case = LMUL_SAFE_FULL, .a_zeros = masked,
+                                   .p = &kernel_params};
+        const lmul_gemv_ukr_ft ukr = fast ? ker->gemv_fast : ker->gemv_safe;
         for (int64_t s = 0; s < b.width; s += ker->gemv_nb) {
             ukr(pr->m, kc, g->xa + pc * pr->m, ws->w + s, ldw, ws->acc, &aux);
             block_merge(g, ws, b, pc == 0, ws->acc, ker->gemv_nb, s,

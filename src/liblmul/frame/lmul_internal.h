@@ -245,7 +245,8 @@ typedef void (*lmul_tcopy_ft)(int64_t width, int64_t kc, const void *src,
  * the blocked microkernel's accumulator bit for bit. xa holds A's prepared
  * bits plus aux->a_addend, w B's prepared bits; lanes of w past the real
  * columns may hold anything (their sums are not used). fast: the one-add
- * product (valid as for the GEMM's fast kernel); safe: every case.
+ * product (valid as for the GEMM's fast kernel), with aux->a_zeros that of
+ * A's zero elements (lmul_prepared_zero) taken as +0; safe: every case.
  */
 typedef void (*lmul_gemv_ukr_ft)(int64_t m, int64_t kc, const uint32_t *xa,
                                  const uint32_t *w, int64_t ldw, float *acc,

@@ -37,11 +37,12 @@ static inline __m256 prod(__m256i x, __m256i w, __m256i addend, const lmul_param
     return _mm256_castsi256_ps(full_product_avx2(_mm256_sub_epi32(x, addend), w, p, 0));
 }
 
-/* rows (a constant at each call) rows of A by the 16 columns. */
+/* rows (a constant at each call) rows of A by the 16 columns; `masked`: A's
+ * zeros' products +0. */
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) void gemv_rows(
     int rows, int64_t kc, const uint32_t *xa, const uint32_t *w, int64_t ldw,
-    float *acc, const lmul_gemm_aux *aux, int full)
+    float *acc, const lmul_gemm_aux *aux, int full, int masked)
 {
     __m256 a0[ROWS], a1[ROWS];
     for (int r = 0; r < rows; r++)
@@ -52,8 +53,15 @@ static inline __attribute__((always_inline)) void gemv_rows(
                       w1 = _mm256_loadu_si256((const __m256i *)(w + 8));
         for (int r = 0; r < rows; r++) {
             const __m256i x = _mm256_set1_epi32((int)xa[r * kc + p]);
-            a0[r] = _mm256_add_ps(a0[r], prod(x, w0, addend, aux->p, full));
-            a1[r] = _mm256_add_ps(a1[r], prod(x, w1, addend, aux->p, full));
+            __m256 p0 = prod(x, w0, addend, aux->p, full), p1 = prod(x, w1, addend, aux->p, full);
+            if (masked) {
+                const __m256 nz = _mm256_castsi256_ps(_mm256_set1_epi32(
+                    lmul_prepared_zero(xa[r * kc + p], aux->a_addend) ? 0 : -1));
+                p0 = _mm256_and_ps(p0, nz);
+                p1 = _mm256_and_ps(p1, nz);
+            }
+            a0[r] = _mm256_add_ps(a0[r], p0);
+            a1[r] = _mm256_add_ps(a1[r], p1);
         }
     }
     for (int r = 0; r < rows; r++) {
@@ -65,7 +73,7 @@ static inline __attribute__((always_inline)) void gemv_rows(
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) void gemv(
     int64_t m, int64_t kc, const uint32_t *xa, const uint32_t *w, int64_t ldw,
-    float *acc, const lmul_gemm_aux *aux, int full)
+    float *acc, const lmul_gemm_aux *aux, int full, int masked)
 {
     for (int64_t i = 0, rows; i < m; i += rows) {
         const int64_t groups = (m - i + ROWS - 1) / ROWS;
@@ -73,12 +81,12 @@ static inline __attribute__((always_inline)) void gemv(
         const uint32_t *x = xa + i * kc;
         float *out = acc + i * NB;
         switch (rows) {
-        case 1: gemv_rows(1, kc, x, w, ldw, out, aux, full); break;
-        case 2: gemv_rows(2, kc, x, w, ldw, out, aux, full); break;
-        case 3: gemv_rows(3, kc, x, w, ldw, out, aux, full); break;
-        case 4: gemv_rows(4, kc, x, w, ldw, out, aux, full); break;
-        case 5: gemv_rows(5, kc, x, w, ldw, out, aux, full); break;
-        default: gemv_rows(6, kc, x, w, ldw, out, aux, full);
+        case 1: gemv_rows(1, kc, x, w, ldw, out, aux, full, masked); break;
+        case 2: gemv_rows(2, kc, x, w, ldw, out, aux, full, masked); break;
+        case 3: gemv_rows(3, kc, x, w, ldw, out, aux, full, masked); break;
+        case 4: gemv_rows(4, kc, x, w, ldw, out, aux, full, masked); break;
+        case 5: gemv_rows(5, kc, x, w, ldw, out, aux, full, masked); break;
+        default: gemv_rows(6, kc, x, w, ldw, out, aux, full, masked);
         }
     }
 }
@@ -88,7 +96,10 @@ void lmul_sgemv_fast_avx2_16(int64_t m, int64_t kc, const uint32_t *xa,
                                const uint32_t *w, int64_t ldw, float *acc,
                                const lmul_gemm_aux *aux)
 {
-    gemv(m, kc, xa, w, ldw, acc, aux, 0);
+    if (aux->a_zeros)
+        gemv(m, kc, xa, w, ldw, acc, aux, 0, 1);
+    else
+        gemv(m, kc, xa, w, ldw, acc, aux, 0, 0);
 }
 
 LMUL_TARGET_AVX2
@@ -96,7 +107,7 @@ void lmul_sgemv_safe_avx2_16(int64_t m, int64_t kc, const uint32_t *xa,
                                const uint32_t *w, int64_t ldw, float *acc,
                                const lmul_gemm_aux *aux)
 {
-    gemv(m, kc, xa, w, ldw, acc, aux, 1);
+    gemv(m, kc, xa, w, ldw, acc, aux, 1, 0);
 }
 
 /* ------------------------------------------------ streamed, unprepared B */

@@ -33,11 +33,12 @@ static inline __m512 prod(__m512i x, __m512i w, __m512i addend, const lmul_param
     return _mm512_castsi512_ps(full_product_avx512(_mm512_sub_epi32(x, addend), w, p, 0));
 }
 
-/* rows (a constant at each call) rows of A by the 32 columns. */
+/* rows (a constant at each call) rows of A by the 32 columns; `masked`: A's
+ * zeros add nothing. */
 LMUL_TARGET_AVX512
 static inline __attribute__((always_inline)) void gemv_rows(
     int rows, int64_t kc, const uint32_t *xa, const uint32_t *w, int64_t ldw,
-    float *acc, const lmul_gemm_aux *aux, int full)
+    float *acc, const lmul_gemm_aux *aux, int full, int masked)
 {
     __m512 a0[ROWS], a1[ROWS];
     for (int r = 0; r < rows; r++)
@@ -47,8 +48,10 @@ static inline __attribute__((always_inline)) void gemv_rows(
         const __m512i w0 = _mm512_loadu_si512(w), w1 = _mm512_loadu_si512(w + 16);
         for (int r = 0; r < rows; r++) {
             const __m512i x = _mm512_set1_epi32((int)xa[r * kc + p]);
-            a0[r] = _mm512_add_ps(a0[r], prod(x, w0, addend, aux->p, full));
-            a1[r] = _mm512_add_ps(a1[r], prod(x, w1, addend, aux->p, full));
+            const __mmask16 nz = masked && lmul_prepared_zero(xa[r * kc + p], aux->a_addend)
+                ? 0 : 0xFFFF;
+            a0[r] = _mm512_mask_add_ps(a0[r], nz, a0[r], prod(x, w0, addend, aux->p, full));
+            a1[r] = _mm512_mask_add_ps(a1[r], nz, a1[r], prod(x, w1, addend, aux->p, full));
         }
     }
     for (int r = 0; r < rows; r++) {
@@ -60,20 +63,20 @@ static inline __attribute__((always_inline)) void gemv_rows(
 LMUL_TARGET_AVX512
 static inline __attribute__((always_inline)) void gemv(
     int64_t m, int64_t kc, const uint32_t *xa, const uint32_t *w, int64_t ldw,
-    float *acc, const lmul_gemm_aux *aux, int full)
+    float *acc, const lmul_gemm_aux *aux, int full, int masked)
 {
     for (int64_t i = 0; i < m; i += ROWS) {
         const uint32_t *x = xa + i * kc;
         float *out = acc + i * NB;
         switch (m - i < ROWS ? m - i : ROWS) {
-        case 1: gemv_rows(1, kc, x, w, ldw, out, aux, full); break;
-        case 2: gemv_rows(2, kc, x, w, ldw, out, aux, full); break;
-        case 3: gemv_rows(3, kc, x, w, ldw, out, aux, full); break;
-        case 4: gemv_rows(4, kc, x, w, ldw, out, aux, full); break;
-        case 5: gemv_rows(5, kc, x, w, ldw, out, aux, full); break;
-        case 6: gemv_rows(6, kc, x, w, ldw, out, aux, full); break;
-        case 7: gemv_rows(7, kc, x, w, ldw, out, aux, full); break;
-        default: gemv_rows(8, kc, x, w, ldw, out, aux, full);
+        case 1: gemv_rows(1, kc, x, w, ldw, out, aux, full, masked); break;
+        case 2: gemv_rows(2, kc, x, w, ldw, out, aux, full, masked); break;
+        case 3: gemv_rows(3, kc, x, w, ldw, out, aux, full, masked); break;
+        case 4: gemv_rows(4, kc, x, w, ldw, out, aux, full, masked); break;
+        case 5: gemv_rows(5, kc, x, w, ldw, out, aux, full, masked); break;
+        case 6: gemv_rows(6, kc, x, w, ldw, out, aux, full, masked); break;
+        case 7: gemv_rows(7, kc, x, w, ldw, out, aux, full, masked); break;
+        default: gemv_rows(8, kc, x, w, ldw, out, aux, full, masked);
         }
     }
 }
@@ -83,7 +86,10 @@ void lmul_sgemv_fast_avx512_32(int64_t m, int64_t kc, const uint32_t *xa,
                                const uint32_t *w, int64_t ldw, float *acc,
                                const lmul_gemm_aux *aux)
 {
-    gemv(m, kc, xa, w, ldw, acc, aux, 0);
+    if (aux->a_zeros)
+        gemv(m, kc, xa, w, ldw, acc, aux, 0, 1);
+    else
+        gemv(m, kc, xa, w, ldw, acc, aux, 0, 0);
 }
 
 LMUL_TARGET_AVX512
@@ -91,7 +97,7 @@ void lmul_sgemv_safe_avx512_32(int64_t m, int64_t kc, const uint32_t *xa,
                                const uint32_t *w, int64_t ldw, float *acc,
                                const lmul_gemm_aux *aux)
 {
-    gemv(m, kc, xa, w, ldw, acc, aux, 1);
+    gemv(m, kc, xa, w, ldw, acc, aux, 1, 0);
 }
 
 /* ------------------------------------------------ streamed, unprepared B */
