@@ -281,47 +281,34 @@ int lmul_gemm_tile_case(const lmul_gemm_problem *pr, lmul_range a, lmul_range b)
     return tile_kernel(pr, a, b, &safe_case) == KER_FAST ? -1 : (int)safe_case;
 }
 
-/* One line of C, contiguous: written apart so that the compiler vectorises
- * it (the strided loop stays scalar); the same operations. */
-static void merge_line_f32(const float *restrict t, char *restrict c, int64_t n,
-                           float alpha, float beta)
+/* One line of C, n elements `stride` bytes apart: (alpha * t) + (beta * C). */
+static inline void merge_line_f32(const float *restrict t, char *restrict c, int64_t n,
+                                  int64_t stride, float alpha, float beta)
 {
-    if (beta == 0.0f) {
-        for (int64_t i = 0; i < n; i++) {
-            const float r = alpha * t[i];
-            memcpy(c + i * (int64_t)sizeof r, &r, sizeof r);
-        }
-        return;
-    }
     for (int64_t i = 0; i < n; i++) {
-        float old;
-        memcpy(&old, c + i * (int64_t)sizeof old, sizeof old);
-        const float r = alpha * t[i] + beta * old;
-        memcpy(c + i * (int64_t)sizeof r, &r, sizeof r);
+        float r = alpha * t[i], old;
+        if (beta != 0.0f) {
+            memcpy(&old, c + i * stride, sizeof old);
+            r = r + beta * old;
+        }
+        memcpy(c + i * stride, &r, sizeof r);
     }
 }
 
 /* C = (alpha * t) + (beta * C) on an edge or strided tile: the same two
  * roundings as the microkernels, so every element gets the same bits
- * whichever path it takes. */
+ * whichever path it takes. Contiguous lines get the stride as a constant,
+ * so that the compiler vectorises them (the few-row paths merge such lines
+ * per kernel call). */
 void lmul_merge_f32(const float *t, int64_t ldt, char *c, int64_t mr,
                       int64_t nr, int64_t rs, int64_t cs, float alpha, float beta)
 {
-    if (rs == (int64_t)sizeof(float)) {
-        for (int64_t j = 0; j < nr; j++)
-            merge_line_f32(t + j * ldt, c + j * cs, mr, alpha, beta);
-        return;
+    for (int64_t j = 0; j < nr; j++) {
+        if (rs == (int64_t)sizeof(float))
+            merge_line_f32(t + j * ldt, c + j * cs, mr, sizeof(float), alpha, beta);
+        else
+            merge_line_f32(t + j * ldt, c + j * cs, mr, rs, alpha, beta);
     }
-    for (int64_t j = 0; j < nr; j++)
-        for (int64_t i = 0; i < mr; i++) {
-            char *e = c + i * rs + j * cs;
-            float r = alpha * t[i + j * ldt], old;
-            if (beta != 0.0f) {
-                memcpy(&old, e, sizeof old);
-                r = r + beta * old;
-            }
-            memcpy(e, &r, sizeof r);
-        }
 }
 
 static void merge_f64(const double *t, int64_t ldt, char *c, int64_t mr,
