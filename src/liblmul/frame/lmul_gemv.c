@@ -63,6 +63,12 @@ typedef struct gemv_job {
     float *chunk_sums;          /* then every chunk's sums (chunk_sums_at) */
 } gemv_job;
 
+/* Chunks of LMUL_GEMM_KC steps in the inner dimension (the last shorter). */
+static int64_t chunk_count(const lmul_gemm_problem *pr)
+{
+    return (pr->k + LMUL_GEMM_KC - 1) / LMUL_GEMM_KC;
+}
+
 static lmul_widen_kind widen_kind(lmul_elem_format f)
 {
     return f == LMUL_ELEM_HALF ? LMUL_WIDEN_F16
@@ -235,6 +241,13 @@ static lmul_range dots_chunk(const gemv_job *g, const gemv_ws *ws, int64_t j,
     return r;
 }
 
+/* How a chunk's one-add loop runs: masking A's zeros where the chunk of A
+ * has any (ReLU's outputs), plain otherwise. */
+static int one_add_mode(const gemv_job *g, int64_t chunk)
+{
+    return g->xr[chunk].zeros ? LMUL_FAST_MASKED : 1;
+}
+
 /* Whether a chunk's one-add sums are its products' sums, B's elements seen
  * as `seen`: with A's zeros masked (LMUL_FAST_MASKED), zeros in A are
  * allowed but none in what the loop saw of B (a float8 loop masks its own
@@ -258,7 +271,7 @@ static void chunk_sums(const gemv_job *g, const gemv_ws *ws, cblock b, int64_t p
     const lmul_gemm_problem *pr = g->pr;
     const int dots = g->path == PATH_DOTS;
     const int64_t kc = lmul_min64(LMUL_GEMM_KC, pr->k - pc);
-    const int fast = g->xr[chunk].zeros ? LMUL_FAST_MASKED : 1;
+    const int fast = one_add_mode(g, chunk);
     fexcept_t flags;
     fegetexceptflag(&flags, FE_ALL_EXCEPT);
     const lmul_range seen = dots ? dots_chunk(g, ws, b.j0, b.width, pc, kc, fast, acc)
@@ -426,13 +439,14 @@ static void tiled_block(const gemv_job *g, const gemv_ws *ws, cblock b)
         const int64_t ldw = columns ? TILE : rows_ldw(g, b.width);
         const lmul_range wr = columns ? prepare_columns(g, ws, pc, kc, b.j0, b.width)
                                       : prepare_rows(g, ws, pc, kc, b.j0, b.width, plain);
-        const int masked = g->xr[chunk].zeros;
-        const int fast = one_add_holds(g, chunk, wr, masked ? LMUL_FAST_MASKED : 1);
+        const int mode = one_add_mode(g, chunk);
         const lmul_gemm_aux aux = {.alpha = pr->alpha, .beta = pr->beta,
                                    .a_addend = lmul_gemm_a_addend(pr),
-                                   .safe_case = LMUL_SAFE_FULL, .a_zeros = masked,
+                                   .safe_case = LMUL_SAFE_FULL,
+                                   .a_zeros = mode == LMUL_FAST_MASKED,
                                    .p = &kernel_params};
-        const lmul_gemv_ukr_ft ukr = fast ? ker->gemv_fast : ker->gemv_safe;
+        const lmul_gemv_ukr_ft ukr = one_add_holds(g, chunk, wr, mode) ? ker->gemv_fast
+                                                                       : ker->gemv_safe;
         for (int64_t s = 0; s < b.width; s += ker->gemv_nb) {
             ukr(pr->m, kc, g->xa + pc * pr->m, ws->w + s, ldw, ws->acc, &aux);
             block_merge(g, ws, b, pc == 0, ws->acc, ker->gemv_nb, s,
@@ -493,7 +507,7 @@ static void split_k_merge_task(void *arg, int t)
 {
     const gemv_job *g = arg;
     const gemv_ws *ws = &g->ws[t];
-    const int64_t chunks = (g->pr->k + LMUL_GEMM_KC - 1) / LMUL_GEMM_KC;
+    const int64_t chunks = chunk_count(g->pr);
     int64_t j0, n1;
     lmul_split(g->pr->n, g->unit, g->nt, t, &j0, &n1);
     while (j0 < n1) {
@@ -529,7 +543,7 @@ static void split_k_merge_task(void *arg, int t)
 static int split_k(const gemv_job *g, int nt)
 {
     const lmul_gemm_problem *pr = g->pr;
-    const int64_t chunks = (pr->k + LMUL_GEMM_KC - 1) / LMUL_GEMM_KC;
+    const int64_t chunks = chunk_count(pr);
     const int64_t largest = (chunks + nt - 1) / nt * LMUL_GEMM_KC;
     return g->path == PATH_STREAM && nt > 1 && pr->m <= 2 && pr->n < 2048 * nt
         && 8 * largest * nt <= 9 * pr->k && chunks * pr->m * pr->n <= (INT64_C(16) << 20);
@@ -599,7 +613,7 @@ static void choose_path(gemv_job *g)
             : g->path == PATH_TILES ? pr->ker->gemv_nb : 16;
     const int64_t unit = lmul_max64(g->unit, 16);
     g->nt = thread_count(pr, (pr->n + unit - 1) / unit);
-    const int along_k = thread_count(pr, (pr->k + LMUL_GEMM_KC - 1) / LMUL_GEMM_KC);
+    const int along_k = thread_count(pr, chunk_count(pr));
     if (split_k(g, along_k)) {
         g->split_k = 1;
         g->nt = along_k;
@@ -610,7 +624,7 @@ static void choose_path(gemv_job *g)
 static int run_split_k(gemv_job *g)
 {
     const lmul_gemm_problem *pr = g->pr;
-    const int64_t chunks = (pr->k + LMUL_GEMM_KC - 1) / LMUL_GEMM_KC;
+    const int64_t chunks = chunk_count(pr);
     g->chunk_sums = lmul_workspace_alloc((size_t)(chunks * pr->m * pr->n) * sizeof(float));
     if (g->chunk_sums == NULL)
         return LMUL_ERR_NOMEM;
@@ -628,7 +642,7 @@ int lmul_gemv_run(const lmul_gemm_problem *problem)
     gemv_ws ws[MAX_THREADS];
     gemv_job g = {&pr, PATH_TILES, NULL, NULL, 0, 1, ws, 0, NULL};
     choose_path(&g);
-    const int64_t chunks = (pr.k + LMUL_GEMM_KC - 1) / LMUL_GEMM_KC;
+    const int64_t chunks = chunk_count(&pr);
     uint32_t *xa = lmul_workspace_alloc((size_t)(pr.m * pr.k) * sizeof *xa);
     lmul_range *xr = lmul_workspace_alloc((size_t)chunks * sizeof *xr);
     int t = 0, status = xa != NULL && xr != NULL ? LMUL_OK : LMUL_ERR_NOMEM;
