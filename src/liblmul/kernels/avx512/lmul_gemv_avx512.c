@@ -264,7 +264,8 @@ static inline __attribute__((always_inline)) void stream_rows(
         for (int i = 0; i < m; i++) {
             const uint32_t e = xa[i * ldx + p + q];
             x[i][q] = _mm512_set1_epi32((int)(e + x_add));
-            xnz[i][q] = lmul_prepared_zero(e, aux->a_addend) ? 0 : 0xFFFF;
+            xnz[i][q] = fast == LMUL_FAST_MASKED && lmul_prepared_zero(e, aux->a_addend)
+                ? 0 : 0xFFFF;
         }
     }
     const __mmask16 (*xnzs)[STEPS] = (const __mmask16 (*)[STEPS])xnz;

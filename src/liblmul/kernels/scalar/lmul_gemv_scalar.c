@@ -15,10 +15,10 @@ static inline void gemv(int64_t m, int64_t kc, const uint32_t *xa,
     for (int64_t i = 0; i < m; i++) {
         float sum[NB] = {0};
         const uint32_t *x = xa + i * kc, *row = w;
-        for (int64_t p = 0; p < kc; p++, row += ldw)
+        for (int64_t p = 0; p < kc; p++, row += ldw) {
+            if (!safe && aux->a_zeros && lmul_prepared_zero(x[p], aux->a_addend))
+                continue;                       /* A's zero: +0, masked */
             for (int j = 0; j < NB; j++) {
-                if (!safe && aux->a_zeros && lmul_prepared_zero(x[p], aux->a_addend))
-                    continue;                   /* A's zero: +0, masked */
                 const uint32_t r = safe ? (uint32_t)lmul_bits_scalar(
                     (uint32_t)(x[p] - aux->a_addend), row[j], &lmul_container_f32,
                     aux->p) : x[p] + row[j];
@@ -26,6 +26,7 @@ static inline void gemv(int64_t m, int64_t kc, const uint32_t *xa,
                 memcpy(&f, &r, sizeof f);
                 sum[j] += f;
             }
+        }
         memcpy(acc + i * NB, sum, sizeof sum);
     }
 }
