@@ -17,6 +17,8 @@
  * Threads split the columns of C; the stream path with at most 2 rows of A
  * on many threads splits whole chunks instead (split_k), each chunk's sums
  * kept and met with C in chunk order once all are made: the same bits.
+ * Threads claim their columns (or chunks) as they go (lmul_claim), so which
+ * thread computes a block changes from call to call, never its bits.
  */
 #include <fenv.h>
 #include <stdlib.h>
@@ -32,6 +34,7 @@
 
 #define TILE 64                 /* B's columns per tile: a multiple of every gemv_nb */
 #define STRIP 4096              /* columns of C per pass of the stream path */
+#define MERGE_GRAIN 256         /* columns a thread claims at a time to merge (divides STRIP) */
 #define WIDEN_ROWS 4            /* narrow rows of B widened at a time by the stream path */
 #define GROUP 8                 /* steps per prefetch of the tile path */
 #define AHEAD 16                /* how far ahead they prefetch */
@@ -61,6 +64,7 @@ typedef struct gemv_job {
     gemv_ws *ws;
     int split_k;                /* threads take chunks of K (split_k), not columns */
     float *chunk_sums;          /* then every chunk's sums (chunk_sums_at) */
+    lmul_claims *work;          /* what the threads take: chunks or columns */
 } gemv_job;
 
 /* Chunks of LMUL_GEMM_KC steps in the inner dimension (the last shorter). */
@@ -463,18 +467,32 @@ static int64_t block_width(const gemv_job *g)
     return g->path == PATH_STREAM ? STRIP : g->path == PATH_DOTS ? g->unit : TILE;
 }
 
+/* Columns of C a thread claims at a time: a few claims a thread for the
+ * tiles and the dots (64 rows of W.T a claim), so that a thread slowed down
+ * by a neighbour on its core takes less; a thread's even share for the
+ * stream path, where a claim streams a segment of every row of B (shorter
+ * segments read slower from memory). */
+static int64_t claim_grain(const gemv_job *g)
+{
+    const int64_t n = g->pr->n, unit = g->unit;
+    const int64_t share = ((n + g->nt - 1) / g->nt + unit - 1) / unit * unit;
+    if (g->path == PATH_STREAM)
+        return share;
+    return lmul_min64(share, g->path == PATH_DOTS ? 8 * unit : TILE);
+}
+
 static void gemv_task(void *arg, int t)
 {
     const gemv_job *g = arg;
-    int64_t j0, n1;
-    lmul_split(g->pr->n, g->unit, g->nt, t, &j0, &n1);
-    for (const int64_t width = block_width(g); j0 < n1; j0 += width) {
-        const cblock b = {j0, lmul_min64(width, n1 - j0)};
-        if (g->path == PATH_TILES)
-            tiled_block(g, &g->ws[t], b);
-        else
-            streamed_block(g, &g->ws[t], b);
-    }
+    int64_t j0, j1;
+    while (lmul_claim(g->work, &j0, &j1))
+        for (const int64_t width = block_width(g); j0 < j1; j0 += width) {
+            const cblock b = {j0, lmul_min64(width, j1 - j0)};
+            if (g->path == PATH_TILES)
+                tiled_block(g, &g->ws[t], b);
+            else
+                streamed_block(g, &g->ws[t], b);
+        }
 }
 
 /* ------------------------------------------------------------ split along k */
@@ -486,40 +504,39 @@ static float *chunk_sums_at(const gemv_job *g, int64_t chunk, int64_t j0)
     return g->chunk_sums + (chunk * g->pr->n + j0) * g->pr->m;
 }
 
-/* Thread t's whole chunks, every column, each chunk's sums kept. */
+/* Whole chunks as the thread claims them, every column, each chunk's sums
+ * kept. */
 static void split_k_sums_task(void *arg, int t)
 {
     const gemv_job *g = arg;
-    const int64_t k = g->pr->k, n = g->pr->n;
-    int64_t pc, pc1;
-    lmul_split(k, LMUL_GEMM_KC, g->nt, t, &pc, &pc1);
-    for (; pc < pc1; pc += LMUL_GEMM_KC)
+    const int64_t n = g->pr->n;
+    int64_t chunk, end;
+    while (lmul_claim(g->work, &chunk, &end))
         for (int64_t j0 = 0; j0 < n; j0 += STRIP) {
             const cblock b = {j0, lmul_min64(STRIP, n - j0)};
-            chunk_sums(g, &g->ws[t], b, pc, pc / LMUL_GEMM_KC,
-                       chunk_sums_at(g, pc / LMUL_GEMM_KC, j0));
+            chunk_sums(g, &g->ws[t], b, chunk * LMUL_GEMM_KC, chunk,
+                       chunk_sums_at(g, chunk, j0));
         }
 }
 
-/* Thread t's columns of C met with every chunk's sums in chunk order, as
+/* Columns of C as the thread claims them (MERGE_GRAIN at a time, never
+ * across a strip) met with every chunk's sums in chunk order, as
  * streamed_block meets them. */
 static void split_k_merge_task(void *arg, int t)
 {
     const gemv_job *g = arg;
     const gemv_ws *ws = &g->ws[t];
     const int64_t chunks = chunk_count(g->pr);
-    int64_t j0, n1;
-    lmul_split(g->pr->n, g->unit, g->nt, t, &j0, &n1);
-    while (j0 < n1) {
+    int64_t j0, j1;
+    while (lmul_claim(g->work, &j0, &j1)) {
         const int64_t strip = j0 / STRIP * STRIP;
         const int64_t ld = lmul_min64(STRIP, g->pr->n - strip);
-        const cblock b = {j0, lmul_min64(strip + STRIP, n1) - j0};
+        const cblock b = {j0, j1 - j0};
         block_begin(g, ws, b);
         for (int64_t c = 0; c < chunks; c++)
             block_merge(g, ws, b, c == 0, chunk_sums_at(g, c, strip) + (j0 - strip), ld, 0,
                         b.width);
         block_end(g, ws, b);
-        j0 += b.width;
     }
 }
 
@@ -628,7 +645,11 @@ static int run_split_k(gemv_job *g)
     g->chunk_sums = lmul_workspace_alloc((size_t)(chunks * pr->m * pr->n) * sizeof(float));
     if (g->chunk_sums == NULL)
         return LMUL_ERR_NOMEM;
+    lmul_claims work;
+    g->work = &work;
+    lmul_claims_init(&work, chunks, 1);
     lmul_parallel_run(g->nt, split_k_sums_task, g);
+    lmul_claims_init(&work, pr->n, MERGE_GRAIN);
     lmul_parallel_run(g->nt, split_k_merge_task, g);
     lmul_workspace_free(g->chunk_sums);
     return LMUL_OK;
@@ -640,7 +661,7 @@ int lmul_gemv_run(const lmul_gemm_problem *problem)
     if (!oriented(problem, &pr))
         return LMUL_GEMV_NOT_MINE;
     gemv_ws ws[MAX_THREADS];
-    gemv_job g = {&pr, PATH_TILES, NULL, NULL, 0, 1, ws, 0, NULL};
+    gemv_job g = {&pr, PATH_TILES, NULL, NULL, 0, 1, ws, 0, NULL, NULL};
     choose_path(&g);
     const int64_t chunks = chunk_count(&pr);
     uint32_t *xa = lmul_workspace_alloc((size_t)(pr.m * pr.k) * sizeof *xa);
@@ -652,10 +673,14 @@ int lmul_gemv_run(const lmul_gemm_problem *problem)
         prepare_a(&pr, xa, xr);
         g.xa = xa;
         g.xr = xr;
-        if (g.split_k)
+        if (g.split_k) {
             status = run_split_k(&g);
-        else
+        } else {
+            lmul_claims work;
+            lmul_claims_init(&work, pr.n, claim_grain(&g));
+            g.work = &work;
             lmul_parallel_run(g.nt, gemv_task, &g);
+        }
     } else {
         t--;                    /* the one that failed holds nothing */
     }

@@ -3,6 +3,7 @@
 #define LMUL_INTERNAL_H
 
 #include <fenv.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -503,5 +504,33 @@ void lmul_workspace_free(void *mem);
  * The LMUL_FP_REPORTED flags a worker's task raises are raised in the caller. */
 typedef void (*lmul_task_ft)(void *arg, int t);
 void lmul_parallel_run(int nt, lmul_task_ft fn, void *arg);
+
+/* Work shared out as the threads ask for it, not in equal parts fixed in
+ * advance: a thread that shares its core (another library's spinning
+ * thread, another process) takes less, and the run does not wait for it.
+ * [0, len) in claims of `grain` (the last may be short); the bits never
+ * depend on which thread computes a claim. */
+typedef struct lmul_claims {
+    _Atomic int64_t next;
+    int64_t len, grain;
+} lmul_claims;
+
+static inline void lmul_claims_init(lmul_claims *c, int64_t len, int64_t grain)
+{
+    atomic_init(&c->next, 0);
+    c->len = len;
+    c->grain = grain;
+}
+
+/* The next claim [*lo, *hi), or 0 when all is taken. */
+static inline int lmul_claim(lmul_claims *c, int64_t *lo, int64_t *hi)
+{
+    const int64_t at = atomic_fetch_add_explicit(&c->next, c->grain, memory_order_relaxed);
+    if (at >= c->len)
+        return 0;
+    *lo = at;
+    *hi = at + c->grain < c->len ? at + c->grain : c->len;
+    return 1;
+}
 
 #endif /* LMUL_INTERNAL_H */
