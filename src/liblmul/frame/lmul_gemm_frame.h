@@ -229,6 +229,14 @@ void lmul_gemm_transpose(lmul_gemm_problem *pr);
  * unit may be short): [*lo, *hi). Threads share out work by it. */
 void lmul_split(int64_t len, int64_t unit, int parts, int idx, int64_t *lo, int64_t *hi);
 
+/* The largest of lmul_split's parts: whole units, at least one. */
+static inline int64_t lmul_even_share(int64_t len, int64_t unit, int parts)
+{
+    const int64_t units = (len + unit - 1) / unit;
+    const int64_t share = (units + parts - 1) / parts * unit;
+    return share > unit ? share : unit;
+}
+
 /* C = (alpha * t) + (beta * C) for an mr x nr tile t (t[i + j*ldt]), C's
  * element (i, j) at c + i*rs + j*cs: the microkernels' two roundings. */
 void lmul_merge_f32(const float *t, int64_t ldt, char *c, int64_t mr, int64_t nr,

@@ -474,11 +474,10 @@ static int64_t block_width(const gemv_job *g)
  * segments read slower from memory). */
 static int64_t claim_grain(const gemv_job *g)
 {
-    const int64_t n = g->pr->n, unit = g->unit;
-    const int64_t share = ((n + g->nt - 1) / g->nt + unit - 1) / unit * unit;
+    const int64_t share = lmul_even_share(g->pr->n, g->unit, g->nt);
     if (g->path == PATH_STREAM)
         return share;
-    return lmul_min64(share, g->path == PATH_DOTS ? 8 * unit : TILE);
+    return lmul_min64(share, g->path == PATH_DOTS ? 8 * g->unit : TILE);
 }
 
 static void gemv_task(void *arg, int t)
