@@ -32,6 +32,7 @@
 #define DIRECT_WORK 4096           /* and m * n * k */
 #define DIRECT_RUN_FLOATS 16384    /* a run of items prepared at once */
 #define DIRECT_COLS 4              /* columns of C at once, when m <= 8 */
+#define CLAIMS_PER_THREAD 8        /* claims of whole runs of items a thread, about */
 
 typedef struct thread_buffers {
     lmul_gemm_workspace *ws;       /* the blocked loops' */
@@ -45,6 +46,8 @@ typedef struct batch_state {
     thread_buffers *buf;
     int small;                     /* direct items by the level's small kernel */
     lmul_small_batch sb;
+    int64_t run;                   /* items a direct run prepares at once */
+    lmul_claims *work;             /* the items, claimed as the threads go */
 } batch_state;
 
 
@@ -294,25 +297,31 @@ static void small_items(const batch_state *st, int64_t lo, int64_t hi,
     }
 }
 
-static void batch_task(void *arg, int t)
+/* Items lo .. hi - 1 a run at a time: prepared together where they are
+ * direct products of contiguous items, else one by one. */
+static void general_items(const batch_state *st, int64_t lo, int64_t hi,
+                          const thread_buffers *buf)
 {
-    const batch_state *st = arg;
-    int64_t lo, hi;
-    lmul_split(st->batch.count, 1, st->nt, t, &lo, &hi);
-    if (st->small) {
-        small_items(st, lo, hi, &st->buf[t]);
-        return;
-    }
-    const int64_t run = st->direct && batch_contiguous(st->pr, &st->batch)
-        ? run_items(st->pr) : 1;
     for (int64_t i = lo; i < hi;) {
-        const int64_t end = lmul_min64(i + run, hi);
-        if (run > 1 && direct_run(st, i, end, st->buf[t].direct)) {
+        const int64_t end = lmul_min64(i + st->run, hi);
+        if (st->run > 1 && direct_run(st, i, end, buf->direct)) {
             i = end;
             continue;
         }
         for (; i < end; i++)
-            one_item(st, i, &st->buf[t]);
+            one_item(st, i, buf);
+    }
+}
+
+static void batch_task(void *arg, int t)
+{
+    const batch_state *st = arg;
+    int64_t lo, hi;
+    while (lmul_claim(st->work, &lo, &hi)) {
+        if (st->small)
+            small_items(st, lo, hi, &st->buf[t]);
+        else
+            general_items(st, lo, hi, &st->buf[t]);
     }
 }
 
@@ -385,7 +394,7 @@ int lmul_gemm_run_batch(lmul_gemm_problem *pr, const lmul_gemm_batch *batch)
     const int direct = direct_eligible(pr);
     if (!direct && (b.count == 1
                     || work >= lmul_mul_sat(LMUL_GEMM_MIN_WORK_PER_THREAD, lmul_get_num_threads()))) {
-        batch_state st = {pr, b, 1, 0, NULL, 0, {0}};
+        batch_state st = {pr, b, 1, 0, NULL, 0, {0}, 1, NULL};
         for (int64_t i = 0; i < b.count; i++) {
             lmul_gemm_problem item;
             item_problem(&st, i, &item);
@@ -395,11 +404,16 @@ int lmul_gemm_run_batch(lmul_gemm_problem *pr, const lmul_gemm_batch *batch)
         return LMUL_OK;
     }
     thread_buffers buf[MAX_THREADS];
-    batch_state st = {pr, b, 1, direct, buf, 0, {0}};
+    batch_state st = {pr, b, 1, direct, buf, 0, {0}, 1, NULL};
     st.small = direct && small_batch(pr, &b, &st.sb);
     st.nt = (int)lmul_min64(batch_threads(pr, b.count, st.small), MAX_THREADS);
     if (alloc_buffers(&st, buf) != LMUL_OK)
         return LMUL_ERR_NOMEM;
+    st.run = direct && batch_contiguous(pr, &b) ? run_items(pr) : 1;
+    lmul_claims items;
+    lmul_claims_init(&items, b.count, lmul_even_share(b.count, st.run,
+                                                      st.nt * CLAIMS_PER_THREAD));
+    st.work = &items;
     lmul_parallel_run(st.nt, batch_task, &st);
     free_buffers(buf, st.nt);
     return LMUL_OK;
