@@ -470,9 +470,8 @@ static int64_t block_width(const gemv_job *g)
 /* Columns of C a thread claims at a time: a few claims a thread for the
  * tiles (4 tiles a claim) and the dots (64 rows of W.T a claim), so that a
  * thread slowed down by a neighbour on its core takes less; a thread's
- * even share for the
- * stream path, where a claim streams a segment of every row of B (shorter
- * segments read slower from memory). */
+ * even share for the stream path, where a claim streams a segment of every
+ * row of B (shorter segments read slower from memory). */
 static int64_t claim_grain(const gemv_job *g)
 {
     const int64_t share = lmul_even_share(g->pr->n, g->unit, g->nt);
