@@ -139,6 +139,39 @@ def test_relu_rows_of_a(fmt):
                         same_bits(matmul(x[:m], wt), blocked[:m])
 
 
+@pytest.mark.parametrize("fmt", ["float32", "float32 specials", "float32 relu", "k=5",
+                                 "bfloat16", "float8_e4m3fn"])
+def test_pruned_weights(fmt):
+    """W with half its elements zero (pruned weights; -0 and subnormals among
+    them) in nn.Linear's layout: the dots loop masks their products (+0) and
+    stays on the one-add product, unless W's chunk has an infinity or NaN or
+    products out of range: the blocked bits in every case, every level and
+    thread count, m = 1 to 4 (and x @ W, whose loops do not mask them)."""
+    kdim, n = 1100, 150
+    name = fmt.split()[0]
+    w = weights(kdim, n, special=fmt.endswith("specials"))
+    pruned = RNG.random(w.shape) < 0.5
+    w[pruned] = 0.0
+    w[pruned & (RNG.random(w.shape) < 0.1)] = -0.0
+    w[3, :] = np.float32(1e-40)
+    if name in ("bfloat16", "float8_e4m3fn"):
+        ml_dtypes = pytest.importorskip("ml_dtypes", reason="the narrow formats are ml_dtypes'")
+        w = w.astype(getattr(ml_dtypes, name))
+    x = RNG.standard_normal((ROWS + 1, kdim)).astype(np.float32)
+    if fmt.endswith("relu"):
+        x = np.maximum(x, 0)
+    matmul = lmul_simd.matmul_k(5) if name == "k=5" else lmul_simd.matmul
+    wt = np.ascontiguousarray(w.T).T                    # nn.Linear's layout: the dots loop
+    for isa in ISAS:
+        with lmul_simd.use_isa(isa):
+            blocked = matmul(x, w)
+            for threads in (1, 2, 3, 7):
+                with lmul_simd.num_threads(threads):
+                    for m in (1, 2, 3, 4):
+                        same_bits(matmul(x[:m], wt), blocked[:m])
+                        same_bits(matmul(x[:m], w), blocked[:m])
+
+
 def test_split_along_k_alpha_beta():
     """C = alpha A B + beta C through the C API, split along k as above: the
     bits of the same rows in a blocked product."""

@@ -52,6 +52,7 @@ typedef struct gemv_ws {
     void *mem;
     uint32_t *w, *tmp;          /* B's prepared tile; widened or gathered elements */
     float *acc, *cbuf;          /* a chunk's sums; a narrow C's float32 block */
+    int w_zeros;                /* the dots loop met zeros in W: masked from then on */
 } gemv_ws;
 
 typedef struct gemv_job {
@@ -245,37 +246,40 @@ static lmul_range dots_chunk(const gemv_job *g, const gemv_ws *ws, int64_t j,
     return r;
 }
 
-/* How a chunk's one-add loop runs: masking A's zeros where the chunk of A
- * has any (ReLU's outputs), plain otherwise. */
-static int one_add_mode(const gemv_job *g, int64_t chunk)
+/* How a chunk's one-add loop runs: masking the zeros of A where the chunk
+ * of A has any (ReLU's outputs), and on the dots path those of W once it
+ * has met some (pruned weights); plain otherwise. */
+static int one_add_mode(const gemv_job *g, const gemv_ws *ws, int64_t chunk)
 {
-    return g->xr[chunk].zeros ? LMUL_FAST_MASKED : 1;
+    const int w_zeros = g->path == PATH_DOTS && ws->w_zeros;
+    return g->xr[chunk].zeros || w_zeros ? LMUL_FAST_MASKED : 1;
 }
 
 /* Whether a chunk's one-add sums are its products' sums, B's elements seen
- * as `seen`: with A's zeros masked (LMUL_FAST_MASKED), zeros in A are
- * allowed but none in what the loop saw of B (a float8 loop masks its own
- * and records none). */
+ * as `seen`: with LMUL_FAST_MASKED, zeros in A are allowed, and in B on the
+ * dots path only, whose masked loop masks B's too (a float8 stream loop
+ * masks its own and records none). */
 static int one_add_holds(const gemv_job *g, int64_t chunk, lmul_range seen, int fast)
 {
     const lmul_gemm_problem *pr = g->pr;
     if (fast != LMUL_FAST_MASKED)
         return lmul_gemm_tile_case(pr, g->xr[chunk], seen) < 0;
-    return !seen.zeros
+    return (!seen.zeros || g->path == PATH_DOTS)
         && lmul_ranges_masked_one_add(pr->container, &pr->params, g->xr[chunk], seen);
 }
 
 /* Chunk `chunk` (at pc) of columns b by the stream or the dots kernel into
  * acc: the one-add loop first (masking A's zeros where the chunk of A has
- * any: ReLU's outputs), again by the safe one where the ranges say so (a
+ * any: ReLU's outputs), on the dots path again masking W's zeros where the
+ * plain one met some, again by the safe one where the ranges say so (a
  * discarded try leaves no flags). */
-static void chunk_sums(const gemv_job *g, const gemv_ws *ws, cblock b, int64_t pc,
+static void chunk_sums(const gemv_job *g, gemv_ws *ws, cblock b, int64_t pc,
                        int64_t chunk, float *acc)
 {
     const lmul_gemm_problem *pr = g->pr;
     const int dots = g->path == PATH_DOTS;
     const int64_t kc = lmul_min64(LMUL_GEMM_KC, pr->k - pc);
-    const int fast = one_add_mode(g, chunk);
+    const int fast = one_add_mode(g, ws, chunk);
     fexcept_t flags;
     fegetexceptflag(&flags, FE_ALL_EXCEPT);
     const lmul_range seen = dots ? dots_chunk(g, ws, b.j0, b.width, pc, kc, fast, acc)
@@ -283,6 +287,14 @@ static void chunk_sums(const gemv_job *g, const gemv_ws *ws, cblock b, int64_t p
     if (one_add_holds(g, chunk, seen, fast))
         return;
     fesetexceptflag(&flags, FE_ALL_EXCEPT);
+    if (dots && fast != LMUL_FAST_MASKED && seen.zeros) {
+        ws->w_zeros = 1;
+        const lmul_range masked = dots_chunk(g, ws, b.j0, b.width, pc, kc,
+                                             LMUL_FAST_MASKED, acc);
+        if (one_add_holds(g, chunk, masked, LMUL_FAST_MASKED))
+            return;
+        fesetexceptflag(&flags, FE_ALL_EXCEPT);
+    }
     if (dots)
         dots_chunk(g, ws, b.j0, b.width, pc, kc, 0, acc);
     else
@@ -291,7 +303,7 @@ static void chunk_sums(const gemv_job *g, const gemv_ws *ws, cblock b, int64_t p
 
 /* Columns b of C by the stream or the dots kernel, chunk by chunk, each
  * chunk's sums met as soon as they are made. */
-static void streamed_block(const gemv_job *g, const gemv_ws *ws, cblock b)
+static void streamed_block(const gemv_job *g, gemv_ws *ws, cblock b)
 {
     const lmul_gemm_problem *pr = g->pr;
     const int64_t ld = g->path == PATH_DOTS ? pr->ker->gemv_dots_rows : b.width;
@@ -443,7 +455,7 @@ static void tiled_block(const gemv_job *g, const gemv_ws *ws, cblock b)
         const int64_t ldw = columns ? TILE : rows_ldw(g, b.width);
         const lmul_range wr = columns ? prepare_columns(g, ws, pc, kc, b.j0, b.width)
                                       : prepare_rows(g, ws, pc, kc, b.j0, b.width, plain);
-        const int mode = one_add_mode(g, chunk);
+        const int mode = one_add_mode(g, ws, chunk);
         const lmul_gemm_aux aux = {.alpha = pr->alpha, .beta = pr->beta,
                                    .a_addend = lmul_gemm_a_addend(pr),
                                    .safe_case = LMUL_SAFE_FULL,
@@ -591,7 +603,7 @@ static int ws_alloc(const gemv_job *g, gemv_ws *ws)
     if (mem == NULL)
         return LMUL_ERR_NOMEM;
     *ws = (gemv_ws){mem, (uint32_t *)mem, (uint32_t *)(mem + sw + sa + sc),
-                    (float *)(mem + sw), (float *)(mem + sw + sa)};
+                    (float *)(mem + sw), (float *)(mem + sw + sa), 0};
     return LMUL_OK;
 }
 

@@ -268,7 +268,10 @@ typedef void (*lmul_gemv_ukr_ft)(int64_t m, int64_t kc, const uint32_t *xa,
  *     the other cases).
  * dots (x @ W.T, W's rows the columns of B): acc[i*R + j] = the sum from
  *     +0, in p order, of prod(xa[i*kc + p], W[j][p]) for i < m, j < rows
- *     <= R (the kernel's gemv_dots_rows); row j of W at w + j*rs_w.
+ *     <= R (the kernel's gemv_dots_rows); row j of W at w + j*rs_w. With
+ *     LMUL_FAST_MASKED the products of W's zeros and subnormals are +0 as
+ *     well as A's, and *range is W's normal magnitudes with `zeros` set
+ *     where W had any (lmul_masked_range_merge).
  */
 #define LMUL_GEMV_STREAM_ROWS 4
 

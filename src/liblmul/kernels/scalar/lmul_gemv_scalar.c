@@ -120,6 +120,8 @@ void lmul_sgemv_dots_scalar_4(int64_t m, int64_t kc, int64_t rows, const uint32_
             memcpy(&v, row + p * (int64_t)sizeof v, sizeof v);
             if (fast)
                 v = prepared(v, aux->p, range);
+            if (fast == LMUL_FAST_MASKED && (v & 0x7FFFFFFFu) == 0)
+                continue;                       /* W's zero: its products +0 */
             for (int64_t i = 0; i < m; i++)
                 sum[i] += product(xa[i * kc + p], v, aux, fast);
         }
