@@ -143,11 +143,11 @@ def test_relu_rows_of_a(fmt):
                                  "bfloat16", "float8_e4m3fn"])
 def test_pruned_weights(fmt):
     """W with half its elements zero (pruned weights; -0 and subnormals among
-    them) in nn.Linear's layout: the dots loop masks their products (+0) and
-    stays on the one-add product, unless W's chunk has an infinity or NaN or
-    products out of range: the blocked bits in every case, every level and
-    thread count, m = 1 to 4 (and x @ W, whose loops do not mask them)."""
-    kdim, n = 1100, 150
+    them), as x @ W and in nn.Linear's layout: the stream and dots loops mask
+    their products (+0) and stay on the one-add product, unless W's chunk has
+    an infinity or NaN or products out of range: the blocked bits in every
+    case, every level and thread count, m = 1 to 4."""
+    kdim, n = 6 * 256 - 10, 150             # 2, 3 and 7 threads: x @ W split along k
     name = fmt.split()[0]
     w = weights(kdim, n, special=fmt.endswith("specials"))
     pruned = RNG.random(w.shape) < 0.5

@@ -52,7 +52,7 @@ typedef struct gemv_ws {
     void *mem;
     uint32_t *w, *tmp;          /* B's prepared tile; widened or gathered elements */
     float *acc, *cbuf;          /* a chunk's sums; a narrow C's float32 block */
-    int w_zeros;                /* the dots loop met zeros in W: masked from then on */
+    int b_zeros;                /* the stream or dots loop met zeros in B: masked from then on */
 } gemv_ws;
 
 typedef struct gemv_job {
@@ -246,33 +246,40 @@ static lmul_range dots_chunk(const gemv_job *g, const gemv_ws *ws, int64_t j,
     return r;
 }
 
+/* Whether the path's masked one-add loop takes the products of B's zeros
+ * as +0 too (the stream and dots loops; the tile loop only A's). */
+static int masks_b_zeros(const gemv_job *g)
+{
+    return g->path != PATH_TILES;
+}
+
 /* How a chunk's one-add loop runs: masking the zeros of A where the chunk
- * of A has any (ReLU's outputs), and on the dots path those of W once it
- * has met some (pruned weights); plain otherwise. */
+ * of A has any (ReLU's outputs), and those of B once the thread has met
+ * some where its loop masks them (pruned weights); plain otherwise. */
 static int one_add_mode(const gemv_job *g, const gemv_ws *ws, int64_t chunk)
 {
-    const int w_zeros = g->path == PATH_DOTS && ws->w_zeros;
-    return g->xr[chunk].zeros || w_zeros ? LMUL_FAST_MASKED : 1;
+    const int b_zeros = masks_b_zeros(g) && ws->b_zeros;
+    return g->xr[chunk].zeros || b_zeros ? LMUL_FAST_MASKED : 1;
 }
 
 /* Whether a chunk's one-add sums are its products' sums, B's elements seen
- * as `seen`: with LMUL_FAST_MASKED, zeros in A are allowed, and in B on the
- * dots path only, whose masked loop masks B's too (a float8 stream loop
- * masks its own and records none). */
+ * as `seen`: with LMUL_FAST_MASKED, zeros in A are allowed, and in B where
+ * the loop masks them (a float8 stream loop masks its own always and
+ * records none). */
 static int one_add_holds(const gemv_job *g, int64_t chunk, lmul_range seen, int fast)
 {
     const lmul_gemm_problem *pr = g->pr;
     if (fast != LMUL_FAST_MASKED)
         return lmul_gemm_tile_case(pr, g->xr[chunk], seen) < 0;
-    return (!seen.zeros || g->path == PATH_DOTS)
+    return (!seen.zeros || masks_b_zeros(g))
         && lmul_ranges_masked_one_add(pr->container, &pr->params, g->xr[chunk], seen);
 }
 
 /* Chunk `chunk` (at pc) of columns b by the stream or the dots kernel into
  * acc: the one-add loop first (masking A's zeros where the chunk of A has
- * any: ReLU's outputs), on the dots path again masking W's zeros where the
- * plain one met some, again by the safe one where the ranges say so (a
- * discarded try leaves no flags). */
+ * any: ReLU's outputs), again masking B's zeros where the plain one met
+ * some, again by the safe one where the ranges say so (a discarded try
+ * leaves no flags). */
 static void chunk_sums(const gemv_job *g, gemv_ws *ws, cblock b, int64_t pc,
                        int64_t chunk, float *acc)
 {
@@ -287,10 +294,11 @@ static void chunk_sums(const gemv_job *g, gemv_ws *ws, cblock b, int64_t pc,
     if (one_add_holds(g, chunk, seen, fast))
         return;
     fesetexceptflag(&flags, FE_ALL_EXCEPT);
-    if (dots && fast != LMUL_FAST_MASKED && seen.zeros) {
-        ws->w_zeros = 1;
-        const lmul_range masked = dots_chunk(g, ws, b.j0, b.width, pc, kc,
-                                             LMUL_FAST_MASKED, acc);
+    if (fast != LMUL_FAST_MASKED && seen.zeros) {
+        ws->b_zeros = 1;
+        const lmul_range masked = dots
+            ? dots_chunk(g, ws, b.j0, b.width, pc, kc, LMUL_FAST_MASKED, acc)
+            : stream_chunk(g, ws, b, pc, kc, LMUL_FAST_MASKED, acc);
         if (one_add_holds(g, chunk, masked, LMUL_FAST_MASKED))
             return;
         fesetexceptflag(&flags, FE_ALL_EXCEPT);

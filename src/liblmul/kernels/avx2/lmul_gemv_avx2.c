@@ -148,6 +148,14 @@ static inline void seen8_merge_avx2(seen8 s, lmul_range *r)
     }
 }
 
+/* What a loop recorded in s, as seen8_merge_avx2 takes it: the plain
+ * one-add loop without rounding records only lo_raw, its least magnitude. */
+LMUL_TARGET_AVX2
+static inline seen8 seen_as_merged(seen8 s, int fast, int rounding)
+{
+    return fast == LMUL_FAST_MASKED || rounding ? s : (seen8){s.lo_raw, s.lo_raw, s.hi};
+}
+
 /* B's bits ready for the one-add product (rounded to k), recorded in *s. */
 LMUL_TARGET_AVX2
 static inline __m256i prepared(__m256i v, const lmul_params *p, int rounding, seen8 *s)
@@ -165,55 +173,22 @@ static inline __m256i prepared(__m256i v, const lmul_params *p, int rounding, se
     return _mm256_or_si256(_mm256_and_si256(v, sign), r);
 }
 
-/* v's magnitude seen by the masked one-add sum: the largest in s->hi, the
- * least normal one in s->lo less 2^-126's bits (zeros and subnormals wrap
- * past every normal one there); all ones where v is zero or subnormal. */
-LMUL_TARGET_AVX2
-static inline __m256i masked_seen(__m256i v, seen8 *s)
-{
-    const __m256i mag = _mm256_andnot_si256(_mm256_set1_epi32((int)0x80000000u), v);
-    const __m256i least_normal = _mm256_set1_epi32(LMUL_F32_MIN_NORMAL_BITS);
-    s->lo = _mm256_min_epu32(s->lo, _mm256_sub_epi32(mag, least_normal));
-    s->hi = _mm256_max_epu32(s->hi, mag);
-    return _mm256_cmpgt_epi32(least_normal, mag);
-}
-
-/* What masked_seen saw, and where a zero or subnormal was (*zeros), as a
- * range: its least normal magnitude, its largest, whether it held zeros. */
-LMUL_TARGET_AVX2
-static inline void masked_seen_merge_avx2(seen8 s, __m256i zeros, lmul_range *r)
-{
-    _Alignas(32) uint32_t lo[8], hi[8];
-    _mm256_store_si256((__m256i *)lo, s.lo);
-    _mm256_store_si256((__m256i *)hi, s.hi);
-    uint32_t least = UINT32_MAX, most = 0;
-    for (int i = 0; i < 8; i++) {
-        least = lo[i] < least ? lo[i] : least;
-        most = hi[i] > most ? hi[i] : most;
-    }
-    lmul_masked_range_merge(least, most, !_mm256_testz_si256(zeros, zeros), r);
-}
-
-/* B's bits as prepared() gives them, for the masked one-add loop: their
- * magnitudes seen as masked_seen sees them (after rounding), *zero all ones
- * where the element is a zero or subnormal (its products to be taken as
- * +0) and ORed into *zeros. */
+/* B's bits as prepared() gives them, for the masked one-add loops: *zero
+ * all ones where the element is a zero or subnormal (its products to be
+ * taken as +0) and s->lo the least of the others, so that seen8_merge_avx2
+ * gives B's normal magnitudes (and its zeros, from s->lo_raw). */
 LMUL_TARGET_AVX2
 static inline __m256i prepared_masked(__m256i v, const lmul_params *p, int rounding,
-                                      seen8 *s, __m256i *zero, __m256i *zeros)
+                                      seen8 *s, __m256i *zero)
 {
     const __m256i sign = _mm256_set1_epi32((int)0x80000000u);
-    const __m256i least_normal = _mm256_set1_epi32(LMUL_F32_MIN_NORMAL_BITS);
     const __m256i mag = _mm256_andnot_si256(sign, v);
-    *zero = _mm256_cmpgt_epi32(least_normal, mag);
-    *zeros = _mm256_or_si256(*zeros, *zero);
-    if (!rounding) {
-        masked_seen(v, s);
-        return v;
-    }
-    const __m256i r = round32(mag, p);
-    masked_seen(r, s);
-    return _mm256_or_si256(_mm256_and_si256(v, sign), r);
+    *zero = _mm256_cmpgt_epi32(_mm256_set1_epi32(LMUL_F32_MIN_NORMAL_BITS), mag);
+    const __m256i r = rounding ? round32(mag, p) : mag;
+    s->lo_raw = _mm256_min_epu32(s->lo_raw, mag);
+    s->lo = _mm256_min_epu32(s->lo, _mm256_or_si256(r, *zero));
+    s->hi = _mm256_max_epu32(s->hi, r);
+    return rounding ? _mm256_or_si256(_mm256_and_si256(v, sign), r) : v;
 }
 
 LMUL_TARGET_AVX2
@@ -326,10 +301,11 @@ static inline __attribute__((always_inline)) __m256i load8(
 
 /* Columns j .. j + 8 (the first `left` real) of a row of W in format `kind`
  * (a constant), ready for the product: rounded and recorded in *s when
- * fast. A float8 element is widened by the float16 conversion
+ * fast, *nz all ones in its non-zero lanes (with LMUL_FAST_MASKED; else all
+ * ones). A float8 element is widened by the float16 conversion
  * (lmul_fp8_half: its float32 bits less the part of normal_add that is in
- * A's addend), *nz all ones in its non-zero lanes (f8_seen_cols records
- * its range). */
+ * A's addend), *nz its non-zero lanes always (f8_seen_cols records its
+ * range). */
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) __m256i load_w(
     int kind, const lmul_fp8_format *f, __m256i half, const char *row, int64_t j,
@@ -347,7 +323,12 @@ static inline __attribute__((always_inline)) __m256i load_w(
         return _mm256_castps_si256(w);
     }
     *nz = _mm256_set1_epi32(-1);
-    return fast ? prepared(v, p, rounding, s) : v;
+    if (fast != LMUL_FAST_MASKED)
+        return fast ? prepared(v, p, rounding, s) : v;
+    __m256i zero;
+    const __m256i w = prepared_masked(v, p, rounding, s, &zero);
+    *nz = _mm256_xor_si256(*nz, zero);
+    return w;
 }
 
 /* Columns j .. j + 8 (the first `left` of them) of rows `rows` (a constant:
@@ -378,6 +359,8 @@ static inline __attribute__((always_inline)) void stream_cols(
                 : product(x->v[i][q], v[q], addend, aux->p, fast, rounding);
             if (fast == LMUL_FAST_MASKED)    /* A's zero: +0 */
                 prod = _mm256_and_ps(prod, _mm256_castsi256_ps(x->nz[i][q]));
+            if (fast == LMUL_FAST_MASKED && kind != LMUL_WIDEN_F8)   /* B's zero: +0 */
+                prod = _mm256_and_ps(prod, _mm256_castsi256_ps(nz[q]));
             /* lanes past the end add +0: no flag from what is not W */
             sum = _mm256_add_ps(sum, whole ? prod : _mm256_and_ps(prod, _mm256_castsi256_ps(mk)));
         }
@@ -549,7 +532,7 @@ static inline __attribute__((always_inline)) void stream(
     if (fast && kind == LMUL_WIDEN_F8)
         seen8_merge_f8_avx2(s, f, range);
     else if (fast)
-        seen8_merge_avx2(rounding ? s : (seen8){s.lo_raw, s.lo_raw, s.hi}, range);
+        seen8_merge_avx2(seen_as_merged(s, fast, rounding), range);
 }
 
 /* The loops for m rows, a constant at each call. */
@@ -629,12 +612,12 @@ static inline void transpose8_avx2(__m256i r[8])
 
 /* Steps p0 .. p0 + steps (steps a constant where it is 8) of m (a constant)
  * rows of x times the 8 rows of W; with LMUL_FAST_MASKED, the products of
- * x's zeros and of W's zeros and subnormals +0 (W's marked in *wz). */
+ * x's zeros and of W's zeros and subnormals +0. */
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) void dots_steps(
     int64_t m, int steps, int64_t p0, int64_t kc, const uint32_t *const *row,
-    const uint32_t *xa, __m256 *sum, seen8 *s, __m256i *wz, const lmul_gemm_aux *aux,
-    int fast, int rounding)
+    const uint32_t *xa, __m256 *sum, seen8 *s, const lmul_gemm_aux *aux, int fast,
+    int rounding)
 {
     const __m256i addend = _mm256_set1_epi32((int)aux->a_addend);
     const __m256i mk = lanes_below(steps);
@@ -643,7 +626,7 @@ static inline __attribute__((always_inline)) void dots_steps(
         v[j] = steps == 8 ? _mm256_loadu_si256((const __m256i *)(row[j] + p0))
                           : load_padded(row[j] + p0, mk);
         if (fast == LMUL_FAST_MASKED)
-            v[j] = prepared_masked(v[j], aux->p, rounding, s, &vz[j], wz);
+            v[j] = prepared_masked(v[j], aux->p, rounding, s, &vz[j]);
         else if (fast)
             v[j] = prepared(v[j], aux->p, rounding, s);
     }
@@ -684,7 +667,6 @@ static inline __attribute__((always_inline)) void dots(
     const uint32_t *row[8];
     lmul_item_rows(w, rs_w, rows, 8, row);
     seen8 s = seen8_start();
-    __m256i wz = _mm256_setzero_si256();
     __m256 sum[LMUL_GEMV_STREAM_ROWS];
     for (int64_t i = 0; i < m; i++)
         sum[i] = _mm256_setzero_ps();
@@ -693,16 +675,14 @@ static inline __attribute__((always_inline)) void dots(
         if (p0 % 16 == 0)       /* a cache line of each row, DOTS_AHEAD on */
             for (int j = 0; j < 8; j++)
                 lmul_prefetch_l2(row[j] + p0, DOTS_AHEAD * (int64_t)sizeof(uint32_t));
-        dots_steps(m, 8, p0, kc, row, xa, sum, &s, &wz, aux, fast, rounding);
+        dots_steps(m, 8, p0, kc, row, xa, sum, &s, aux, fast, rounding);
     }
     if (p0 < kc)
-        dots_steps(m, (int)(kc - p0), p0, kc, row, xa, sum, &s, &wz, aux, fast, rounding);
+        dots_steps(m, (int)(kc - p0), p0, kc, row, xa, sum, &s, aux, fast, rounding);
     for (int64_t i = 0; i < m; i++)
         _mm256_storeu_ps(acc + i * 8, sum[i]);
-    if (fast == LMUL_FAST_MASKED)
-        masked_seen_merge_avx2(s, wz, range);
-    else if (fast)
-        seen8_merge_avx2(rounding ? s : (seen8){s.lo_raw, s.lo_raw, s.hi}, range);
+    if (fast)
+        seen8_merge_avx2(seen_as_merged(s, fast, rounding), range);
 }
 
 LMUL_TARGET_AVX2
@@ -791,6 +771,35 @@ LMUL_TARGET_AVX2
 static inline void window_seen(__m256i v, __m256i *out)
 {
     *out = _mm256_or_si256(*out, _mm256_sub_epi16(v, _mm256_set1_epi16(LMUL_WINDOW_BASE16)));
+}
+
+/* v's magnitude seen by the masked one-add sum: the largest in s->hi, the
+ * least normal one in s->lo less 2^-126's bits (zeros and subnormals wrap
+ * past every normal one there); all ones where v is zero or subnormal. */
+LMUL_TARGET_AVX2
+static inline __m256i masked_seen(__m256i v, seen8 *s)
+{
+    const __m256i mag = _mm256_andnot_si256(_mm256_set1_epi32((int)0x80000000u), v);
+    const __m256i least_normal = _mm256_set1_epi32(LMUL_F32_MIN_NORMAL_BITS);
+    s->lo = _mm256_min_epu32(s->lo, _mm256_sub_epi32(mag, least_normal));
+    s->hi = _mm256_max_epu32(s->hi, mag);
+    return _mm256_cmpgt_epi32(least_normal, mag);
+}
+
+/* What masked_seen saw, and where a zero or subnormal was (*zeros), as a
+ * range: its least normal magnitude, its largest, whether it held zeros. */
+LMUL_TARGET_AVX2
+static inline void masked_seen_merge_avx2(seen8 s, __m256i zeros, lmul_range *r)
+{
+    _Alignas(32) uint32_t lo[8], hi[8];
+    _mm256_store_si256((__m256i *)lo, s.lo);
+    _mm256_store_si256((__m256i *)hi, s.hi);
+    uint32_t least = UINT32_MAX, most = 0;
+    for (int i = 0; i < 8; i++) {
+        least = lo[i] < least ? lo[i] : least;
+        most = hi[i] > most ? hi[i] : most;
+    }
+    lmul_masked_range_merge(least, most, !_mm256_testz_si256(zeros, zeros), r);
 }
 
 /* Steps p0 .. p0 + steps of the 8 dots by the one-add sum, x and y both

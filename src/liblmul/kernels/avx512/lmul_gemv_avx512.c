@@ -144,6 +144,32 @@ static inline __m512i prepared(__m512i v, const lmul_params *p, int rounding, se
     return _mm512_ternarylogic_epi32(v, sign, r, 0xEA);   /* v&sign | r */
 }
 
+/* B's bits as prepared() gives them, for the masked one-add loop: *nz the
+ * lanes of its normal elements (the others' products to be taken as +0),
+ * s->lo the least of them, so that seen16_merge_avx512 gives B's normal
+ * magnitudes (and its zeros, from s->lo_raw). */
+LMUL_TARGET_AVX512
+static inline __m512i prepared_masked(__m512i v, const lmul_params *p, int rounding,
+                                      seen16 *s, __mmask16 *nz)
+{
+    const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
+    const __m512i mag = _mm512_andnot_si512(sign, v);
+    *nz = _mm512_cmpge_epu32_mask(mag, _mm512_set1_epi32((int)LMUL_F32_MIN_NORMAL_BITS));
+    const __m512i r = rounding ? round32(mag, p) : mag;
+    s->lo_raw = _mm512_min_epu32(s->lo_raw, mag);
+    s->lo = _mm512_mask_min_epu32(s->lo, *nz, s->lo, r);
+    s->hi = _mm512_max_epu32(s->hi, r);
+    return rounding ? _mm512_ternarylogic_epi32(v, sign, r, 0xEA) : v;   /* v&sign | r */
+}
+
+/* What a loop recorded in s, as seen16_merge_avx512 takes it: the plain
+ * one-add loop without rounding records only lo_raw, its least magnitude. */
+LMUL_TARGET_AVX512
+static inline seen16 seen_as_merged(seen16 s, int fast, int rounding)
+{
+    return fast == LMUL_FAST_MASKED || rounding ? s : (seen16){s.lo_raw, s.lo_raw, s.hi};
+}
+
 LMUL_TARGET_AVX512
 static inline __m512 product(__m512i x, __m512i w, __m512i addend, const lmul_params *p,
                              int fast, int rounding)
@@ -187,10 +213,11 @@ static inline __m512i f8_half(const lmul_fp8_format *f)
 }
 
 /* Columns j .. j + 16 (mask mk) of a row of W in format `kind` (a
- * constant), ready for the product: rounded and recorded in *s when fast.
- * A float8 element is widened by the float16 conversion (lmul_fp8_half:
- * its float32 bits less the part of normal_add that is in A's addend), *nz
- * its non-zero lanes (f8_seen_cols records its range). */
+ * constant), ready for the product: rounded and recorded in *s when fast,
+ * *nz its non-zero lanes with LMUL_FAST_MASKED (else all). A float8
+ * element is widened by the float16 conversion (lmul_fp8_half: its float32
+ * bits less the part of normal_add that is in A's addend), *nz its
+ * non-zero lanes always (f8_seen_cols records its range). */
 LMUL_TARGET_AVX512
 static inline __attribute__((always_inline)) __m512i load_w(
     int kind, __m512i half, const char *row, int64_t j, __mmask16 mk, seen16 *s,
@@ -214,6 +241,8 @@ static inline __attribute__((always_inline)) __m512i load_w(
         v = _mm512_mask_loadu_epi32(one, mk, (const uint32_t *)row + j);
     }
     *nz = 0xFFFF;
+    if (fast == LMUL_FAST_MASKED)
+        return prepared_masked(v, p, rounding, s, nz);
     return fast ? prepared(v, p, rounding, s) : v;
 }
 
@@ -222,7 +251,8 @@ static inline __attribute__((always_inline)) __m512i load_w(
 #define STEPS 4
 
 /* Columns j .. j + 16 (mask mk) of rows `rows` (a constant: STEPS or 1);
- * with LMUL_FAST_MASKED, A's zeros (xnz clear) add nothing. */
+ * with LMUL_FAST_MASKED, A's zeros (xnz clear) and B's (nz clear) add
+ * nothing. */
 LMUL_TARGET_AVX512
 static inline __attribute__((always_inline)) void stream_cols(
     int kind, __m512i half, int rows, int m, const char *const *row, int64_t j,
@@ -242,7 +272,7 @@ static inline __attribute__((always_inline)) void stream_cols(
             const __m512 prod = kind == LMUL_WIDEN_F8
                 ? _mm512_castsi512_ps(_mm512_maskz_add_epi32(nz[q], x[i][q], v[q]))
                 : product(x[i][q], v[q], addend, aux->p, fast, rounding);
-            const __mmask16 lanes = fast == LMUL_FAST_MASKED ? mk & xnz[i][q] : mk;
+            const __mmask16 lanes = fast == LMUL_FAST_MASKED ? mk & xnz[i][q] & nz[q] : mk;
             sum = _mm512_mask_add_ps(sum, lanes, sum, prod);   /* no lane past the end */
         }
         _mm512_mask_storeu_ps(a, mk, sum);
@@ -303,7 +333,7 @@ static inline __attribute__((always_inline)) void stream(
     if (fast && kind == LMUL_WIDEN_F8)
         seen16_merge_f8_avx512(s, f, range);
     else if (fast)
-        seen16_merge_avx512(rounding ? s : (seen16){s.lo_raw, s.lo_raw, s.hi}, range);
+        seen16_merge_avx512(seen_as_merged(s, fast, rounding), range);
 }
 
 /* The loops for m rows, a constant at each call. */

@@ -61,6 +61,13 @@ static inline uint32_t prepared(uint32_t v, const lmul_params *p, lmul_range *r)
     return (v & 0x80000000u) | rounded;
 }
 
+/* Whether B's prepared element v is a zero whose products the masked
+ * one-add loop takes as +0 (skipped). */
+static inline int w_zero_masked(uint32_t v, int fast)
+{
+    return fast == LMUL_FAST_MASKED && (v & 0x7FFFFFFFu) == 0;
+}
+
 static inline float product(uint32_t x, uint32_t w, const lmul_gemm_aux *aux, int fast)
 {
     if (fast == LMUL_FAST_MASKED && lmul_prepared_zero(x, aux->a_addend))
@@ -100,6 +107,8 @@ void lmul_sgemv_stream_scalar(int64_t m, int64_t kc, int64_t n, const uint32_t *
             uint32_t v = element(kind, f, row, j);
             if (fast)
                 v = prepared(v, aux->p, range);
+            if (w_zero_masked(v, fast))
+                continue;
             for (int64_t i = 0; i < m; i++)
                 acc[i * n + j] += product(xa[i * ldx + p], v, aux, fast);
         }
@@ -120,8 +129,8 @@ void lmul_sgemv_dots_scalar_4(int64_t m, int64_t kc, int64_t rows, const uint32_
             memcpy(&v, row + p * (int64_t)sizeof v, sizeof v);
             if (fast)
                 v = prepared(v, aux->p, range);
-            if (fast == LMUL_FAST_MASKED && (v & 0x7FFFFFFFu) == 0)
-                continue;                       /* W's zero: its products +0 */
+            if (w_zero_masked(v, fast))
+                continue;
             for (int64_t i = 0; i < m; i++)
                 sum[i] += product(xa[i * kc + p], v, aux, fast);
         }
