@@ -143,10 +143,10 @@ def test_relu_rows_of_a(fmt):
                                  "bfloat16", "float8_e4m3fn"])
 def test_pruned_weights(fmt):
     """W with half its elements zero (pruned weights; -0 and subnormals among
-    them), as x @ W and in nn.Linear's layout: the stream and dots loops mask
-    their products (+0) and stay on the one-add product, unless W's chunk has
-    an infinity or NaN or products out of range: the blocked bits in every
-    case, every level and thread count, m = 1 to 4."""
+    them), as x @ W and in nn.Linear's layout: the stream, dots and tile loops
+    mask their products (+0) and stay on the one-add product, unless W's chunk
+    has an infinity or NaN or products out of range: the blocked bits in every
+    case, every level and thread count, m = 1 to 16."""
     kdim, n = 6 * 256 - 10, 150             # 2, 3 and 7 threads: x @ W split along k
     name = fmt.split()[0]
     w = weights(kdim, n, special=fmt.endswith("specials"))
@@ -167,7 +167,7 @@ def test_pruned_weights(fmt):
             blocked = matmul(x, w)
             for threads in (1, 2, 3, 7):
                 with lmul_simd.num_threads(threads):
-                    for m in (1, 2, 3, 4):
+                    for m in (1, 2, 3, 4, 5, 7, ROWS):   # stream and dots, tiles
                         same_bits(matmul(x[:m], wt), blocked[:m])
                         same_bits(matmul(x[:m], w), blocked[:m])
 

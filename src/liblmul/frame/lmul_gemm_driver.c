@@ -349,7 +349,7 @@ static void tile(const lmul_gemm_problem *pr, const workspace *ws, const char *p
     lmul_gemm_aux aux = {pr->alpha, beta, lmul_gemm_a_addend(pr), safe_case, ra.zeros,
                          ra.zeros && ker->zprep_a != NULL ? pa_zero : NULL,
                          rb.zeros && ker->zprep_b != NULL ? pb_zero : NULL,
-                         ws->a_zero_as != 0, &kernel_params};
+                         ws->a_zero_as != 0, 0, &kernel_params};
     const lmul_gemm_ukr_ft ukr = kernel == KER_FAST ? ker->fast
                                : kernel == KER_ZEROS ? ker->zeros : ker->safe;
     counts[kernel]++;

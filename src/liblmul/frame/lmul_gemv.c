@@ -246,33 +246,23 @@ static lmul_range dots_chunk(const gemv_job *g, const gemv_ws *ws, int64_t j,
     return r;
 }
 
-/* Whether the path's masked one-add loop takes the products of B's zeros
- * as +0 too (the stream and dots loops; the tile loop only A's). */
-static int masks_b_zeros(const gemv_job *g)
-{
-    return g->path != PATH_TILES;
-}
-
-/* How a chunk's one-add loop runs: masking the zeros of A where the chunk
- * of A has any (ReLU's outputs), and those of B once the thread has met
- * some where its loop masks them (pruned weights); plain otherwise. */
+/* How a chunk's stream or dots loop runs: masking the zeros of A where the
+ * chunk of A has any (ReLU's outputs), and those of B once the thread has
+ * met some (pruned weights); plain otherwise. */
 static int one_add_mode(const gemv_job *g, const gemv_ws *ws, int64_t chunk)
 {
-    const int b_zeros = masks_b_zeros(g) && ws->b_zeros;
-    return g->xr[chunk].zeros || b_zeros ? LMUL_FAST_MASKED : 1;
+    return g->xr[chunk].zeros || ws->b_zeros ? LMUL_FAST_MASKED : 1;
 }
 
 /* Whether a chunk's one-add sums are its products' sums, B's elements seen
- * as `seen`: with LMUL_FAST_MASKED, zeros in A are allowed, and in B where
- * the loop masks them (a float8 stream loop masks its own always and
- * records none). */
+ * as `seen`: with LMUL_FAST_MASKED, zeros in A and B are allowed (every
+ * masked loop takes their products as +0). */
 static int one_add_holds(const gemv_job *g, int64_t chunk, lmul_range seen, int fast)
 {
     const lmul_gemm_problem *pr = g->pr;
     if (fast != LMUL_FAST_MASKED)
         return lmul_gemm_tile_case(pr, g->xr[chunk], seen) < 0;
-    return (!seen.zeros || masks_b_zeros(g))
-        && lmul_ranges_masked_one_add(pr->container, &pr->params, g->xr[chunk], seen);
+    return lmul_ranges_masked_one_add(pr->container, &pr->params, g->xr[chunk], seen);
 }
 
 /* Chunk `chunk` (at pc) of columns b by the stream or the dots kernel into
@@ -461,13 +451,16 @@ static void tiled_block(const gemv_job *g, const gemv_ws *ws, cblock b)
     for (int64_t pc = 0, chunk = 0; pc < pr->k; pc += LMUL_GEMM_KC, chunk++) {
         const int64_t kc = lmul_min64(LMUL_GEMM_KC, pr->k - pc);
         const int64_t ldw = columns ? TILE : rows_ldw(g, b.width);
-        const lmul_range wr = columns ? prepare_columns(g, ws, pc, kc, b.j0, b.width)
-                                      : prepare_rows(g, ws, pc, kc, b.j0, b.width, plain);
-        const int mode = one_add_mode(g, ws, chunk);
+        lmul_range wr = columns ? prepare_columns(g, ws, pc, kc, b.j0, b.width)
+                                : prepare_rows(g, ws, pc, kc, b.j0, b.width, plain);
+        if (plain && wr.zeros)  /* the copy's range counts zeros: the normal ones' */
+            pr->ker->prep(1, kc * ldw, ws->w, 0, ws->w, 0, &kernel_params, &wr);
+        const int mode = wr.zeros ? LMUL_FAST_MASKED : one_add_mode(g, ws, chunk);
         const lmul_gemm_aux aux = {.alpha = pr->alpha, .beta = pr->beta,
                                    .a_addend = lmul_gemm_a_addend(pr),
                                    .safe_case = LMUL_SAFE_FULL,
                                    .a_zeros = mode == LMUL_FAST_MASKED,
+                                   .b_zeros = wr.zeros,
                                    .p = &kernel_params};
         const lmul_gemv_ukr_ft ukr = one_add_holds(g, chunk, wr, mode) ? ker->gemv_fast
                                                                        : ker->gemv_safe;

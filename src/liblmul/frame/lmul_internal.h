@@ -195,6 +195,8 @@ typedef struct lmul_gemm_aux {
     const void *pa_zero, *pb_zero;
     int zeros_unmasked;         /* zprep_a gave A's zeros a value the zero kernel adds
                                    unmasked (a level with zeros_scale only) */
+    int b_zeros;                /* the few-row tile kernels: B's tile has zeros (or
+                                   subnormals), whose products, with A's, are +0 */
     const lmul_params *p;
 } lmul_gemm_aux;
 

@@ -37,8 +37,18 @@ static inline __m256 prod(__m256i x, __m256i w, __m256i addend, const lmul_param
     return _mm256_castsi256_ps(full_product_avx2(_mm256_sub_epi32(x, addend), w, p, 0));
 }
 
-/* rows (a constant at each call) rows of A by the 16 columns; `masked`: A's
- * zeros' products +0. */
+/* All ones in the lanes of v that hold a normal number (not a zero or
+ * subnormal). */
+LMUL_TARGET_AVX2
+static inline __m256 normal_lanes(__m256i v)
+{
+    const __m256i mag = _mm256_andnot_si256(_mm256_set1_epi32((int)0x80000000u), v);
+    return _mm256_castsi256_ps(
+        _mm256_cmpgt_epi32(mag, _mm256_set1_epi32(LMUL_F32_MIN_NORMAL_BITS - 1)));
+}
+
+/* rows (a constant at each call) rows of A by the 16 columns; `masked` 1:
+ * A's zeros' products +0, 2: B's zeros' and subnormals' too. */
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) void gemv_rows(
     int rows, int64_t kc, const uint32_t *xa, const uint32_t *w, int64_t ldw,
@@ -51,14 +61,16 @@ static inline __attribute__((always_inline)) void gemv_rows(
     for (int64_t p = 0; p < kc; p++, w += ldw) {
         const __m256i w0 = _mm256_loadu_si256((const __m256i *)w),
                       w1 = _mm256_loadu_si256((const __m256i *)(w + 8));
+        const __m256 b0 = masked == 2 ? normal_lanes(w0) : _mm256_setzero_ps(),
+                     b1 = masked == 2 ? normal_lanes(w1) : _mm256_setzero_ps();
         for (int r = 0; r < rows; r++) {
             const __m256i x = _mm256_set1_epi32((int)xa[r * kc + p]);
             __m256 p0 = prod(x, w0, addend, aux->p, full), p1 = prod(x, w1, addend, aux->p, full);
             if (masked) {
                 const __m256 nz = _mm256_castsi256_ps(_mm256_set1_epi32(
                     lmul_prepared_zero(xa[r * kc + p], aux->a_addend) ? 0 : -1));
-                p0 = _mm256_and_ps(p0, nz);
-                p1 = _mm256_and_ps(p1, nz);
+                p0 = _mm256_and_ps(p0, masked == 2 ? _mm256_and_ps(nz, b0) : nz);
+                p1 = _mm256_and_ps(p1, masked == 2 ? _mm256_and_ps(nz, b1) : nz);
             }
             a0[r] = _mm256_add_ps(a0[r], p0);
             a1[r] = _mm256_add_ps(a1[r], p1);
@@ -96,7 +108,9 @@ void lmul_sgemv_fast_avx2_16(int64_t m, int64_t kc, const uint32_t *xa,
                                const uint32_t *w, int64_t ldw, float *acc,
                                const lmul_gemm_aux *aux)
 {
-    if (aux->a_zeros)
+    if (aux->b_zeros)
+        gemv(m, kc, xa, w, ldw, acc, aux, 0, 2);
+    else if (aux->a_zeros)
         gemv(m, kc, xa, w, ldw, acc, aux, 0, 1);
     else
         gemv(m, kc, xa, w, ldw, acc, aux, 0, 0);

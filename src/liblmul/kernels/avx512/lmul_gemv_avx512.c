@@ -33,8 +33,16 @@ static inline __m512 prod(__m512i x, __m512i w, __m512i addend, const lmul_param
     return _mm512_castsi512_ps(full_product_avx512(_mm512_sub_epi32(x, addend), w, p, 0));
 }
 
-/* rows (a constant at each call) rows of A by the 32 columns; `masked`: A's
- * zeros add nothing. */
+/* The lanes of v that hold a normal number (not a zero or subnormal). */
+LMUL_TARGET_AVX512
+static inline __mmask16 normal_lanes(__m512i v)
+{
+    const __m512i mag = _mm512_andnot_si512(_mm512_set1_epi32((int)0x80000000u), v);
+    return _mm512_cmpge_epu32_mask(mag, _mm512_set1_epi32((int)LMUL_F32_MIN_NORMAL_BITS));
+}
+
+/* rows (a constant at each call) rows of A by the 32 columns; `masked` 1:
+ * A's zeros add nothing, 2: nor B's zeros and subnormals. */
 LMUL_TARGET_AVX512
 static inline __attribute__((always_inline)) void gemv_rows(
     int rows, int64_t kc, const uint32_t *xa, const uint32_t *w, int64_t ldw,
@@ -46,12 +54,14 @@ static inline __attribute__((always_inline)) void gemv_rows(
     const __m512i addend = _mm512_set1_epi32((int)aux->a_addend);
     for (int64_t p = 0; p < kc; p++, w += ldw) {
         const __m512i w0 = _mm512_loadu_si512(w), w1 = _mm512_loadu_si512(w + 16);
+        const __mmask16 b0 = masked == 2 ? normal_lanes(w0) : 0xFFFF,
+                        b1 = masked == 2 ? normal_lanes(w1) : 0xFFFF;
         for (int r = 0; r < rows; r++) {
             const __m512i x = _mm512_set1_epi32((int)xa[r * kc + p]);
             const __mmask16 nz = masked && lmul_prepared_zero(xa[r * kc + p], aux->a_addend)
                 ? 0 : 0xFFFF;
-            a0[r] = _mm512_mask_add_ps(a0[r], nz, a0[r], prod(x, w0, addend, aux->p, full));
-            a1[r] = _mm512_mask_add_ps(a1[r], nz, a1[r], prod(x, w1, addend, aux->p, full));
+            a0[r] = _mm512_mask_add_ps(a0[r], nz & b0, a0[r], prod(x, w0, addend, aux->p, full));
+            a1[r] = _mm512_mask_add_ps(a1[r], nz & b1, a1[r], prod(x, w1, addend, aux->p, full));
         }
     }
     for (int r = 0; r < rows; r++) {
@@ -86,7 +96,9 @@ void lmul_sgemv_fast_avx512_32(int64_t m, int64_t kc, const uint32_t *xa,
                                const uint32_t *w, int64_t ldw, float *acc,
                                const lmul_gemm_aux *aux)
 {
-    if (aux->a_zeros)
+    if (aux->b_zeros)
+        gemv(m, kc, xa, w, ldw, acc, aux, 0, 2);
+    else if (aux->a_zeros)
         gemv(m, kc, xa, w, ldw, acc, aux, 0, 1);
     else
         gemv(m, kc, xa, w, ldw, acc, aux, 0, 0);

@@ -19,6 +19,8 @@ static inline void gemv(int64_t m, int64_t kc, const uint32_t *xa,
             if (!safe && aux->a_zeros && lmul_prepared_zero(x[p], aux->a_addend))
                 continue;                       /* A's zero: +0, masked */
             for (int j = 0; j < NB; j++) {
+                if (!safe && aux->b_zeros && (row[j] & 0x7FFFFFFFu) < 0x00800000u)
+                    continue;                   /* B's zero or subnormal: +0, masked */
                 const uint32_t r = safe ? (uint32_t)lmul_bits_scalar(
                     (uint32_t)(x[p] - aux->a_addend), row[j], &lmul_container_f32,
                     aux->p) : x[p] + row[j];
