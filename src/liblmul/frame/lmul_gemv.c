@@ -428,8 +428,9 @@ static lmul_range prepare_columns(const gemv_job *g, const gemv_ws *ws, int64_t 
 
 /* Whether B's tiles are copied as they are, with their range, instead of
  * prepared: float32 rows with nothing to round (preparing would only flush
- * subnormals, which the safe kernel takes as zeros itself, and the one-add
- * kernel runs only where the range has none). */
+ * subnormals, which the safe kernel takes as zeros itself, the plain
+ * one-add kernel runs only where the range has none and the masked one
+ * masks them). */
 static int tile_plain(const gemv_job *g, int columns)
 {
     const lmul_gemm_problem *pr = g->pr;
@@ -451,10 +452,8 @@ static void tiled_block(const gemv_job *g, const gemv_ws *ws, cblock b)
     for (int64_t pc = 0, chunk = 0; pc < pr->k; pc += LMUL_GEMM_KC, chunk++) {
         const int64_t kc = lmul_min64(LMUL_GEMM_KC, pr->k - pc);
         const int64_t ldw = columns ? TILE : rows_ldw(g, b.width);
-        lmul_range wr = columns ? prepare_columns(g, ws, pc, kc, b.j0, b.width)
-                                : prepare_rows(g, ws, pc, kc, b.j0, b.width, plain);
-        if (plain && wr.zeros)  /* the copy's range counts zeros: the normal ones' */
-            pr->ker->prep(1, kc * ldw, ws->w, 0, ws->w, 0, &kernel_params, &wr);
+        const lmul_range wr = columns ? prepare_columns(g, ws, pc, kc, b.j0, b.width)
+                                      : prepare_rows(g, ws, pc, kc, b.j0, b.width, plain);
         const int mode = wr.zeros ? LMUL_FAST_MASKED : one_add_mode(g, ws, chunk);
         const lmul_gemm_aux aux = {.alpha = pr->alpha, .beta = pr->beta,
                                    .a_addend = lmul_gemm_a_addend(pr),

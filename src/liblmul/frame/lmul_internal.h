@@ -171,9 +171,9 @@ typedef void (*lmul_prep_ft)(int64_t rows, int64_t width, const void *src,
                              const lmul_params *p, lmul_range *range);
 
 /* rows x width float32 elements (rows src_stride bytes apart) copied as
- * they are into dst (rows width apart), with their raw range: min the
- * smallest magnitude, zeros when it is below the smallest normal (a zero
- * or subnormal), max the largest. */
+ * they are into dst (rows width apart), with their range as lmul_prep_ft
+ * gives it: zeros when one is a zero or subnormal, min the smallest
+ * magnitude of the others (UINT64_MAX if none), max the largest. */
 typedef void (*lmul_copy_range_ft)(int64_t rows, int64_t width, const void *src,
                                    int64_t src_stride, void *dst, lmul_range *range);
 

@@ -694,27 +694,36 @@ void lmul_copy_range32_avx2(int64_t rows, int64_t width, const void *src,
                             int64_t src_stride, void *dst, lmul_range *range)
 {
     const __m256i abs = _mm256_set1_epi32(0x7FFFFFFF);
+    const __m256i least_normal = _mm256_set1_epi32(LMUL_F32_MIN_NORMAL_BITS);
     __m256i lo = _mm256_set1_epi32(-1), hi = _mm256_setzero_si256();
+    __m256i zeros = _mm256_setzero_si256();
     uint32_t lo_tail = UINT32_MAX, hi_tail = 0, *out = dst;
+    int zeros_tail = 0;
     for (int64_t row = 0; row < rows; row++, out += width) {
         const uint32_t *x = (const uint32_t *)((const char *)src + row * src_stride);
         int64_t i = 0;
         for (; i + 8 <= width; i += 8) {
             const __m256i v = _mm256_loadu_si256((const __m256i *)(x + i));
             const __m256i mag = _mm256_and_si256(v, abs);
-            lo = _mm256_min_epu32(lo, mag);
+            const __m256i zero = _mm256_cmpgt_epi32(least_normal, mag);
+            lo = _mm256_min_epu32(lo, _mm256_or_si256(mag, zero));
             hi = _mm256_max_epu32(hi, mag);
+            zeros = _mm256_or_si256(zeros, zero);
             _mm256_storeu_si256((__m256i *)(out + i), v);
         }
         for (; i < width; i++) {
             const uint32_t mag = x[i] & 0x7FFFFFFFu;
-            lo_tail = mag < lo_tail ? mag : lo_tail;
+            if (mag < LMUL_F32_MIN_NORMAL_BITS)
+                zeros_tail = 1;
+            else
+                lo_tail = mag < lo_tail ? mag : lo_tail;
             hi_tail = mag > hi_tail ? mag : hi_tail;
             out[i] = x[i];
         }
     }
     fold_minmax8(lo, hi, &lo_tail, &hi_tail);
-    *range = (lmul_range){lo_tail, hi_tail, lo_tail < 0x00800000u};
+    *range = (lmul_range){lo_tail == UINT32_MAX ? UINT64_MAX : lo_tail, hi_tail,
+                          zeros_tail || !_mm256_testz_si256(zeros, zeros)};
 }
 
 /* Transposing packing copy of 32-bit elements, 4 x 4 blocks (lmul_tcopy_ft). */
