@@ -172,6 +172,41 @@ def test_pruned_weights(fmt):
                         same_bits(matmul(x[:m], w), blocked[:m])
 
 
+@pytest.mark.parametrize("fmt, value, x_scale", [
+    ("float32", np.inf, 1.0), ("float32", np.nan, 1.0), ("bfloat16", np.nan, 1.0),
+    ("float8_e4m3fn", np.nan, 1.0), ("float8_e4m3fn", 448.0, 2.0 ** 120),
+    ("float8_e5m2", -np.inf, 1.0)])
+@pytest.mark.parametrize("relu", [False, True])
+def test_one_special_weight_in_any_column(fmt, value, x_scale, relu):
+    """A single infinity or NaN anywhere in W's rows, or float8's largest
+    code where x is large enough for its products alone to overflow, sends
+    its chunk to the every-case loop: the stream loop's record of what it saw
+    covers every block of columns (the AVX2 loop keeps two records, taken in
+    turn), the bits are those of the widened blocked product in every column
+    it lands in, for the plain and the masked (ReLU'd x) loops."""
+    kdim, n = 300, 139
+    w32 = RNG.standard_normal((kdim, n)).astype(np.float32)
+    w32[np.abs(w32) < 0.01] = 0.5           # no float8 zero: its 32-column loop stays on
+    dtype = np.float32
+    if fmt != "float32":
+        ml_dtypes = pytest.importorskip("ml_dtypes", reason="the narrow formats are ml_dtypes'")
+        dtype = getattr(ml_dtypes, fmt)
+    x = (RNG.standard_normal((2, kdim)) * x_scale).astype(np.float32)
+    if relu:
+        x = np.maximum(x, 0)
+    for col in range(0, n, 7):
+        w = w32.copy()
+        w[260 if col % 2 else 5, col] = value
+        w = w.astype(dtype)
+        expected = lmul_simd.matmul(x, w.astype(np.float32))
+        for isa in ISAS:
+            with lmul_simd.use_isa(isa):
+                for threads in (1, 2):
+                    with lmul_simd.num_threads(threads):
+                        for m in (1, 2):
+                            same_bits(lmul_simd.matmul(x[:m], w), expected[:m])
+
+
 def test_split_along_k_alpha_beta():
     """C = alpha A B + beta C through the C API, split along k as above: the
     bits of the same rows in a blocked product."""
