@@ -259,7 +259,9 @@ static inline __attribute__((always_inline)) uint32_t f8_seen_codes(
 
 /* The float8 codes in columns j .. j + 32 (those below n) of `rows` rows,
  * recorded by f8_seen_codes (32 at a time, not 8 in load_w); which of the
- * 32 columns hold a zero. */
+ * columns below n hold a zero (the padding's zeros are no weights': counted
+ * as a block with zeros, they switched stream's 32-column loop off for the
+ * rest of a chunk wherever n is not a multiple of 32). */
 LMUL_TARGET_AVX2
 static inline __attribute__((always_inline)) uint32_t f8_seen_cols(
     int rows, const char *const *row, int64_t j, int64_t n, seen8 *s)
@@ -274,7 +276,8 @@ static inline __attribute__((always_inline)) uint32_t f8_seen_cols(
         }
         c[q] = _mm256_loadu_si256((const __m256i *)e);
     }
-    return f8_seen_codes(rows, c, s);
+    const uint32_t real = n - j >= 32 ? UINT32_MAX : (1u << (n - j)) - 1;
+    return f8_seen_codes(rows, c, s) & real;
 }
 
 /* The float8 widening's constants for lmul_fp8_half: the shift in the low
