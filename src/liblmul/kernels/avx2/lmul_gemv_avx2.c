@@ -448,9 +448,11 @@ static inline __attribute__((always_inline)) void stream_f8_1x32(
 }
 
 /* Two records of what the stream loop saw, taken in turn by successive
- * blocks of columns: the compiler keeps them in memory, and one record
- * updated by every block made a chain of stores and loads through the whole
- * stream (bfloat16 weights from L2 ran 1.4-1.6x slower with one). */
+ * blocks of columns (of 8; of 32 in float8's 32-column loop, while its
+ * 8-column loop records 32 columns at a time in the first): the compiler
+ * keeps them in memory, and one record updated by every block made a chain
+ * of stores and loads through the whole stream (bfloat16 weights from L2
+ * ran 1.4-1.6x slower with one). */
 typedef seen8 seen8_pair[2];
 
 LMUL_TARGET_AVX2

@@ -166,7 +166,7 @@ static inline __m512i prepared_masked(__m512i v, const lmul_params *p, int round
 {
     const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
     const __m512i mag = _mm512_andnot_si512(sign, v);
-    *nz = _mm512_cmpge_epu32_mask(mag, _mm512_set1_epi32((int)LMUL_F32_MIN_NORMAL_BITS));
+    *nz = normal_lanes(v);
     const __m512i r = rounding ? round32(mag, p) : mag;
     s->lo_raw = _mm512_min_epu32(s->lo_raw, mag);
     s->lo = _mm512_mask_min_epu32(s->lo, *nz, s->lo, r);
